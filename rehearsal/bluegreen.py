@@ -1,0 +1,181 @@
+"""Blue/green made faithful: a switchover that really moves production, with RDS's events.
+
+moto 5.2.5 completes a switchover instantly, renames only clusters and emits no
+events. Installed into moto, this controller makes SwitchoverBlueGreenDeployment
+on the estate behave like Aurora's:
+
+1. the deployment reports SWITCHOVER_IN_PROGRESS for several describe polls,
+   writes are fenced on both sides and the endpoints refuse connections;
+2. then, by default, green catches up, stops replicating and becomes the
+   writer behind the production endpoint; clusters and writer instances swap
+   names (blue gets ``-old1``); RDS events are published, among them
+   "Binary log coordinates in green environment after switchover: file F and
+   position P" from the old green writer, with green's real coordinates;
+3. or, when a fault is set, the switchover fails or times out and is rolled
+   back (nothing changes), or completes without the best-effort coordinates event.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from moto.rds import models as rds_models
+from moto.rds.exceptions import InvalidBlueGreenDeploymentStateFault
+
+from rehearsal.patching import Patches
+from rehearsal.source import BlueGreenSource
+
+if TYPE_CHECKING:
+    from rehearsal.endpoints import EstateEndpoints
+
+COORDINATES_MESSAGE = "Binary log coordinates in green environment after switchover: file {file} and position {pos}"
+OUTCOMES = ("complete", "fail", "timeout")
+
+
+@dataclass
+class BlueGreenFaults:
+    outcome: str = "complete"
+    publish_coordinates: bool = True
+
+
+@dataclass
+class RdsEvent:
+    """Duck-typed like moto's Event so DescribeEvents serialises it."""
+
+    source_identifier: str
+    source_type: str
+    message: str
+    event_categories: list[str]
+    source_arn: str
+    date: datetime
+
+
+@dataclass
+class Switchover:
+    polls_left: int
+    timeout: int
+    started: datetime
+
+
+class BlueGreenController:
+    def __init__(self, source: BlueGreenSource, endpoints: EstateEndpoints, polls_in_progress: int = 3) -> None:
+        self._source = source
+        self._endpoints = endpoints
+        self.polls_in_progress = polls_in_progress
+        self.faults = BlueGreenFaults()
+        self.switchover_calls: list[str] = []
+        self.coordinates = None
+        self._in_flight: dict[str, Switchover] = {}
+        self._lock = threading.RLock()
+        self._patches = Patches()
+
+    def install(self) -> None:
+        controller = self
+        backend_cls = rds_models.RDSBackend
+        original_describe = backend_cls.describe_blue_green_deployments
+
+        def switchover_blue_green_deployment(backend, blue_green_deployment_identifier, switchover_timeout=300):
+            return controller.switchover(backend, blue_green_deployment_identifier, int(switchover_timeout or 300))
+
+        def describe_blue_green_deployments(backend, *args, **kwargs):
+            controller.advance(backend)
+            return original_describe(backend, *args, **kwargs)
+
+        self._patches.set(backend_cls, "switchover_blue_green_deployment", switchover_blue_green_deployment)
+        self._patches.set(backend_cls, "describe_blue_green_deployments", describe_blue_green_deployments)
+
+    def uninstall(self) -> None:
+        self._patches.restore()
+
+    # -- the API calls ---------------------------------------------------------------------------
+    def switchover(self, backend, identifier: str, timeout: int):
+        with self._lock:
+            self.switchover_calls.append(identifier)
+            deployment = backend.blue_green_deployments.get(identifier)
+            if deployment is None or deployment.status != "AVAILABLE":
+                raise InvalidBlueGreenDeploymentStateFault(identifier)
+            deployment.set_status(deployment.SupportedStates.SWITCHOVER_IN_PROGRESS)
+            deployment.status_details = "Switchover in progress"
+            self._in_flight[identifier] = Switchover(self.polls_in_progress, timeout, datetime.now(UTC))
+            blue, green = _cluster(backend, deployment.source), _cluster(backend, deployment.target)
+            self._publish(backend, deployment, "notification",
+                          f"Switchover from {blue.db_cluster_identifier} to {green.db_cluster_identifier} started")
+            self._source.fence_writes()
+            return deployment
+
+    def advance(self, backend) -> None:
+        """One describe poll: progress every in-flight switchover."""
+        with self._lock:
+            for identifier, flight in list(self._in_flight.items()):
+                flight.polls_left -= 1
+                if flight.polls_left > 0:
+                    continue
+                del self._in_flight[identifier]
+                deployment = backend.blue_green_deployments[identifier]
+                {"complete": self._complete, "fail": self._fail, "timeout": self._time_out}[self.faults.outcome](
+                    backend, deployment)
+
+    # -- outcomes --------------------------------------------------------------------------------
+    def _complete(self, backend, deployment) -> None:
+        blue, green = _cluster(backend, deployment.source), _cluster(backend, deployment.target)
+        blue_name, green_name = blue.db_cluster_identifier, green.db_cluster_identifier
+        blue_members, green_members = list(blue.members), list(green.members)
+        green_writer = next(m for m in green_members if m.is_cluster_writer)
+        old_green_writer_name = green_writer.db_instance_identifier
+        self.coordinates = self._source.promote_green()
+        deployment.switchover()  # moto renames the clusters: blue -> blue-old1, green -> blue
+        self._rehome(backend, blue_members, f"{blue_name}-old1", green_members, blue_name)
+        self._endpoints.after_switchover(backend, blue_name)
+        if self.faults.publish_coordinates:
+            backend.events.append(RdsEvent(
+                old_green_writer_name, "db-instance",
+                COORDINATES_MESSAGE.format(file=self.coordinates.file, pos=self.coordinates.position),
+                ["notification"], green_writer.db_instance_arn, datetime.now(UTC)))
+        backend.events.append(RdsEvent(
+            blue_name, "db-cluster",
+            f"Switchover from DB cluster completed; renamed {blue_name} to {blue_name}-old1, {green_name} to {blue_name}",
+            ["notification"], green.db_cluster_arn, datetime.now(UTC)))
+        deployment.status_details = "Switchover completed"
+        self._publish(backend, deployment, "notification", "Switchover completed on blue/green deployment")
+
+    def _fail(self, backend, deployment) -> None:
+        self._source.lift_fence()
+        deployment.set_status(deployment.SupportedStates.SWITCHOVER_FAILED)
+        deployment.status_details = "Switchover failed: green environment replication is not healthy"
+        self._publish(backend, deployment, "failure", "Switchover canceled")
+
+    def _time_out(self, backend, deployment) -> None:
+        self._source.lift_fence()
+        deployment.set_status(deployment.SupportedStates.AVAILABLE)
+        deployment.status_details = "Switchover timed out; changes were rolled back"
+        self._publish(backend, deployment, "failure", "Switchover canceled due to timeout")
+
+    @staticmethod
+    def _rehome(backend, blue_members, old_name: str, green_members, production_name: str) -> None:
+        """Move instances with their renamed clusters and give green's the blue names (moto does neither)."""
+        for member in blue_members:
+            member.db_cluster_identifier = old_name
+            backend.modify_db_instance(db_instance_identifier=member.db_instance_identifier,
+                                       db_kwargs={"new_db_instance_identifier": f"{member.db_instance_identifier}-old1"})
+        for member, blue_member in zip(green_members, blue_members, strict=True):
+            member.db_cluster_identifier = production_name
+            backend.modify_db_instance(db_instance_identifier=member.db_instance_identifier,
+                                       db_kwargs={"new_db_instance_identifier": blue_member.db_instance_identifier
+                                                  .removesuffix("-old1")})
+
+    @staticmethod
+    def _publish(backend, deployment, category: str, message: str) -> None:
+        identifier = deployment.blue_green_deployment_identifier
+        arn = f"arn:aws:rds:{backend.region_name}:{backend.account_id}:deployment:{identifier}"
+        backend.events.append(RdsEvent(identifier, "blue-green-deployment", message, [category], arn,
+                                       datetime.now(UTC)))
+
+
+def _cluster(backend, arn: str):
+    return next(c for c in backend.clusters.values() if c.db_cluster_arn == arn)
+
+
+
