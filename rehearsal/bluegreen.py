@@ -136,7 +136,8 @@ class BlueGreenController:
                 ["notification"], green_writer.db_instance_arn, datetime.now(UTC)))
         backend.events.append(RdsEvent(
             blue_name, "db-cluster",
-            f"Switchover from DB cluster completed; renamed {blue_name} to {blue_name}-old1, {green_name} to {blue_name}",
+            f"Switchover from DB cluster completed; renamed {blue_name} to {blue_name}-old1, "
+            f"{green_name} to {blue_name}",
             ["notification"], green.db_cluster_arn, datetime.now(UTC)))
         deployment.status_details = "Switchover completed"
         self._publish(backend, deployment, "notification", "Switchover completed on blue/green deployment")
@@ -158,8 +159,9 @@ class BlueGreenController:
         """Move instances with their renamed clusters and give green's the blue names (moto does neither)."""
         for member in blue_members:
             member.db_cluster_identifier = old_name
-            backend.modify_db_instance(db_instance_identifier=member.db_instance_identifier,
-                                       db_kwargs={"new_db_instance_identifier": f"{member.db_instance_identifier}-old1"})
+            name = member.db_instance_identifier
+            backend.modify_db_instance(db_instance_identifier=name,
+                                       db_kwargs={"new_db_instance_identifier": f"{name}-old1"})
         for member, blue_member in zip(green_members, blue_members, strict=True):
             member.db_cluster_identifier = production_name
             backend.modify_db_instance(db_instance_identifier=member.db_instance_identifier,

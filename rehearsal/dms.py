@@ -319,6 +319,19 @@ class DmsController:
                  "Ddls": 0, "FullLoadRows": 0, "LastUpdateTime": datetime.now(UTC).isoformat()}
                 for table in self._tables]
 
+    def publish_latency(self, cloudwatch, instance_identifier: str) -> None:
+        """Put CDCLatencySource/CDCLatencyTarget of every running task to CloudWatch (AWS/DMS)."""
+        with self._lock:
+            running = {arn: self.latency(arn) for arn in self._tasks}
+        for arn, latency in running.items():
+            if latency is None:
+                continue
+            dimensions = [{"Name": "ReplicationInstanceIdentifier", "Value": instance_identifier},
+                          {"Name": "ReplicationTaskIdentifier", "Value": arn.rsplit(":", 1)[-1]}]
+            cloudwatch.put_metric_data(Namespace="AWS/DMS", MetricData=[
+                {"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": "Seconds"}
+                for name, value in zip(("CDCLatencySource", "CDCLatencyTarget"), latency, strict=True)])
+
     def latency(self, arn: str) -> tuple[float, float] | None:
         """(CDCLatencySource, CDCLatencyTarget) of a running task, None otherwise."""
         runtime = self.runtime(arn)

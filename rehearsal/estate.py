@@ -13,6 +13,7 @@ import contextlib
 import json
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from rehearsal.bluegreen import BlueGreenController
 from rehearsal.dms import DmsController
 from rehearsal.endpoints import EstateEndpoints
 from rehearsal.export import ExportController
+from rehearsal.mariadb import MariaDBServer
 from rehearsal.net import LOOPBACK
 from rehearsal.postgres import PostgresServer
 from rehearsal.schema import SOURCE_DATABASE, TABLES, WAREHOUSE_DDL
@@ -80,6 +82,10 @@ class Estate:
                                  self._writer_end, SOURCE_DATABASE, TABLES)
         self.exports = ExportController(self.source, self.aws)
         self.deployment_id: str | None = None
+        self.export_kms_key_arn: str | None = None
+        self.startup_seconds: float | None = None
+        self._stopping = threading.Event()
+        self._metrics: threading.Thread | None = None
         self.green_cluster: str | None = None
 
     @classmethod
@@ -110,9 +116,14 @@ class Estate:
             seed_rows(conn)
         self.start_cdc(self.cdc_origin)
         self.wait_cdc_idle()
+        self._metrics = threading.Thread(target=self._publish_metrics, name="dms-metrics", daemon=True)
+        self._metrics.start()
         self.startup_seconds = time.monotonic() - started
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._metrics is not None:
+            self._metrics.join(timeout=10)
         for controller in (self.exports, self.dms, self.bluegreen, self.endpoints):
             with contextlib.suppress(Exception):
                 controller.uninstall()
@@ -125,7 +136,8 @@ class Estate:
     def _seed_aws(self) -> None:
         r = self.resources
         rds = self.aws.client("rds")
-        for group, family in ((r.blue_parameter_group, "aurora-mysql5.7"), (r.green_parameter_group, "aurora-mysql8.0")):
+        groups = ((r.blue_parameter_group, "aurora-mysql5.7"), (r.green_parameter_group, "aurora-mysql8.0"))
+        for group, family in groups:
             rds.create_db_cluster_parameter_group(DBClusterParameterGroupName=group, DBParameterGroupFamily=family,
                                                   Description=f"{group}: binlog for DMS CDC")
             rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=group, Parameters=[
@@ -182,7 +194,14 @@ class Estate:
         self.aws.client("iam").create_role(RoleName=r.export_role, AssumeRolePolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                    "Principal": {"Service": "export.rds.amazonaws.com"}}]}))
-        self.export_kms_key_arn = self.aws.client("kms").create_key(Description="snapshot exports")["KeyMetadata"]["Arn"]
+        key = self.aws.client("kms").create_key(Description="snapshot exports")
+        self.export_kms_key_arn = key["KeyMetadata"]["Arn"]
+
+    def _publish_metrics(self, interval: float = 1.0) -> None:
+        """CloudWatch gets the running task's CDC latency every second (DMS publishes per minute)."""
+        cloudwatch = self.aws.client("cloudwatch")
+        while not self._stopping.wait(interval):
+            self.dms.publish_latency(cloudwatch, self.resources.replication_instance)
 
     # -- CDC -------------------------------------------------------------------------------------
     @property
@@ -191,8 +210,8 @@ class Estate:
         first = min(self.source.blue.binary_logs())
         return f"{first}:4"
 
-    def _writer_end(self) -> StartPoint:
-        status = self.source.writer.master_status()
+    def _writer_end(self, server: MariaDBServer | None = None) -> StartPoint:
+        status = (server or self.source.writer).master_status()
         return StartPoint(status.file, status.position)
 
     @staticmethod
@@ -220,11 +239,11 @@ class Estate:
             time.sleep(0.1)
         return task
 
-    def wait_cdc_idle(self, timeout: float = 30) -> None:
-        """Wait until the running task has applied everything the writer has binlogged."""
+    def wait_cdc_idle(self, timeout: float = 30, writer: MariaDBServer | None = None) -> None:
+        """Wait until the running task has applied everything the writer (or ``writer``) has binlogged."""
         deadline = time.monotonic() + timeout
         applier = self.dms.runtime(self.resources.replication_task_arn).applier
-        while applier.checkpoint != self._writer_end():
+        while applier.checkpoint != self._writer_end(writer):
             if applier.error or time.monotonic() > deadline:
                 raise RuntimeError(f"CDC did not catch up: {applier.error or 'timeout'}")
             time.sleep(0.05)
@@ -234,16 +253,23 @@ class Estate:
         return TrafficGenerator(self.source.connect_app, **kwargs)
 
     def source_counts(self) -> dict[str, int]:
-        return {t: self.source.writer.execute(f"SELECT COUNT(*) FROM {SOURCE_DATABASE}.{t}")[0][0] for t in TABLES}
+        return {t: self._select("source", "COUNT(*)", t)[0][0] for t in TABLES}
 
     def warehouse_counts(self) -> dict[str, int]:
-        return {t: self.warehouse.query(f"SELECT COUNT(*) FROM {SOURCE_DATABASE}.{t}")[0][0] for t in TABLES}
+        return {t: self._select("warehouse", "COUNT(*)", t)[0][0] for t in TABLES}
 
     def source_rows(self, table: str) -> list[tuple]:
-        return sorted(self.source.writer.execute(f"SELECT * FROM {SOURCE_DATABASE}.{table}"))
+        return sorted(self._select("source", "*", table))
 
     def warehouse_rows(self, table: str) -> list[tuple]:
-        return sorted(self.warehouse.query(f"SELECT * FROM {SOURCE_DATABASE}.{table}"))
+        return sorted(self._select("warehouse", "*", table))
+
+    def _select(self, side: str, what: str, table: str) -> list[tuple]:
+        """Read one of the estate's own tables (names from schema.TABLES only) on either side."""
+        if table not in TABLES or what not in ("*", "COUNT(*)"):
+            raise ValueError(f"not an estate table query: {what} {table}")
+        statement = f"SELECT {what} FROM {SOURCE_DATABASE}.{table}"  # noqa: S608 - fixed identifiers only
+        return self.source.writer.execute(statement) if side == "source" else self.warehouse.query(statement)
 
     def airflow_env(self) -> dict[str, str]:
         """AIRFLOW_CONN_* variables that point Airflow's hooks at this estate."""

@@ -60,7 +60,7 @@ class MariaDBServer:
         return subprocess.Popen(
             [tool, "--no-defaults", "--user=root", f"--datadir={self.dir / 'data'}", f"--tmpdir={self.dir / 'tmp'}",
              "--auth-root-authentication-method=socket", "--skip-test-db"],
-            stdout=subprocess.DEVNULL, stderr=open(self.dir / "install.log", "wb"),  # noqa: SIM115
+            stdout=subprocess.DEVNULL, stderr=open(self.dir / "install.log", "wb"),
         )
 
     def start(self) -> None:

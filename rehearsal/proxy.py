@@ -8,6 +8,7 @@ in progress, refusing new ones, as RDS does.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -93,8 +94,6 @@ class EndpointProxy:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()

@@ -42,9 +42,13 @@ RDS_PROCEDURES = (
     """CREATE TABLE mysql.rds_configuration (
         name VARCHAR(100) NOT NULL PRIMARY KEY, value VARCHAR(100) NULL, description VARCHAR(300) NOT NULL)""",
     """INSERT INTO mysql.rds_configuration VALUES
-        ('binlog retention hours', NULL, 'binlog retention hours specifies the duration in hours before binary logs are automatically deleted.'),
-        ('source delay', '0', 'source delay specifies replication delay in seconds between current instance and its master.'),
-        ('target delay', '0', 'target delay specifies replication delay in seconds between current instance and its future read-replica.')""",
+        ('binlog retention hours', NULL,
+         'binlog retention hours specifies the duration in hours before binary logs are automatically deleted.'),
+        ('source delay', '0',
+         'source delay specifies replication delay in seconds between current instance and its master.'),
+        ('target delay', '0',
+         'target delay specifies replication delay in seconds between current instance and its future '
+         'read-replica.')""",
     """CREATE DEFINER='root'@'localhost' PROCEDURE mysql.rds_show_configuration()
         SQL SECURITY DEFINER
         SELECT name, value, description FROM mysql.rds_configuration""",

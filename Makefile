@@ -1,0 +1,41 @@
+# Two commands matter: `make demo` and `make test`. Each installs what it needs first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install demo test lint bench servers clean lock
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv==0.13.8
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+servers:
+	@scripts/check-servers
+
+## Rehearse a blue/green switchover under live CDC on the local estate and print the result.
+demo: install servers
+	$(BIN)/python -m rehearsal.cli demo
+
+## Lint, then the whole test suite (needs MariaDB and PostgreSQL server binaries).
+test: install servers lint
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+## Benchmarks (never part of `make test`).
+bench: install servers
+	$(BIN)/python -m bench
+
+## Re-resolve the lock after changing dependencies in pyproject.toml.
+lock:
+	uv pip compile pyproject.toml --extra test --python-version 3.11 --no-header -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
