@@ -96,6 +96,19 @@ class TestLifecycle:
         assert task["StopReason"] == "Stop Reason FATAL_ERROR"
         assert "1236" in task["LastFailureMessage"]
 
+    def test_start_error_fault_refuses_the_start(self, shared_estate):
+        before = shared_estate.task()["Status"]
+        assert before in ("stopped", "failed")  # left so by the previous test
+        shared_estate.dms.faults.start_error = "Test connection for endpoint failed"
+        try:
+            with pytest.raises(botocore.exceptions.ClientError, match="Test connection for endpoint failed"):
+                shared_estate.aws.client("dms").start_replication_task(
+                    ReplicationTaskArn=shared_estate.resources.replication_task_arn,
+                    StartReplicationTaskType="resume-processing")
+            assert shared_estate.task()["Status"] == before
+        finally:
+            shared_estate.dms.faults.start_error = None
+
     def test_stuck_in_starting_fault(self, shared_estate):
         shared_estate.dms.faults.stuck_in_starting = True
         try:
@@ -107,6 +120,13 @@ class TestLifecycle:
         finally:
             shared_estate.dms.faults.stuck_in_starting = False
         shared_estate.wait_task_status("running")
+
+    def test_fail_fault_fails_a_running_task_with_a_checkpoint(self, shared_estate):
+        shared_estate.dms.fail(shared_estate.resources.replication_task_arn, "Last Error FATAL_ERROR injected")
+        task = shared_estate.task()
+        assert (task["Status"], task["StopReason"]) == ("failed", "Stop Reason FATAL_ERROR")
+        assert task["LastFailureMessage"] == "Last Error FATAL_ERROR injected"
+        assert parse_start_position(task["RecoveryCheckpoint"])
 
 
 @pytest.mark.estate
