@@ -78,6 +78,16 @@ class CdcApplier:
     def start(self) -> None:
         self._thread.start()
 
+    def wait_for(self, point: StartPoint, timeout: float = 30) -> StartPoint:
+        """Run until the checkpoint reaches ``point`` (a transaction boundary), then stop there."""
+        deadline = time.monotonic() + timeout
+        while self.checkpoint != point:
+            if self.error or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"CDC did not reach {point.file}:{point.position}: {self.error or 'timeout'}")
+            time.sleep(0.02)
+        return self.stop()
+
     def stop(self, timeout: float = 30) -> StartPoint:
         """Finish the transaction in hand, stop reading, return the checkpoint."""
         self._stop.set()

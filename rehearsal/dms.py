@@ -11,7 +11,8 @@ patches moto's DMS responses in-process so that, on the estate:
   task that is not stopped/ready/failed, and starts a :class:`CdcApplier` that
   reads the binlog through the task's source endpoint from that position;
 * StopReplicationTask records RecoveryCheckpoint, StopDate and StopReason;
-* DescribeTableStatistics, ModifyReplicationTask, ModifyEndpoint and ReloadTables exist;
+* DescribeTableStatistics, ModifyReplicationTask, ModifyEndpoint and ReloadTables (data-reload:
+  the tables are re-copied at a frozen writer position while CDC catches up to it) exist;
 * CDCLatencySource/CDCLatencyTarget are published to CloudWatch (AWS/DMS).
 """
 
@@ -32,6 +33,8 @@ from moto.dms.exceptions import (
     ResourceNotFoundFault,
     ValidationError,
 )
+from psycopg2 import sql
+from psycopg2.extras import execute_values
 
 from rehearsal.applier import CdcApplier, StartPoint
 from rehearsal.patching import Patches
@@ -84,11 +87,12 @@ class DmsController:
     """Owns every replication task's runtime while installed into moto."""
 
     def __init__(self, source_connection: Callable[[object], dict], warehouse_connect: Callable,
-                 current_writer_end: Callable[[], StartPoint], schema: str, tables: tuple[str, ...],
-                 transition_polls: int = 2) -> None:
+                 current_writer_end: Callable[[], StartPoint], frozen_writer: Callable,
+                 schema: str, tables: tuple[str, ...], transition_polls: int = 2) -> None:
         self._source_connection = source_connection
         self._warehouse_connect = warehouse_connect
         self._current_writer_end = current_writer_end
+        self._frozen_writer = frozen_writer
         self._schema = schema
         self._tables = tables
         self.transition_polls = transition_polls
@@ -190,15 +194,18 @@ class DmsController:
             start_point = self._start_point(runtime, start_type, position)
             if self.faults.start_error:
                 raise InvalidResourceStateFault(self.faults.start_error)
-            endpoint = next(e for e in backend.endpoints.values() if e.endpoint_arn == task.source_endpoint_arn)
-            applier = CdcApplier(self._source_connection(endpoint), self._warehouse_connect, start_point,
-                                 self._schema, self._tables)
+            applier = self._applier(backend, task, start_point)
             runtime.status, runtime.polls_left, runtime.applier = "starting", self.transition_polls, applier
             runtime.start_type, runtime.cdc_start_position = start_type, position
             runtime.stop_reason = runtime.last_failure_message = None
             runtime.start_date, runtime.stop_date = datetime.now(UTC), None
             applier.start()
             return self._describe(task, runtime)
+
+    def _applier(self, backend, task, start_point: StartPoint) -> CdcApplier:
+        endpoint = next(e for e in backend.endpoints.values() if e.endpoint_arn == task.source_endpoint_arn)
+        return CdcApplier(self._source_connection(endpoint), self._warehouse_connect, start_point,
+                          self._schema, self._tables)
 
     def _start_point(self, runtime: TaskRuntime, start_type: str, position: str | None) -> StartPoint:
         if position:
@@ -267,12 +274,48 @@ class DmsController:
         return endpoint.to_dict()
 
     def reload(self, backend, arn: str, tables: list, option: str) -> None:
-        self._task(backend, arn)
+        """ReloadTables (data-reload): re-copy tables into the warehouse without losing CDC.
+
+        The applier stops, the writer is frozen (FLUSH TABLES WITH READ LOCK) at a
+        position P, CDC catches up to P, the tables are copied as they are at P,
+        the writer is released and CDC goes on from P.
+        """
+        task = self._task(backend, arn)
+        names = [t.get("TableName") for t in tables]
+        if option != "data-reload":
+            raise ValidationError(f"ReloadOption {option!r} is not emulated by the rehearsal estate")
+        if not names or any(t.get("SchemaName") != self._schema or t.get("TableName") not in self._tables
+                            for t in tables):
+            raise ValidationError(f"TablesToReload must name tables of {self._schema}: {sorted(self._tables)}")
         with self._lock:
             runtime = self.runtime(arn)
             if runtime.status != "running":
                 raise InvalidResourceStateFault("Replication task is not running")
-            runtime.reloads.append({"tables": tables, "option": option})
+            checkpoint = runtime.applier.stop()
+            with self._frozen_writer() as (end, writer):
+                catch_up = self._applier(backend, task, checkpoint)
+                catch_up.start()
+                catch_up.wait_for(end)
+                for name in names:
+                    self._copy_table(writer, name)
+            runtime.applier = self._applier(backend, task, end)
+            runtime.applier.start()
+            runtime.reloads.append({"tables": names, "option": option, "position": f"{end.file}:{end.position}"})
+
+    def _copy_table(self, writer, table: str) -> None:
+        with writer.cursor() as cur:
+            cur.execute(f"SELECT * FROM `{self._schema}`.`{table}`")  # noqa: S608 - names checked by reload()
+            columns, rows = [d[0] for d in cur.description], cur.fetchall()
+        warehouse = self._warehouse_connect()
+        try:
+            target = sql.Identifier(self._schema, table)
+            with warehouse.cursor() as cur:
+                cur.execute(sql.SQL("TRUNCATE {}").format(target))
+                execute_values(cur, sql.SQL("INSERT INTO {} ({}) VALUES %s").format(
+                    target, sql.SQL(", ").join(map(sql.Identifier, columns))).as_string(cur), rows)
+            warehouse.commit()
+        finally:
+            warehouse.close()
 
     # -- describing ------------------------------------------------------------------------------
     def describe(self, task) -> dict:

@@ -79,7 +79,7 @@ class Estate:
         self.endpoints = EstateEndpoints(self.source)
         self.bluegreen = BlueGreenController(self.source, self.endpoints)
         self.dms = DmsController(self._dms_source_connection, self.warehouse.connect,
-                                 self._writer_end, SOURCE_DATABASE, TABLES)
+                                 self._writer_end, self._frozen_writer, SOURCE_DATABASE, TABLES)
         self.exports = ExportController(self.source, self.aws)
         self.deployment_id: str | None = None
         self.export_kms_key_arn: str | None = None
@@ -213,6 +213,18 @@ class Estate:
     def _writer_end(self, server: MariaDBServer | None = None) -> StartPoint:
         status = (server or self.source.writer).master_status()
         return StartPoint(status.file, status.position)
+
+    @contextlib.contextmanager
+    def _frozen_writer(self) -> Iterator[tuple[StartPoint, object]]:
+        """Block writes on the writer (FLUSH TABLES WITH READ LOCK); yield its binlog end and the connection."""
+        with self.source.writer.admin() as conn:
+            with conn.cursor() as cur:
+                cur.execute("FLUSH TABLES WITH READ LOCK")
+            try:
+                yield self._writer_end(), conn
+            finally:
+                with conn.cursor() as cur:
+                    cur.execute("UNLOCK TABLES")
 
     @staticmethod
     def _dms_source_connection(endpoint) -> dict:

@@ -184,3 +184,37 @@ def test_restarting_on_green_from_the_blue_checkpoint_is_wrong(estate):
     task = estate.task()
     drifted = task["Status"] == "running" and estate.source_counts() != estate.warehouse_counts()
     assert task["Status"] == "failed" or drifted
+
+
+@pytest.mark.estate
+def test_reload_tables_repairs_a_drifted_table_without_losing_cdc(estate):
+    estate.warehouse.query("DELETE FROM shop.orders WHERE id % 3 = 0")
+    traffic = estate.traffic().start()
+    time.sleep(0.5)
+
+    estate.aws.client("dms").reload_tables(
+        ReplicationTaskArn=estate.resources.replication_task_arn,
+        TablesToReload=[{"SchemaName": "shop", "TableName": "orders"}], ReloadOption="data-reload")
+    time.sleep(0.5)
+    traffic.stop()
+    estate.wait_cdc_idle()
+
+    assert estate.source_rows("orders") == estate.warehouse_rows("orders")
+    assert estate.source_rows("customers") == estate.warehouse_rows("customers")
+    with pytest.raises(botocore.exceptions.ClientError, match="TablesToReload"):
+        estate.aws.client("dms").reload_tables(
+            ReplicationTaskArn=estate.resources.replication_task_arn,
+            TablesToReload=[{"SchemaName": "shop", "TableName": "orders; DROP TABLE x"}])
+
+
+@pytest.mark.estate
+def test_modify_replication_task_needs_a_stopped_task(estate):
+    dms = estate.aws.client("dms")
+    with pytest.raises(botocore.exceptions.ClientError, match="InvalidResourceStateFault"):
+        dms.modify_replication_task(ReplicationTaskArn=estate.resources.replication_task_arn,
+                                    CdcStartPosition=_writer_position(estate))
+    _stop(estate)
+    position = _writer_position(estate)
+    modified = dms.modify_replication_task(ReplicationTaskArn=estate.resources.replication_task_arn,
+                                           CdcStartPosition=position)["ReplicationTask"]
+    assert modified["CdcStartPosition"] == position
