@@ -1,0 +1,71 @@
+"""Validation of the names and ARNs that reach AWS or SQL.
+
+Every value a runbook takes from a Param or from configuration goes through one
+of these before anything changes: a bad value fails with a message that names
+the field, quotes the value and shows the expected form.
+"""
+
+from __future__ import annotations
+
+import re
+
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html (DBClusterIdentifier)
+_CLUSTER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
+_DEPLOYMENT = re.compile(r"^bgd-[a-z0-9]{16}$")
+# Unquoted MySQL identifiers restricted to the portable subset; anything else is refused, never escaped.
+_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
+_PARTITION_REGION_ACCOUNT = r"^arn:aws(?:-[a-z]+)*:{service}:[a-z]{{2}}(?:-[a-z]+)+-\d:\d{{12}}:"
+_ARN = {
+    "dms-task": re.compile(_PARTITION_REGION_ACCOUNT.format(service="dms") + r"task:[A-Za-z0-9-]{1,255}$"),
+    "sns-topic": re.compile(_PARTITION_REGION_ACCOUNT.format(service="sns") + r"[A-Za-z0-9_-]{1,256}$"),
+    "iam-role": re.compile(r"^arn:aws(?:-[a-z]+)*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"),
+    "kms-key": re.compile(_PARTITION_REGION_ACCOUNT.format(service="kms") + r"(?:key|alias)/[A-Za-z0-9/_-]{1,256}$"),
+}
+_ARN_EXAMPLES = {
+    "dms-task": "arn:aws:dms:us-east-1:123456789012:task:ABCDEFGHIJKLMNOP",
+    "sns-topic": "arn:aws:sns:us-east-1:123456789012:cdc-oncall",
+    "iam-role": "arn:aws:iam::123456789012:role/rds-s3-export",
+    "kms-key": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+}
+_S3_BUCKET = re.compile(r"^(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class InvalidIdentifier(ValueError):
+    """A name or ARN that must not reach AWS or SQL."""
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _check(field: str, value: object, pattern: re.Pattern, expected: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise InvalidIdentifier(f"{field}: {_shown(value)} is not valid; expected {expected}")
+    return value
+
+
+def cluster_identifier(value: object, field: str = "cluster") -> str:
+    return _check(field, value, _CLUSTER, "an RDS DB cluster identifier such as 'prod' (letters, digits, hyphens)")
+
+
+def deployment_identifier(value: object, field: str = "deployment_id") -> str:
+    return _check(field, value, _DEPLOYMENT, "a blue/green deployment identifier such as 'bgd-0123456789abcdef'")
+
+
+def table_name(value: object, field: str = "table") -> str:
+    return _check(field, value, _TABLE, "a table name of letters, digits and underscores, not starting with a digit")
+
+
+def conn_id(value: object, field: str = "conn_id") -> str:
+    return _check(field, value, _CONN_ID, "an Airflow connection id (letters, digits, '_', '.', '-')")
+
+
+def s3_bucket(value: object, field: str = "bucket") -> str:
+    return _check(field, value, _S3_BUCKET, "an S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
+
+
+def arn(kind: str, value: object, field: str) -> str:
+    """Validate an ARN of one kind: 'dms-task', 'sns-topic', 'iam-role' or 'kms-key'."""
+    return _check(field, value, _ARN[kind], f"an ARN such as {_ARN_EXAMPLES[kind]!r}")

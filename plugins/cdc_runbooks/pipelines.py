@@ -1,0 +1,142 @@
+"""Pipelines are configuration: one YAML file names every CDC pipeline.
+
+Each pipeline names the production Aurora cluster, the DMS task, the Airflow
+connections for AWS, the source and the warehouse, the replicated tables, and
+where run records and notifications go. Runbooks pick a pipeline by Param;
+scheduled DAGs cover all of them. The file is ``config/pipelines.yaml`` in this
+repository unless ``CDC_RUNBOOKS_PIPELINES`` names another.
+
+Loading validates everything and fails with the pipeline, the field and the
+line: a bad file is an import error of the DAGs that use it, never a silent
+default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import MISSING, dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from cdc_runbooks import identifiers
+
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "pipelines.yaml"
+ENV_VAR = "CDC_RUNBOOKS_PIPELINES"
+
+
+class PipelineConfigError(ValueError):
+    """The pipelines file is unreadable or a pipeline in it is invalid."""
+
+
+class UnknownPipeline(KeyError):
+    """A runbook was asked for a pipeline the configuration does not name."""
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    source_cluster: str
+    dms_task_arn: str
+    target_schema: str
+    tables: tuple[str, ...]
+    aws_conn_id: str = "aws_default"
+    source_conn_id: str = "source_mysql"
+    target_conn_id: str = "warehouse"
+    sns_topic_arn: str | None = None
+    records_bucket: str | None = None
+    binlog_retention_hours_min: int = 24
+    dms_engine_version: str = "3.5.3"
+    drain_max_latency_s: float = 5.0
+    drain_sustain_s: float = 60.0
+    metric_period_s: int = 60
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        identifiers.cluster_identifier(self.source_cluster, "source_cluster")
+        identifiers.arn("dms-task", self.dms_task_arn, "dms_task_arn")
+        identifiers.table_name(self.target_schema, "target_schema")
+        if not self.tables:
+            raise ValueError("tables: at least one table is required")
+        for table in self.tables:
+            identifiers.table_name(table, "tables")
+        for name in ("aws_conn_id", "source_conn_id", "target_conn_id"):
+            identifiers.conn_id(getattr(self, name), name)
+        if self.sns_topic_arn is not None:
+            identifiers.arn("sns-topic", self.sns_topic_arn, "sns_topic_arn")
+        if self.records_bucket is not None:
+            identifiers.s3_bucket(self.records_bucket, "records_bucket")
+        for name in ("binlog_retention_hours_min", "drain_max_latency_s", "drain_sustain_s", "metric_period_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"{name}: {value!r} must be a positive number")
+
+
+_FIELDS = {f.name for f in fields(Pipeline)} - {"name"}
+
+
+def pipelines_path() -> Path:
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def load_pipelines(path: Path | None = None) -> dict[str, Pipeline]:
+    """All configured pipelines by name (cached per file and modification time)."""
+    path = Path(path or pipelines_path())
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise PipelineConfigError(f"{path}: cannot read the pipelines file ({exc.strerror})") from None
+    return _load(str(path), mtime)
+
+
+def get_pipeline(name: str, path: Path | None = None) -> Pipeline:
+    pipelines = load_pipelines(path)
+    if name not in pipelines:
+        raise UnknownPipeline(f"unknown pipeline {name!r}; configured: {', '.join(sorted(pipelines))}")
+    return pipelines[name]
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, _mtime: int) -> dict[str, Pipeline]:
+    text = Path(path).read_text()
+    try:
+        document = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PipelineConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("pipelines"), dict) or not data["pipelines"]:
+        raise PipelineConfigError(f"{path}: expected a top-level 'pipelines:' mapping of name -> settings")
+    lines = _line_numbers(document)
+    return {name: _pipeline(path, name, settings, lines.get(name)) for name, settings in data["pipelines"].items()}
+
+
+def _pipeline(path: str, name: object, settings: object, line: int | None) -> Pipeline:
+    where = f"{path}:{line or '?'}: pipeline {name!r}"
+    try:
+        identifiers.table_name(name, "pipeline name")
+        if not isinstance(settings, dict):
+            raise ValueError("expected a mapping of settings")
+        unknown = sorted(set(settings) - _FIELDS)
+        if unknown:
+            raise ValueError(f"unknown keys {unknown}; allowed: {sorted(_FIELDS)}")
+        missing = sorted(f.name for f in fields(Pipeline) if f.name != "name" and f.name not in settings
+                         and f.default is MISSING and f.default_factory is MISSING)
+        if missing:
+            raise ValueError(f"missing keys {missing}")
+        values = {k: tuple(v) if k in ("tables", "tags") and isinstance(v, list) else v for k, v in settings.items()}
+        return Pipeline(name=name, **values)
+    except (ValueError, TypeError) as exc:
+        raise PipelineConfigError(f"{where}: {exc}") from None
+
+
+def _line_numbers(document) -> dict[str, int]:
+    """Line (1-based) of each pipeline's name in the file."""
+    for key, value in document.value if document is not None else ():
+        if key.value == "pipelines" and isinstance(value, yaml.MappingNode):
+            return {k.value: k.start_mark.line + 1 for k, _ in value.value}
+    return {}
+

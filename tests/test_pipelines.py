@@ -1,0 +1,69 @@
+"""Pipeline configuration: loading, validation with the line, unknown pipelines."""
+
+from __future__ import annotations
+
+import pytest
+
+from cdc_runbooks.pipelines import DEFAULT_PATH, PipelineConfigError, UnknownPipeline, get_pipeline, load_pipelines
+
+GOOD = """\
+pipelines:
+  shop:
+    source_cluster: prod
+    dms_task_arn: arn:aws:dms:us-east-1:123456789012:task:prod-to-warehouse
+    target_schema: shop
+    tables: [customers, orders]
+  billing:
+    source_cluster: billing-prod
+    dms_task_arn: arn:aws:dms:eu-west-1:123456789012:task:BILLING
+    target_schema: billing
+    tables: [invoices]
+"""
+
+
+def _write(tmp_path, text: str):
+    path = tmp_path / "pipelines.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_repository_config_loads():
+    assert get_pipeline("shop", DEFAULT_PATH).tables == ("customers", "orders")
+
+
+def test_loads_every_pipeline_with_defaults(tmp_path):
+    pipelines = load_pipelines(_write(tmp_path, GOOD))
+    assert sorted(pipelines) == ["billing", "shop"]
+    assert pipelines["billing"].aws_conn_id == "aws_default"
+    assert pipelines["billing"].binlog_retention_hours_min == 24
+
+
+def test_unknown_pipeline_names_the_configured_ones(tmp_path):
+    with pytest.raises(UnknownPipeline, match="unknown pipeline 'nope'; configured: billing, shop"):
+        get_pipeline("nope", _write(tmp_path, GOOD))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("tables: [invoices]", "tables: [invoices, 'x; DROP TABLE y']"), "tables: 'x; DROP TABLE y' is not valid"),
+    (("task:BILLING", "task:BILLING\n    typo_key: 1"), r"unknown keys \['typo_key'\]"),
+    (("arn:aws:dms:eu-west-1:123456789012:task:BILLING", "arn:aws:dms:eu-west-1:12345:task:BILLING"),
+     "dms_task_arn: .* is not valid; expected an ARN such as"),
+    (("    target_schema: billing\n", ""), r"missing keys \['target_schema'\]"),
+    (("source_cluster: billing-prod", "source_cluster: billing--prod"), "source_cluster"),
+])
+def test_invalid_pipeline_fails_with_file_line_and_field(tmp_path, change, message):
+    path = _write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(PipelineConfigError, match=message) as error:
+        load_pipelines(path)
+    assert f"{path}:7: pipeline 'billing'" in str(error.value)
+
+
+@pytest.mark.parametrize("text", ["", "pipelines: []", "not: [valid", "pipelines:\n  shop: 3\n"])
+def test_malformed_files_are_refused(tmp_path, text):
+    with pytest.raises(PipelineConfigError):
+        load_pipelines(_write(tmp_path, text))
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(PipelineConfigError, match="cannot read the pipelines file"):
+        load_pipelines(tmp_path / "absent.yaml")
