@@ -24,6 +24,8 @@ from pymysqlreplication.event import RotateEvent, XidEvent
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 log = logging.getLogger(__name__)
+# The reader logs its settings at INFO on every reconnect (ten times a second here).
+logging.getLogger("pymysqlreplication").setLevel(logging.WARNING)
 
 KEY_COLUMN = "id"
 _POLL_SECONDS = 0.05

@@ -1,0 +1,1 @@
+"""Airflow operators: thin shells over the pure domain modules of ``cdc_runbooks``."""
