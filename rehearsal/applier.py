@@ -139,14 +139,15 @@ class CdcApplier:
         try:
             for event in stream:
                 self.connected.set()
+                if isinstance(event, RotateEvent):  # every new stream starts with an artificial one
+                    if not self._has_open_transaction(warehouse):
+                        self._commit_checkpoint(stream.log_file, stream.log_pos, None)
+                    continue
                 events += 1
                 self.stats.source_latency_s = max(0.0, time.time() - event.timestamp)
                 if isinstance(event, XidEvent):
                     warehouse.commit()
                     self._commit_checkpoint(stream.log_file, stream.log_pos, event.timestamp)
-                elif isinstance(event, RotateEvent):
-                    if not self._has_open_transaction(warehouse):
-                        self._commit_checkpoint(stream.log_file, stream.log_pos, None)
                 elif event.schema == self._schema and event.table in self._tables:
                     self._apply(warehouse, event)
                 if self._stop.is_set() and not self._has_open_transaction(warehouse):

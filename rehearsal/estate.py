@@ -27,6 +27,7 @@ from rehearsal.endpoints import EstateEndpoints
 from rehearsal.export import ExportController
 from rehearsal.mariadb import MariaDBServer
 from rehearsal.net import LOOPBACK
+from rehearsal.parameters import ParameterStatusController
 from rehearsal.postgres import PostgresServer
 from rehearsal.schema import SOURCE_DATABASE, TABLES, WAREHOUSE_DDL
 from rehearsal.source import BlueGreenSource
@@ -81,6 +82,7 @@ class Estate:
         self.dms = DmsController(self._dms_source_connection, self.warehouse.connect,
                                  self._writer_end, self._frozen_writer, SOURCE_DATABASE, TABLES)
         self.exports = ExportController(self.source, self.aws)
+        self.parameters = ParameterStatusController()
         self.deployment_id: str | None = None
         self.export_kms_key_arn: str | None = None
         self.startup_seconds: float | None = None
@@ -109,7 +111,7 @@ class Estate:
         self.warehouse.start()
         self.warehouse.query(";".join(WAREHOUSE_DDL))
         self.aws.start()
-        for controller in (self.endpoints, self.bluegreen, self.dms, self.exports):
+        for controller in (self.endpoints, self.bluegreen, self.dms, self.exports, self.parameters):
             controller.install()
         self._seed_aws()
         with self.source.connect_app() as conn:
@@ -124,7 +126,7 @@ class Estate:
         self._stopping.set()
         if self._metrics is not None:
             self._metrics.join(timeout=10)
-        for controller in (self.exports, self.dms, self.bluegreen, self.endpoints):
+        for controller in (self.parameters, self.exports, self.dms, self.bluegreen, self.endpoints):
             with contextlib.suppress(Exception):
                 controller.uninstall()
         with contextlib.suppress(Exception):

@@ -33,3 +33,43 @@ def shared_estate():
 
     with Estate.running() as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A migrated metadata DB (SQLite) in the private AIRFLOW_HOME, for dag.test()."""
+    from airflow.utils.db import resetdb
+
+    resetdb()
+
+
+@pytest.fixture
+def run_dag(airflow_db, monkeypatch):
+    """Run a DAG of dags/ with dag.test() against an estate; return (DagRun, run record from S3)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"], safe_mode=False)
+
+    def run(estate, dag_id: str, **conf):
+        for name, value in estate.airflow_env().items():
+            monkeypatch.setenv(name, value)
+        dag_run = bag.dags[dag_id].test(run_conf=conf)
+        return dag_run, run_record(estate, dag_id, dag_run.run_id)
+
+    return run
+
+
+def run_record(estate, dag_id: str, run_id: str) -> dict | None:
+    """The run record a runbook wrote to the estate's records bucket (None if it wrote none)."""
+    import json
+
+    from cdc_runbooks.run_record import RunRecord
+
+    key = RunRecord(dag_id=dag_id, run_id=run_id, pipeline="", started_at=None, finished_at=None,
+                    dry_run=False).key
+    s3 = estate.aws.client("s3")
+    try:
+        body = s3.get_object(Bucket=estate.resources.records_bucket, Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    return json.loads(body)

@@ -23,6 +23,9 @@ EXPECTED_FORM = "'<binlog file>:<position>', e.g. 'mysql-bin-changelog.000024:37
 _FILE = r"(?P<file>(?P<basename>[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*?)\.(?P<sequence>\d{6,10}))"
 _NATIVE = re.compile(rf"^{_FILE}:(?P<position>\d{{1,20}})$")
 _CHECKPOINT = re.compile(rf"^checkpoint:V1#\d+#{_FILE}:(?P<position>\d{{1,20}}):")
+# The same rule for a JSON-schema Param (ECMA regex): native form or DMS checkpoint.
+PARAM_PATTERN = (r"^(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.\d{6,10}:\d{1,20}"
+                 r"|checkpoint:V1#\d+#[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.\d{6,10}:\d{1,20}:.*)$")
 # The first event of every binlog file starts after its 4-byte magic number.
 FIRST_EVENT_POSITION = 4
 _MAX_POSITION = 2**64 - 1

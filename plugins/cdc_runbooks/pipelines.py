@@ -54,6 +54,7 @@ class Pipeline:
     drain_max_latency_s: float = 5.0
     drain_sustain_s: float = 60.0
     metric_period_s: int = 60
+    poll_interval_s: float = 15.0
     tags: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
@@ -70,7 +71,8 @@ class Pipeline:
             identifiers.arn("sns-topic", self.sns_topic_arn, "sns_topic_arn")
         if self.records_bucket is not None:
             identifiers.s3_bucket(self.records_bucket, "records_bucket")
-        for name in ("binlog_retention_hours_min", "drain_max_latency_s", "drain_sustain_s", "metric_period_s"):
+        for name in ("binlog_retention_hours_min", "drain_max_latency_s", "drain_sustain_s", "metric_period_s",
+                     "poll_interval_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"{name}: {value!r} must be a positive number")

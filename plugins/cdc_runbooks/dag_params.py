@@ -1,0 +1,44 @@
+"""Params and defaults shared by the runbook DAGs, validated by Airflow at trigger time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Param
+
+from cdc_runbooks.binlog_position import PARAM_PATTERN
+from cdc_runbooks.pipelines import load_pipelines
+
+
+def default_args(owner: str) -> dict:
+    """Steps that change production are not retried blindly: each checks state first, retries adopt."""
+    return {"owner": owner, "retries": 1, "retry_delay": timedelta(seconds=30)}
+
+
+def pipeline_param() -> Param:
+    names = sorted(load_pipelines())
+    return Param(names[0], enum=names, title="Pipeline", description="CDC pipeline from config/pipelines.yaml")
+
+
+def dry_run_param(default: bool) -> Param:
+    return Param(default, type="boolean", title="Dry run",
+                 description="Check everything and log the exact calls; change nothing.")
+
+
+def position_param() -> Param:
+    return Param(None, type=["null", "string"], pattern=PARAM_PATTERN, maxLength=300, title="CDC start position",
+                 description="binlog 'file:position' (e.g. mysql-bin-changelog.000024:373) or a DMS checkpoint")
+
+
+def start_time_param() -> Param:
+    return Param(None, type=["null", "string"], format="date-time", title="CDC start time",
+                 description="Only when explicitly wanted instead of a position (ISO 8601, UTC)")
+
+
+def latency_params() -> dict[str, Param]:
+    return {
+        "max_latency_s": Param(None, type=["null", "number"], minimum=0, maximum=3600, title="Max CDC latency (s)",
+                               description="Drained/converged at or below this; empty = the pipeline's setting"),
+        "sustain_s": Param(None, type=["null", "number"], minimum=0, maximum=3600, title="Sustained for (s)",
+                           description="... for this long; empty = the pipeline's setting"),
+    }

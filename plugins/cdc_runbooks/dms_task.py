@@ -1,0 +1,104 @@
+"""What a runbook may do with a DMS replication task in the state it is in.
+
+Pure decisions over one DescribeReplicationTasks entry
+(https://docs.aws.amazon.com/dms/latest/APIReference/API_ReplicationTask.html).
+Every step that changes a task asks here first, so a retried or cleared task
+never stops a checkpoint away, never starts a running task, and adopts the
+result of its own earlier attempt instead of repeating it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+RESTARTABLE = frozenset({"stopped", "ready", "failed"})
+
+
+class DmsTaskStateError(RuntimeError):
+    """The task is in a state in which the requested step must not run."""
+
+
+class Action(enum.Enum):
+    ACT = "act"  # call the API
+    WAIT = "wait"  # the change is under way (ours, retried): wait for it
+    ADOPT = "adopt"  # this run already did it: report it again
+
+
+@dataclass(frozen=True)
+class DmsTaskState:
+    arn: str
+    identifier: str
+    status: str
+    migration_type: str
+    replication_instance_arn: str = ""
+    stop_reason: str | None = None
+    recovery_checkpoint: str | None = None
+    cdc_start_position: str | None = None
+    last_failure_message: str | None = None
+    start_date: datetime | None = None
+    stop_date: datetime | None = None
+
+    @classmethod
+    def from_api(cls, task: dict) -> DmsTaskState:
+        stats = task.get("ReplicationTaskStats") or {}
+        return cls(
+            arn=task["ReplicationTaskArn"], identifier=task["ReplicationTaskIdentifier"], status=task["Status"],
+            migration_type=task["MigrationType"], replication_instance_arn=task.get("ReplicationInstanceArn", ""),
+            stop_reason=task.get("StopReason"),
+            recovery_checkpoint=task.get("RecoveryCheckpoint"), cdc_start_position=task.get("CdcStartPosition"),
+            last_failure_message=task.get("LastFailureMessage"),
+            start_date=_datetime(task.get("ReplicationTaskStartDate") or stats.get("StartDate")),
+            stop_date=_datetime(stats.get("StopDate")),
+        )
+
+    def describe(self) -> str:
+        detail = f" ({self.stop_reason})" if self.stop_reason else ""
+        failure = f"; last failure: {self.last_failure_message}" if self.last_failure_message else ""
+        return f"DMS task {self.identifier} is {self.status}{detail}{failure}"
+
+
+def plan_pause(state: DmsTaskState, run_started: datetime | None) -> Action:
+    """Pause = stop a running CDC task. Refuses any other state, except this run's own stop."""
+    if state.status == "running":
+        return Action.ACT
+    ours = _since(state.stop_date, run_started)
+    if state.status == "stopping" and ours:
+        return Action.WAIT
+    if state.status == "stopped" and ours:
+        return Action.ADOPT
+    raise DmsTaskStateError(
+        f"refusing to pause: {state.describe()}, not running. Nothing is streaming, so there is nothing to "
+        "pause; if the task failed, read its last failure before restarting it with dms_cdc_restart.")
+
+
+def plan_restart(state: DmsTaskState, position: str | None, run_started: datetime | None) -> Action:
+    """Restart = start-replication of a stopped CDC-only task from a position. Refuses a running task unless
+    this run started it from that very position."""
+    if state.migration_type != "cdc":
+        raise DmsTaskStateError(
+            f"refusing to restart {state.identifier}: its MigrationType is {state.migration_type!r}, and "
+            "start-replication of a full-load task reloads every table instead of resuming CDC. Options: create a "
+            "CDC-only task (MigrationType 'cdc') on the same endpoints and restart that one from the position, or "
+            "accept a full reload and start this task without a position.")
+    if state.status in RESTARTABLE:
+        return Action.ACT
+    ours = _since(state.start_date, run_started) and (position is None or state.cdc_start_position == position)
+    if state.status in ("starting", "running") and ours:
+        return Action.WAIT if state.status == "starting" else Action.ADOPT
+    if state.status in ("starting", "running"):
+        raise DmsTaskStateError(
+            f"refusing to restart: {state.describe()}. Starting it again would not move it; pause it first "
+            "(dms_cdc_pause) so that its checkpoint is recorded, then restart from the position.")
+    raise DmsTaskStateError(f"refusing to restart: {state.describe()}; wait until it is stopped, ready or failed.")
+
+
+def _since(moment: datetime | None, run_started: datetime | None) -> bool:
+    return moment is not None and run_started is not None and moment >= run_started
+
+
+def _datetime(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))

@@ -1,0 +1,23 @@
+"""Runbook pages: ``runbooks/<dag_id>.md``, shown as the DAG's ``doc_md``.
+
+A step of a page is a level-3 heading whose text is the task id in backticks
+(``### `pause_dms_task` ``); a test keeps a page's steps and its DAG's task ids equal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+RUNBOOKS_DIR = Path(os.environ.get("CDC_RUNBOOKS_DIR") or Path(__file__).resolve().parents[2] / "runbooks")
+_STEP = re.compile(r"^### `([a-z0-9_]+)`", re.MULTILINE)
+
+
+def runbook_page(dag_id: str) -> str:
+    return (RUNBOOKS_DIR / f"{dag_id}.md").read_text()
+
+
+def runbook_steps(page: str) -> list[str]:
+    """Task ids of the page's steps, in order."""
+    return _STEP.findall(page)

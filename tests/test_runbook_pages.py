@@ -1,0 +1,34 @@
+"""Every DAG shows its runbook page, and the page's steps are exactly the DAG's task ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cdc_runbooks.runbook_docs import RUNBOOKS_DIR, runbook_steps
+
+DAG_FILES = sorted((Path(__file__).resolve().parent.parent / "dags").glob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAG_FILES[0].parent), safe_mode=False)
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.stem)
+def test_page_steps_equal_task_ids(dagbag, dag_file):
+    dag = dagbag.dags[dag_file.stem]
+    page = (RUNBOOKS_DIR / f"{dag.dag_id}.md").read_text()
+
+    assert dag.doc_md == page
+    assert runbook_steps(page) == [t.task_id for t in sorted(dag.tasks, key=lambda t: _order(dag, t))]
+    for heading in ("## Purpose", "## Preconditions", "## How to recover", "## How to roll back", "**Owner:**"):
+        assert heading in page, f"{dag.dag_id}.md lacks {heading}"
+
+
+def _order(dag, task) -> int:
+    """Position of a task in the DAG's topological order."""
+    return [t.task_id for t in dag.topological_sort()].index(task.task_id)
