@@ -69,7 +69,7 @@ def switchover_under_cdc(estate: Estate, traffic_seconds: float = 2.0) -> Rehear
     report.green_coordinates = _parse_event(report.coordinates_event)
 
     old_blue = _cluster(rds, f"{estate.resources.cluster}-old1")
-    report.old_blue_end = _drain(estate, dms, old_blue)
+    report.old_blue_end = drain_old_blue(estate, dms, old_blue)
     estate.start_cdc(report.green_coordinates)
     report.cdc_gap_s = time.monotonic() - paused_at
 
@@ -82,7 +82,7 @@ def switchover_under_cdc(estate: Estate, traffic_seconds: float = 2.0) -> Rehear
     return report
 
 
-def _drain(estate: Estate, dms, old_blue: dict) -> str:
+def drain_old_blue(estate: Estate, dms, old_blue: dict) -> str:
     """Apply what old blue binlogged after the pause: point the task's source at prod-old1, resume
     from the checkpoint to old blue's (read-only) end, stop, and point the source back."""
     task = estate.task()

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
-from airflow.sdk.exceptions import AirflowException
 
+from cdc_runbooks.binlog_readiness import BinlogNotReady
 from cdc_runbooks.operators.binlog_readiness import BinlogReadinessOperator, check_binlog_readiness
 from cdc_runbooks.pipelines import get_pipeline
 from rehearsal.mariadb import MariaDBServer
@@ -206,7 +206,7 @@ def test_operator_returns_the_report_when_ready(ready_estate):
 def test_operator_fails_with_the_whole_report(ready_estate):
     green = _side(ready_estate, "green")
     operator = BinlogReadinessOperator(task_id="x", pipeline_name="shop", cluster=green.cluster, role="green")
-    with _server_global(green, "binlog_format", "MIXED"), pytest.raises(AirflowException) as raised:
+    with _server_global(green, "binlog_format", "MIXED"), pytest.raises(BinlogNotReady) as raised:
         operator.execute(context={})
     message = str(raised.value)
     assert message.startswith(f"cluster {green.cluster} (green) is not ready for DMS CDC: server.binlog_format\n")

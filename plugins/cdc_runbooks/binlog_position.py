@@ -19,19 +19,22 @@ import functools
 import re
 from dataclasses import dataclass
 
+from cdc_runbooks.refusal import Refusal
+
 EXPECTED_FORM = "'<binlog file>:<position>', e.g. 'mysql-bin-changelog.000024:373'"
-_FILE = r"(?P<file>(?P<basename>[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*?)\.(?P<sequence>\d{6,10}))"
-_NATIVE = re.compile(rf"^{_FILE}:(?P<position>\d{{1,20}})$")
-_CHECKPOINT = re.compile(rf"^checkpoint:V1#\d+#{_FILE}:(?P<position>\d{{1,20}}):")
+_FILE = r"(?P<file>(?P<basename>[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*?)\.(?P<sequence>[0-9]{6,10}))"
+_NATIVE = re.compile(rf"^{_FILE}:(?P<position>[0-9]{{1,20}})\Z")
+# A checkpoint is printable ASCII without spaces; its first file:position is where it stands.
+_CHECKPOINT = re.compile(rf"^checkpoint:V1#[0-9]+#{_FILE}:(?P<position>[0-9]{{1,20}}):[!-~]*\Z")
 # The same rule for a JSON-schema Param (ECMA regex): native form or DMS checkpoint.
-PARAM_PATTERN = (r"^(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.\d{6,10}:\d{1,20}"
-                 r"|checkpoint:V1#\d+#[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.\d{6,10}:\d{1,20}:.*)$")
+PARAM_PATTERN = (r"^(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.[0-9]{6,10}:[0-9]{1,20}"
+                 r"|checkpoint:V1#[0-9]+#[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.[0-9]{6,10}:[0-9]{1,20}:[!-~]*)$")
 # The first event of every binlog file starts after its 4-byte magic number.
 FIRST_EVENT_POSITION = 4
 _MAX_POSITION = 2**64 - 1
 
 
-class InvalidBinlogPosition(ValueError):
+class InvalidBinlogPosition(Refusal, ValueError):
     """A value that is not a binlog position; the message quotes it and shows the expected form."""
 
 

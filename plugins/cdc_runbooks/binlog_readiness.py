@@ -26,6 +26,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
+from cdc_runbooks.refusal import Refusal
+
 RETENTION_SETTING = "binlog retention hours"
 LAST_VERSION_NEEDING_NO_CHECKSUM = (3, 4, 7)
 _TRUE = {"1", "ON", "TRUE"}
@@ -40,6 +42,10 @@ _REQUIRED_GRANTS = (
     ("grants.select", "SELECT", ("SELECT",),
      "DMS reads table metadata and rows of the replicated tables."),
 )
+
+
+class BinlogNotReady(Refusal, RuntimeError):
+    """The cluster is not a fit DMS CDC source; the message carries the whole report."""
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import Param
+from airflow.sdk import ExceptionRetryPolicy, Param, RetryAction, RetryRule
 
 from cdc_runbooks.binlog_position import PARAM_PATTERN
 from cdc_runbooks.pipelines import load_pipelines
+from cdc_runbooks.refusal import Refusal
 
 
 def default_args(owner: str) -> dict:
-    """Steps that change production are not retried blindly: each checks state first, retries adopt."""
-    return {"owner": owner, "retries": 1, "retry_delay": timedelta(seconds=30)}
+    """One retry for transient errors (each step checks state first, so a retry adopts what was done);
+    a refusal (bad input, wrong state, failed check) fails at once, as retrying cannot change it."""
+    return {"owner": owner, "retries": 1, "retry_delay": timedelta(seconds=30),
+            "retry_policy": ExceptionRetryPolicy(rules=[RetryRule(
+                exception=Refusal, action=RetryAction.FAIL, reason="a refusal: change the input or the state")])}
 
 
 def pipeline_param() -> Param:

@@ -13,10 +13,12 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from cdc_runbooks.refusal import Refusal
+
 RESTARTABLE = frozenset({"stopped", "ready", "failed"})
 
 
-class DmsTaskStateError(RuntimeError):
+class DmsTaskStateError(Refusal, RuntimeError):
     """The task is in a state in which the requested step must not run."""
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from cdc_runbooks.refusal import Refusal
+
 # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html (DBClusterIdentifier)
 _CLUSTER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
 _DEPLOYMENT = re.compile(r"^bgd-[a-z0-9]{16}$")
@@ -31,7 +33,7 @@ _ARN_EXAMPLES = {
 _S3_BUCKET = re.compile(r"^(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-class InvalidIdentifier(ValueError):
+class InvalidIdentifier(Refusal, ValueError):
     """A name or ARN that must not reach AWS or SQL."""
 
 

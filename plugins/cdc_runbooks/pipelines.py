@@ -21,16 +21,17 @@ from pathlib import Path
 import yaml
 
 from cdc_runbooks import identifiers
+from cdc_runbooks.refusal import Refusal
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "pipelines.yaml"
 ENV_VAR = "CDC_RUNBOOKS_PIPELINES"
 
 
-class PipelineConfigError(ValueError):
+class PipelineConfigError(Refusal, ValueError):
     """The pipelines file is unreadable or a pipeline in it is invalid."""
 
 
-class UnknownPipeline(KeyError):
+class UnknownPipeline(Refusal, KeyError):
     """A runbook was asked for a pipeline the configuration does not name."""
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ class StepRecord:
     task_id: str
     state: str | None
     result: dict | None = None
+    failure: str | None = None
 
 
 @dataclass
@@ -59,8 +60,8 @@ class RunRecord:
     def to_markdown(self) -> str:
         lines = [f"## {self.dag_id} / {self.pipeline}: {self.outcome.upper()}", "",
                  f"run `{self.run_id}`, started {self.started_at}, recorded {self.finished_at}", "",
-                 "| step | state | result |", "|---|---|---|"]
+                 "| step | state | result or failure |", "|---|---|---|"]
         for step in self.steps:
-            result = json.dumps(step.result, default=str, sort_keys=True) if step.result else ""
-            lines.append(f"| `{step.task_id}` | {step.state} | {result.replace('|', '/')} |")
+            detail = step.failure or (json.dumps(step.result, default=str, sort_keys=True) if step.result else "")
+            lines.append(f"| `{step.task_id}` | {step.state} | {detail.replace('|', '/')} |")
         return "\n".join(lines)

@@ -11,13 +11,14 @@ current writer, from ``SHOW BINARY LOGS`` and the event at the position
 from __future__ import annotations
 
 from cdc_runbooks.binlog_position import BinlogPosition
+from cdc_runbooks.refusal import Refusal
 
 # Events that begin a transaction (or a file): a reader started there sees whole transactions only.
 TRANSACTION_STARTS = frozenset({"Gtid", "Anonymous_Gtid", "Format_desc", "Previous_gtids", "Gtid_list",
                                 "Binlog_checkpoint", "Rotate"})
 
 
-class UnsafeStartPosition(ValueError):
+class UnsafeStartPosition(Refusal, ValueError):
     """The position is not where CDC may start on this writer."""
 
 
@@ -29,7 +30,7 @@ def check_on_writer(position: BinlogPosition, binary_logs: dict[str, int], event
     :param event_at_position: (event_type, info) of the event at the position, None at the file's end.
     """
     if position.file not in binary_logs:
-        files = sorted(binary_logs)
+        files = sorted(binary_logs, key=lambda name: BinlogPosition(name, 4).sequence)
         listed = f"{files[0]} .. {files[-1]}" if files else "none"
         raise UnsafeStartPosition(
             f"{position} is not on the writer {writer}: its binlog files are {listed}. The position belongs to "

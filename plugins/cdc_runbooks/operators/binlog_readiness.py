@@ -16,9 +16,16 @@ from typing import TYPE_CHECKING
 from airflow.providers.amazon.aws.hooks.rds import RdsHook
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException
 
-from cdc_runbooks.binlog_readiness import ApiFacts, ReadinessReport, SqlFacts, evaluate, retention_hours
+from cdc_runbooks.binlog_readiness import (
+    ApiFacts,
+    BinlogNotReady,
+    ReadinessReport,
+    SqlFacts,
+    evaluate,
+    retention_hours,
+)
+from cdc_runbooks.operators.step import RunbookStep
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
 from cdc_runbooks.writer import describe_writer, writer_sql_hook
 
@@ -67,7 +74,7 @@ def _rows(cursor, statement: str) -> list[Sequence]:
     return rows
 
 
-class BinlogReadinessOperator(BaseOperator):
+class BinlogReadinessOperator(RunbookStep, BaseOperator):
     """Check that ``cluster`` is ready to be a DMS CDC source; return the report (XCom) or fail with it.
 
     :param pipeline_name: the pipeline in ``config/pipelines.yaml`` (connections, minimum binlog retention,
@@ -84,12 +91,12 @@ class BinlogReadinessOperator(BaseOperator):
         self.cluster = cluster
         self.role = role
 
-    def execute(self, context: Context) -> dict:
+    def run_step(self, context: Context) -> dict:
         report = check_binlog_readiness(get_pipeline(self.pipeline_name), self.cluster, self.role)
         markdown = report.to_markdown()
         self.log.info("%s", markdown)
         if not report.passed:
             failed = ", ".join(check.name for check in report.failures)
-            raise AirflowException(f"cluster {self.cluster} ({self.role}) is not ready for DMS CDC: {failed}\n\n"
+            raise BinlogNotReady(f"cluster {self.cluster} ({self.role}) is not ready for DMS CDC: {failed}\n\n"
                                    f"{markdown}")
         return report.to_dict()

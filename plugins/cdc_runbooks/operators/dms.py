@@ -21,6 +21,7 @@ from airflow.sdk import BaseOperator
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.cdc_latency import LatencySample, LatencyWindow
 from cdc_runbooks.dms_task import Action, DmsTaskState, DmsTaskStateError, plan_pause, plan_restart
+from cdc_runbooks.operators.step import RunbookStep
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
 from cdc_runbooks.start_position import UnsafeStartPosition, check_on_writer
 from cdc_runbooks.writer import describe_writer, writer_sql_hook
@@ -30,7 +31,7 @@ class DmsTaskFailed(RuntimeError):
     """The DMS task went to a state from which the step cannot succeed."""
 
 
-class _DmsCdcOperator(BaseOperator):
+class _DmsCdcOperator(RunbookStep, BaseOperator):
     """Shared plumbing: the pipeline, DescribeReplicationTasks, status waits and CDC latency."""
 
     def __init__(self, *, pipeline_name: str, dry_run: bool = False, max_latency_s: float | None = None,
@@ -140,7 +141,7 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
 
     template_fields: Sequence[str] = ("pipeline_name", "dry_run", "max_latency_s", "sustain_s")
 
-    def execute(self, context) -> dict:
+    def run_step(self, context) -> dict:
         pipeline = self._pipeline()
         hook = DmsHook(aws_conn_id=pipeline.aws_conn_id)
         state = self._state(hook, pipeline.dms_task_arn)
@@ -193,7 +194,7 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
         self.cdc_start_position = cdc_start_position
         self.cdc_start_time = cdc_start_time
 
-    def execute(self, context) -> dict:
+    def run_step(self, context) -> dict:
         pipeline = self._pipeline()
         start = self._start_arguments()
         hook = DmsHook(aws_conn_id=pipeline.aws_conn_id)

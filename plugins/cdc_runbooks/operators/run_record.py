@@ -9,11 +9,13 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.hooks.sns import SnsHook
 from airflow.sdk import BaseOperator, TriggerRule
 
+from cdc_runbooks.operators.step import FAILURE_KEY
 from cdc_runbooks.pipelines import get_pipeline
+from cdc_runbooks.refusal import Refusal
 from cdc_runbooks.run_record import RunRecord, StepRecord
 
 
-class RunbookFailed(RuntimeError):
+class RunbookFailed(Refusal, RuntimeError):
     """A runbook step failed; the run must not end green."""
 
 
@@ -57,9 +59,15 @@ class RecordRunOperator(BaseOperator):
         ti, dag_run = context["ti"], context["dag_run"]
         states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id], task_ids=self.step_ids)
         states = states.get(dag_run.run_id, states)
-        results = ti.xcom_pull(task_ids=self.step_ids)
-        results = dict(zip(self.step_ids, results if isinstance(results, list) else [results], strict=False))
-        steps = [StepRecord(task_id, states.get(task_id), results.get(task_id)) for task_id in self.step_ids]
+        results = self._pull(ti, None)
+        failures = self._pull(ti, FAILURE_KEY)
+        steps = [StepRecord(task_id, states.get(task_id), results.get(task_id), failures.get(task_id))
+                 for task_id in self.step_ids]
         return RunRecord(dag_id=dag_run.dag_id, run_id=dag_run.run_id, pipeline=self.pipeline_name,
                          started_at=dag_run.start_date, finished_at=datetime.now(UTC), dry_run=bool(self.dry_run),
                          steps=steps)
+
+    def _pull(self, ti, key: str | None) -> dict:
+        """{step: XCom value} of the steps (return values when key is None)."""
+        values = ti.xcom_pull(task_ids=self.step_ids, key=key) if key else ti.xcom_pull(task_ids=self.step_ids)
+        return dict(zip(self.step_ids, values if isinstance(values, list) else [values], strict=False))
