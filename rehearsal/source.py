@@ -31,6 +31,10 @@ class Login:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12), repr=False)
 
 
+# A well-run production keeps binlogs for a week; the readiness tests change it per case.
+BINLOG_RETENTION_HOURS = 168
+
+
 class SwitchoverError(RuntimeError):
     """The real switchover on the MariaDB pair could not complete."""
 
@@ -72,6 +76,7 @@ class BlueGreenSource:
             f"CREATE USER '{self._repl.user}'@'{LOOPBACK}' IDENTIFIED BY '{self._repl.password}'",
             f"GRANT REPLICATION SLAVE ON *.* TO '{self._repl.user}'@'{LOOPBACK}'",
             *RDS_PROCEDURES,
+            f"CALL mysql.rds_set_configuration('binlog retention hours', {BINLOG_RETENTION_HOURS})",
             *SOURCE_DDL,
             f"CREATE USER '{self.app.user}'@'{LOOPBACK}' IDENTIFIED BY '{self.app.password}'",
             f"GRANT SELECT, INSERT, UPDATE, DELETE ON {SOURCE_DATABASE}.* TO '{self.app.user}'@'{LOOPBACK}'",

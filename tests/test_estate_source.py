@@ -41,7 +41,7 @@ def test_rds_configuration_procedures(shared_estate):
             conn.cursor() as cur:
         cur.execute("CALL mysql.rds_show_configuration")
         rows = {name: value for name, value, _ in cur.fetchall()}
-    assert rows["binlog retention hours"] is None
+    assert rows["binlog retention hours"] == "168"
     blue.execute("CALL mysql.rds_set_configuration('binlog retention hours', 48)")
     shared_estate.source.wait_green_caught_up(timeout=10)
     for server in (blue, shared_estate.source.green):
@@ -50,7 +50,7 @@ def test_rds_configuration_procedures(shared_estate):
                 "SELECT description FROM mysql.rds_configuration WHERE name = 'binlog retention hours'")[0][0])
     with pytest.raises(pymysql.err.OperationalError, match="Invalid configuration name"):
         blue.execute("CALL mysql.rds_set_configuration('no such setting', 1)")
-    blue.execute("CALL mysql.rds_set_configuration('binlog retention hours', NULL)")
+    blue.execute("CALL mysql.rds_set_configuration('binlog retention hours', 168)")
 
 
 def test_rds_api_endpoints_reach_the_servers(shared_estate):

@@ -9,6 +9,7 @@ the pipeline's source connection (the DMS user).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING
@@ -32,6 +33,8 @@ from cdc_runbooks.writer import describe_writer, writer_sql_hook
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+log = logging.getLogger(__name__)
+
 
 def check_binlog_readiness(pipeline: Pipeline, cluster: str, role: str = "production") -> ReadinessReport:
     """Gather the API and SQL facts of ``cluster`` with the pipeline's connections and evaluate them."""
@@ -43,6 +46,21 @@ def check_binlog_readiness(pipeline: Pipeline, cluster: str, role: str = "produc
     sql = writer_facts(writer_sql_hook(pipeline.source_conn_id, writer))
     return evaluate(cluster, role, api, sql, min_retention_hours=pipeline.binlog_retention_hours_min,
                     dms_engine_version=pipeline.dms_engine_version)
+
+
+def readiness_targets(pipeline: Pipeline) -> list[tuple[str, str]]:
+    """(cluster, role) to check for a pipeline: production, and the green cluster of every AVAILABLE blue/green
+    deployment whose source is production (DescribeBlueGreenDeployments:
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeBlueGreenDeployments.html)."""
+    rds = RdsHook(aws_conn_id=pipeline.aws_conn_id).conn
+    production = rds.describe_db_clusters(DBClusterIdentifier=pipeline.source_cluster)["DBClusters"][0]
+    targets = [(pipeline.source_cluster, "production")]
+    for page in rds.get_paginator("describe_blue_green_deployments").paginate():
+        for deployment in page["BlueGreenDeployments"]:
+            if deployment["Source"] == production["DBClusterArn"] and deployment["Status"] == "AVAILABLE":
+                green = rds.describe_db_clusters(DBClusterIdentifier=deployment["Target"])["DBClusters"][0]
+                targets.append((green["DBClusterIdentifier"], f"green of {deployment['BlueGreenDeploymentName']}"))
+    return targets
 
 
 def cluster_parameters(rds: RdsHook, parameter_group: str) -> dict[str, str | None]:
@@ -100,3 +118,34 @@ class BinlogReadinessOperator(RunbookStep, BaseOperator):
             raise BinlogNotReady(f"cluster {self.cluster} ({self.role}) is not ready for DMS CDC: {failed}\n\n"
                                    f"{markdown}")
         return report.to_dict()
+
+
+def check_all(targets: list[dict]) -> dict:
+    """Check each {"pipeline", "cluster", "role"}; return {cluster: report}, or raise BinlogNotReady with every
+    failing report once all were checked (one bad cluster does not hide another)."""
+    reports = {t["cluster"]: check_binlog_readiness(get_pipeline(t["pipeline"]), t["cluster"], t["role"])
+               for t in targets}
+    for report in reports.values():
+        log.info("%s", report.to_markdown())
+    failing = [r for r in reports.values() if not r.passed]
+    if failing:
+        raise BinlogNotReady("not ready for DMS CDC: " + "; ".join(
+            f"{r.cluster} ({r.role}): {', '.join(c.name for c in r.failures)}" for r in failing) + "\n\n"
+            + "\n\n".join(r.to_markdown() for r in failing))
+    return {cluster: report.to_dict() for cluster, report in reports.items()}
+
+
+class BinlogGuardOperator(RunbookStep, BaseOperator):
+    """Check many clusters at once (see :func:`check_all`); fail with every failing report.
+
+    :param targets: list of {"pipeline", "cluster", "role"}, e.g. from :func:`readiness_targets` via XCom.
+    """
+
+    template_fields: Sequence[str] = ("targets",)
+
+    def __init__(self, *, targets: list[dict] | str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.targets = targets
+
+    def run_step(self, context: Context) -> dict:
+        return check_all(self.targets)

@@ -25,37 +25,38 @@ class RecordRunOperator(BaseOperator):
 
     Runs whatever happened upstream (``trigger_rule=all_done``): a failed runbook still leaves its record.
 
-    :param pipeline_name: pipeline in the pipelines configuration (records bucket, topic, AWS connection).
+    :param pipeline_name: the run's pipeline, or a list of them (each gets the record in its bucket and topic).
     :param step_ids: the runbook's steps, in order.
     :param dry_run: whether the run was a dry run (recorded as such).
     """
 
     template_fields: Sequence[str] = ("pipeline_name", "dry_run")
 
-    def __init__(self, *, pipeline_name: str, step_ids: Sequence[str], dry_run: bool = False, **kwargs) -> None:
+    def __init__(self, *, pipeline_name: str | list[str], step_ids: Sequence[str], dry_run: bool = False,
+                 **kwargs) -> None:
         super().__init__(trigger_rule=TriggerRule.ALL_DONE, **kwargs)
         self.pipeline_name = pipeline_name
         self.step_ids = list(step_ids)
         self.dry_run = dry_run
 
     def execute(self, context) -> dict:
-        pipeline = get_pipeline(self.pipeline_name)
-        record = self._record(context)
+        names = [self.pipeline_name] if isinstance(self.pipeline_name, str) else list(self.pipeline_name)
+        pipelines = [get_pipeline(name) for name in names]
+        record = self._record(context, ", ".join(names))
         self.log.info("Run record:\n%s", record.to_markdown())
-        if pipeline.records_bucket:
-            S3Hook(aws_conn_id=pipeline.aws_conn_id).load_string(
-                record.to_json(), key=record.key, bucket_name=pipeline.records_bucket, replace=True)
-            self.log.info("Run record written to s3://%s/%s", pipeline.records_bucket, record.key)
-        if pipeline.sns_topic_arn:
-            SnsHook(aws_conn_id=pipeline.aws_conn_id).publish_to_target(
-                pipeline.sns_topic_arn, record.to_markdown(),
-                subject=f"[{record.outcome}] {record.dag_id} {record.pipeline}"[:100])
+        for bucket, conn_id in {(p.records_bucket, p.aws_conn_id) for p in pipelines if p.records_bucket}:
+            S3Hook(aws_conn_id=conn_id).load_string(record.to_json(), key=record.key, bucket_name=bucket,
+                                                    replace=True)
+            self.log.info("Run record written to s3://%s/%s", bucket, record.key)
+        for topic, conn_id in {(p.sns_topic_arn, p.aws_conn_id) for p in pipelines if p.sns_topic_arn}:
+            SnsHook(aws_conn_id=conn_id).publish_to_target(
+                topic, record.to_markdown(), subject=f"[{record.outcome}] {record.dag_id} {record.pipeline}"[:100])
         if record.failed_steps:
             raise RunbookFailed(f"{record.dag_id} failed at {', '.join(record.failed_steps)}; the run record "
                                 f"lists what was done. See the runbook page for recovery.")
         return record.to_dict()
 
-    def _record(self, context) -> RunRecord:
+    def _record(self, context, pipeline: str) -> RunRecord:
         ti, dag_run = context["ti"], context["dag_run"]
         states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id], task_ids=self.step_ids)
         states = states.get(dag_run.run_id, states)
@@ -63,7 +64,7 @@ class RecordRunOperator(BaseOperator):
         failures = self._pull(ti, FAILURE_KEY)
         steps = [StepRecord(task_id, states.get(task_id), results.get(task_id), failures.get(task_id))
                  for task_id in self.step_ids]
-        return RunRecord(dag_id=dag_run.dag_id, run_id=dag_run.run_id, pipeline=self.pipeline_name,
+        return RunRecord(dag_id=dag_run.dag_id, run_id=dag_run.run_id, pipeline=pipeline,
                          started_at=dag_run.start_date, finished_at=datetime.now(UTC), dry_run=bool(self.dry_run),
                          steps=steps)
 

@@ -1,0 +1,44 @@
+"""cdc_binlog_guard: daily binlog readiness of every pipeline's production and in-flight green clusters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import DAG, Param, task
+
+from cdc_runbooks.dag_params import default_args
+from cdc_runbooks.operators.binlog_readiness import BinlogGuardOperator
+from cdc_runbooks.operators.run_record import RecordRunOperator
+from cdc_runbooks.pipelines import get_pipeline, load_pipelines
+from cdc_runbooks.runbook_docs import runbook_page
+
+STEPS = ("find_clusters", "check_binlog_readiness")
+PIPELINES = sorted(load_pipelines())
+
+with DAG(
+    dag_id="cdc_binlog_guard",
+    description="Are the binlog settings DMS CDC needs in place on production and on every green cluster?",
+    doc_md=runbook_page("cdc_binlog_guard"),
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    render_template_as_native_obj=True,
+    default_args=default_args("data-platform"),
+    params={"pipelines": Param(PIPELINES, type="array", items={"enum": PIPELINES}, minItems=1, uniqueItems=True,
+                               title="Pipelines", description="Pipelines to check (scheduled runs: all)")},
+    tags=["cdc", "binlog", "guard"],
+):
+
+    @task
+    def find_clusters(params=None) -> list[dict]:
+        """Production and in-flight green clusters of the selected pipelines."""
+        from cdc_runbooks.operators.binlog_readiness import readiness_targets
+
+        return [{"pipeline": name, "cluster": cluster, "role": role} for name in params["pipelines"]
+                for cluster, role in readiness_targets(get_pipeline(name))]
+
+    checks = BinlogGuardOperator(task_id="check_binlog_readiness",
+                                 targets="{{ ti.xcom_pull(task_ids='find_clusters') }}")
+    record = RecordRunOperator(task_id="record_run", pipeline_name="{{ params.pipelines }}", step_ids=STEPS)
+    find_clusters() >> checks >> record
