@@ -102,12 +102,14 @@ def test_key_does_not_depend_on_the_rest_of_the_record():
 
 
 def test_to_dict_adds_outcome_and_failed_steps():
-    run = record(StepRecord("pause", "success", {"action": "act"}), StepRecord("notify", "failed"))
+    run = record(StepRecord("pause", "success", {"action": "act"}),
+                 StepRecord("notify", "failed", failure="DmsTaskStateError: refusing to pause"))
     assert run.to_dict() == {
         "dag_id": "dms_cdc_pause", "run_id": "manual__2024-05-01T10:00:00+00:00", "pipeline": "orders",
         "started_at": STARTED, "finished_at": FINISHED, "dry_run": False,
-        "steps": [{"task_id": "pause", "state": "success", "result": {"action": "act"}},
-                  {"task_id": "notify", "state": "failed", "result": None}],
+        "steps": [{"task_id": "pause", "state": "success", "result": {"action": "act"}, "failure": None},
+                  {"task_id": "notify", "state": "failed", "result": None,
+                   "failure": "DmsTaskStateError: refusing to pause"}],
         "outcome": "failed", "failed_steps": ["notify"],
     }
 
@@ -149,17 +151,18 @@ def test_to_json_of_a_record_without_a_start():
 
 def test_to_markdown():
     run = record(StepRecord("pause", "success", {"action": "act", "status": "stopped"}),
-                 StepRecord("restart", "failed"), StepRecord("notify", None, {}))
+                 StepRecord("restart", "failed", failure="UnsafeStartPosition: x.000001:9 is not on the writer"),
+                 StepRecord("notify", None, {}))
     assert run.to_markdown() == "\n".join([
         "## dms_cdc_pause / orders: FAILED",
         "",
         "run `manual__2024-05-01T10:00:00+00:00`, started 2024-05-01 10:00:00+00:00, "
         "recorded 2024-05-01 10:07:30.123456+00:00",
         "",
-        "| step | state | result |",
+        "| step | state | result or failure |",
         "|---|---|---|",
         '| `pause` | success | {"action": "act", "status": "stopped"} |',
-        "| `restart` | failed |  |",
+        "| `restart` | failed | UnsafeStartPosition: x.000001:9 is not on the writer |",
         "| `notify` | None |  |",
     ])
 
