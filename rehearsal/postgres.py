@@ -44,9 +44,11 @@ class PostgresServer:
         self._as_user: list[str] = []
 
     def _run(self, args: list[str]) -> None:
-        result = subprocess.run(self._as_user + args, capture_output=True, text=True, check=False)
+        result = subprocess.run(self._as_user + args, capture_output=True, text=True, check=False, cwd=self.dir)
         if result.returncode != 0:
-            raise RuntimeError(f"{' '.join(args[:2])} failed: {result.stderr or result.stdout}")
+            log = self.dir / "server.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{' '.join(args[:2])} failed: {result.stderr or result.stdout}\n{tail}")
 
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
