@@ -37,7 +37,7 @@ def test_pause_waits_for_drain_under_traffic_and_records_the_checkpoint(estate, 
     checkpoint = applier.checkpoint
     assert paused["recovery_checkpoint"] == estate.task()["RecoveryCheckpoint"]
     assert f"{checkpoint.file}:{checkpoint.position}:" in paused["recovery_checkpoint"]
-    assert paused["drained"].startswith("latest CDCLatencySource")
+    assert paused["drained"].startswith("CDC latency drain: latest CDCLatencySource")
     assert estate.task()["Status"] == "stopped"
 
 

@@ -26,7 +26,7 @@ from cdc_runbooks.binlog_readiness import (
     evaluate,
     retention_hours,
 )
-from cdc_runbooks.operators.step import RunbookStep
+from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
 from cdc_runbooks.writer import describe_writer, writer_sql_hook
 
@@ -92,7 +92,7 @@ def _rows(cursor, statement: str) -> list[Sequence]:
     return rows
 
 
-class BinlogReadinessOperator(RunbookStep, BaseOperator):
+class BinlogReadinessOperator(BaseOperator):
     """Check that ``cluster`` is ready to be a DMS CDC source; return the report (XCom) or fail with it.
 
     :param pipeline_name: the pipeline in ``config/pipelines.yaml`` (connections, minimum binlog retention,
@@ -109,7 +109,8 @@ class BinlogReadinessOperator(RunbookStep, BaseOperator):
         self.cluster = cluster
         self.role = role
 
-    def run_step(self, context: Context) -> dict:
+    @records_failure
+    def execute(self, context: Context) -> dict:
         report = check_binlog_readiness(get_pipeline(self.pipeline_name), self.cluster, self.role)
         markdown = report.to_markdown()
         self.log.info("%s", markdown)
@@ -135,7 +136,7 @@ def check_all(targets: list[dict]) -> dict:
     return {cluster: report.to_dict() for cluster, report in reports.items()}
 
 
-class BinlogGuardOperator(RunbookStep, BaseOperator):
+class BinlogGuardOperator(BaseOperator):
     """Check many clusters at once (see :func:`check_all`); fail with every failing report.
 
     :param targets: list of {"pipeline", "cluster", "role"}, e.g. from :func:`readiness_targets` via XCom.
@@ -147,5 +148,6 @@ class BinlogGuardOperator(RunbookStep, BaseOperator):
         super().__init__(**kwargs)
         self.targets = targets
 
-    def run_step(self, context: Context) -> dict:
+    @records_failure
+    def execute(self, context: Context) -> dict:
         return check_all(self.targets)

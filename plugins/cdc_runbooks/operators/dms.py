@@ -3,40 +3,42 @@ and ``start_position``.
 
 Both check the task's state before acting (a retry or a cleared task adopts what
 its run already did), support ``dry_run`` (log exactly the calls they would make,
-change nothing), wait with ``waiter_delay``/``waiter_max_attempts``, and return a
-record of what they did (XCom) for the run record.
+change nothing), wait with ``waiter_delay``/``waiter_max_attempts`` either in the
+worker or, with ``deferrable=True``, in the triggerer (the same triggers run inline
+otherwise), and return a record of what they did (XCom) for the run record.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.hooks.dms import DmsHook
 from airflow.providers.amazon.aws.hooks.rds import RdsHook
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, conf
 
 from cdc_runbooks.binlog_position import BinlogPosition
-from cdc_runbooks.cdc_latency import LatencySample, LatencyWindow
-from cdc_runbooks.dms_task import Action, DmsTaskState, DmsTaskStateError, plan_pause, plan_restart
-from cdc_runbooks.operators.step import RunbookStep
+from cdc_runbooks.dms_polling import latency_dimensions, task_state
+from cdc_runbooks.dms_task import Action, DmsTaskState, plan_pause, plan_restart
+from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
 from cdc_runbooks.start_position import UnsafeStartPosition, check_on_writer
+from cdc_runbooks.triggers import CdcLatencyTrigger, DmsTaskStatusTrigger, run_inline
 from cdc_runbooks.writer import describe_writer, writer_sql_hook
 
 
 class DmsTaskFailed(RuntimeError):
-    """The DMS task went to a state from which the step cannot succeed."""
+    """The DMS task went to a state from which the step cannot succeed, or a wait timed out."""
 
 
-class _DmsCdcOperator(RunbookStep, BaseOperator):
-    """Shared plumbing: the pipeline, DescribeReplicationTasks, status waits and CDC latency."""
+class _DmsCdcOperator(BaseOperator):
+    """Shared plumbing: the pipeline, the task's state, and waits that run inline or deferred."""
 
     def __init__(self, *, pipeline_name: str, dry_run: bool = False, max_latency_s: float | None = None,
                  sustain_s: float | None = None, latency_timeout_s: float = 900, wait_for_completion: bool = True,
-                 waiter_delay: float | None = None, waiter_max_attempts: int = 120, **kwargs) -> None:
+                 waiter_delay: float | None = None, waiter_max_attempts: int = 120,
+                 deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.pipeline_name = pipeline_name
         self.dry_run = dry_run
@@ -46,74 +48,39 @@ class _DmsCdcOperator(RunbookStep, BaseOperator):
         self.wait_for_completion = wait_for_completion
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
+        self.deferrable = deferrable
 
     def _pipeline(self) -> Pipeline:
         return get_pipeline(self.pipeline_name)
 
-    @staticmethod
-    def _state(hook: DmsHook, arn: str) -> DmsTaskState:
-        task = hook.get_task_description(arn)
-        if task is None:
-            raise DmsTaskStateError(f"DMS task {arn} does not exist (DescribeReplicationTasks found nothing)")
-        return DmsTaskState.from_api(task)
-
     def _delay(self, pipeline: Pipeline) -> float:
         return self.waiter_delay if self.waiter_delay is not None else pipeline.poll_interval_s
 
-    def _wait_status(self, hook: DmsHook, arn: str, wanted: str, failing: Sequence[str],
-                     delay: float) -> DmsTaskState:
-        for _ in range(self.waiter_max_attempts):
-            state = self._state(hook, arn)
-            if state.status == wanted:
-                return state
-            if state.status in failing:
-                raise DmsTaskFailed(f"waiting for {wanted}: {state.describe()}")
-            time.sleep(delay)
-        raise DmsTaskFailed(f"{arn} did not become {wanted} after {self.waiter_max_attempts} polls "
-                            f"{delay:g} s apart: {self._state(hook, arn).describe()}")
+    def _wait(self, context, trigger, method_name: str):
+        """Continue in ``method_name`` once ``trigger`` fires: in the triggerer when deferrable, else here."""
+        if self.deferrable:
+            self.defer(trigger=trigger, method_name=method_name)
+        return getattr(self, method_name)(context, run_inline(trigger))
 
-    def _wait_latency(self, pipeline: Pipeline, state: DmsTaskState, what: str) -> LatencyWindow:
-        """Poll CloudWatch until CDCLatencySource/Target stay low for the sustained window, or time out."""
-        window = LatencyWindow(self.max_latency_s or pipeline.drain_max_latency_s,
-                               self.sustain_s or pipeline.drain_sustain_s)
-        cloudwatch = AwsBaseHook(aws_conn_id=pipeline.aws_conn_id, client_type="cloudwatch").conn
-        dimensions = _latency_dimensions(DmsHook(aws_conn_id=pipeline.aws_conn_id), state)
-        deadline = time.monotonic() + self.latency_timeout_s
-        while not window.settled:
-            if time.monotonic() > deadline:
-                raise DmsTaskFailed(f"CDC did not {what} within {self.latency_timeout_s:g} s: {window.describe()}")
-            sample = _latest_latency(cloudwatch, pipeline.metric_period_s, dimensions)
-            if sample is not None:
-                window.add(LatencySample(time.monotonic(), *sample))
-            time.sleep(min(self._delay(pipeline), pipeline.metric_period_s))
-        self.log.info("CDC latency %s: %s", what, window.describe())
-        return window
+    def _until_status(self, pipeline: Pipeline, arn: str, wanted: str, failing: list[str],
+                      carry: dict) -> DmsTaskStatusTrigger:
+        return DmsTaskStatusTrigger(pipeline_name=pipeline.name, task_arn=arn, wanted=wanted, failing=failing,
+                                    waiter_delay=self._delay(pipeline), waiter_max_attempts=self.waiter_max_attempts,
+                                    carry=carry)
 
+    def _until_latency(self, pipeline: Pipeline, state: DmsTaskState, what: str, carry: dict) -> CdcLatencyTrigger:
+        return CdcLatencyTrigger(
+            pipeline_name=pipeline.name, dimensions=latency_dimensions(pipeline.name, state),
+            max_latency_s=float(self.max_latency_s or pipeline.drain_max_latency_s),
+            sustain_s=float(self.sustain_s or pipeline.drain_sustain_s), timeout_s=self.latency_timeout_s,
+            poll_s=min(self._delay(pipeline), pipeline.metric_period_s), what=what, carry=carry)
 
-def _latency_dimensions(hook: DmsHook, state: DmsTaskState) -> list[dict]:
-    """CloudWatch dimensions of a task's metrics: its instance's identifier and the task's resource id."""
-    instances = hook.conn.describe_replication_instances(Filters=[
-        {"Name": "replication-instance-arn", "Values": [state.replication_instance_arn]}])["ReplicationInstances"]
-    if not instances:
-        raise DmsTaskStateError(f"replication instance {state.replication_instance_arn} of {state.identifier} "
-                                "not found")
-    return [{"Name": "ReplicationInstanceIdentifier", "Value": instances[0]["ReplicationInstanceIdentifier"]},
-            {"Name": "ReplicationTaskIdentifier", "Value": state.arn.rsplit(":", 1)[-1]}]
-
-
-def _latest_latency(cloudwatch, period_s: int, dimensions: list[dict]) -> tuple[float, float] | None:
-    """The newest (CDCLatencySource, CDCLatencyTarget) datapoints of the task, None if either is missing."""
-    now = datetime.now(UTC)
-    values = []
-    for metric in ("CDCLatencySource", "CDCLatencyTarget"):
-        points = cloudwatch.get_metric_statistics(
-            Namespace="AWS/DMS", MetricName=metric, Dimensions=dimensions, Statistics=["Maximum"],
-            Period=period_s, StartTime=now - timedelta(seconds=5 * period_s),
-            EndTime=now + timedelta(seconds=period_s))["Datapoints"]
-        if not points:
-            return None
-        values.append(max(points, key=lambda p: p["Timestamp"])["Maximum"])
-    return values[0], values[1]
+    @staticmethod
+    def _fired(event: dict) -> dict:
+        """The carried state of a successful trigger event; raise with its message otherwise."""
+        if event.get("status") != "success":
+            raise DmsTaskFailed(event.get("message", f"trigger failed: {event}"))
+        return dict(event["carry"], waited=event["message"])
 
 
 def _run_started(context) -> datetime | None:
@@ -137,31 +104,47 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
     :param wait_for_completion: wait for ``stopped`` (always true in a runbook; false only hands back early).
     :param waiter_delay: seconds between DescribeReplicationTasks polls (default: pipeline's poll_interval_s).
     :param waiter_max_attempts: polls before giving up.
+    :param deferrable: wait in the triggerer instead of holding a worker slot.
     """
 
     template_fields: Sequence[str] = ("pipeline_name", "dry_run", "max_latency_s", "sustain_s")
 
-    def run_step(self, context) -> dict:
+    @records_failure
+    def execute(self, context) -> dict:
         pipeline = self._pipeline()
-        hook = DmsHook(aws_conn_id=pipeline.aws_conn_id)
-        state = self._state(hook, pipeline.dms_task_arn)
+        state = task_state(pipeline.name, pipeline.dms_task_arn)
         action = plan_pause(state, _run_started(context))
         if self.dry_run:
             self.log.info("DRY RUN: %s. Would wait for CDC to drain, then call StopReplicationTask("
                           "ReplicationTaskArn=%r) and wait for 'stopped'. Nothing was changed.", state.describe(),
                           state.arn)
             return {"dry_run": True, "task": state.arn, "status": state.status, "action": action.value}
-        drained = None
+        carry = {"task": state.arn, "action": action.value}
         if action is Action.ACT:
-            drained = self._wait_latency(pipeline, state, "drain").describe()
-            hook.stop_replication_task(state.arn)
-            self.log.info("StopReplicationTask(ReplicationTaskArn=%r) called", state.arn)
+            return self._wait(context, self._until_latency(pipeline, state, "drain", carry), "stop_when_drained")
+        return self._wait(context, self._until_stopped(pipeline, carry), "record_stopped")
+
+    @records_failure
+    def stop_when_drained(self, context, event: dict) -> dict:
+        carry = self._fired(event)
+        carry["drained"] = carry.pop("waited")
+        DmsHook(aws_conn_id=self._pipeline().aws_conn_id).stop_replication_task(carry["task"])
+        self.log.info("%s; StopReplicationTask(ReplicationTaskArn=%r) called", carry["drained"], carry["task"])
         if not self.wait_for_completion:
-            return {"task": state.arn, "action": action.value, "status": "stopping"}
-        stopped = self._wait_status(hook, state.arn, "stopped", ("failed", "running"), self._delay(pipeline))
-        return {"task": stopped.arn, "action": action.value, "status": stopped.status,
-                "recovery_checkpoint": stopped.recovery_checkpoint, "stop_reason": stopped.stop_reason,
-                "stopped_at": stopped.stop_date.isoformat() if stopped.stop_date else None, "drained": drained}
+            return {**carry, "status": "stopping"}
+        return self._wait(context, self._until_stopped(self._pipeline(), carry), "record_stopped")
+
+    @records_failure
+    def record_stopped(self, context, event: dict) -> dict:
+        carry = self._fired(event)
+        carry.pop("waited")
+        stopped = task_state(self.pipeline_name, carry["task"])
+        return {**carry, "status": stopped.status, "recovery_checkpoint": stopped.recovery_checkpoint,
+                "stop_reason": stopped.stop_reason,
+                "stopped_at": stopped.stop_date.isoformat() if stopped.stop_date else None}
+
+    def _until_stopped(self, pipeline: Pipeline, carry: dict) -> DmsTaskStatusTrigger:
+        return self._until_status(pipeline, carry["task"], "stopped", ["failed", "running"], carry)
 
 
 class DmsRestartCdcOperator(_DmsCdcOperator):
@@ -183,6 +166,7 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
     :param wait_for_completion: wait for ``running`` and converged latency.
     :param waiter_delay: seconds between DescribeReplicationTasks polls (default: pipeline's poll_interval_s).
     :param waiter_max_attempts: polls before giving up.
+    :param deferrable: wait in the triggerer instead of holding a worker slot.
     """
 
     template_fields: Sequence[str] = ("pipeline_name", "cdc_start_position", "cdc_start_time", "dry_run",
@@ -194,11 +178,11 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
         self.cdc_start_position = cdc_start_position
         self.cdc_start_time = cdc_start_time
 
-    def run_step(self, context) -> dict:
+    @records_failure
+    def execute(self, context) -> dict:
         pipeline = self._pipeline()
         start = self._start_arguments()
-        hook = DmsHook(aws_conn_id=pipeline.aws_conn_id)
-        state = self._state(hook, pipeline.dms_task_arn)
+        state = task_state(pipeline.name, pipeline.dms_task_arn)
         action = plan_restart(state, start.get("CdcStartPosition"), _run_started(context))
         if action is Action.ACT and "CdcStartPosition" in start:
             self._check_position(pipeline, BinlogPosition.parse(start["CdcStartPosition"]))
@@ -209,15 +193,28 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
             return {"dry_run": True, "task": state.arn, "status": state.status, "action": action.value,
                     "would_call": call}
         if action is Action.ACT:
-            hook.start_replication_task(state.arn, "start-replication", **start)
+            DmsHook(aws_conn_id=pipeline.aws_conn_id).start_replication_task(state.arn, "start-replication", **start)
             self.log.info("StartReplicationTask(%s) called", call)
+        carry = {"task": state.arn, "action": action.value, "called": {k: str(v) for k, v in call.items()}}
         if not self.wait_for_completion:
-            return {"task": state.arn, "action": action.value, "status": "starting", "called": call}
-        running = self._wait_status(hook, state.arn, "running", ("failed", "stopped"), self._delay(pipeline))
-        converged = self._wait_latency(pipeline, running, "converge").describe()
-        return {"task": running.arn, "action": action.value, "status": running.status, "called": call,
-                "running_since": running.start_date.isoformat() if running.start_date else None,
-                "converged": converged}
+            return {**carry, "status": "starting"}
+        trigger = self._until_status(pipeline, state.arn, "running", ["failed", "stopped"], carry)
+        return self._wait(context, trigger, "converge_when_running")
+
+    @records_failure
+    def converge_when_running(self, context, event: dict) -> dict:
+        carry = self._fired(event)
+        carry.pop("waited")
+        pipeline = self._pipeline()
+        running = task_state(pipeline.name, carry["task"])
+        carry["running_since"] = running.start_date.isoformat() if running.start_date else None
+        return self._wait(context, self._until_latency(pipeline, running, "converge", carry), "record_converged")
+
+    @records_failure
+    def record_converged(self, context, event: dict) -> dict:
+        carry = self._fired(event)
+        carry["converged"] = carry.pop("waited")
+        return {**carry, "status": "running"}
 
     def _start_arguments(self) -> dict:
         if bool(self.cdc_start_position) == bool(self.cdc_start_time):

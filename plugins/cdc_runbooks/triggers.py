@@ -1,0 +1,114 @@
+"""Triggers for the runbooks' long waits: DMS task status and CDC latency.
+
+They poll with the same sync hooks the operators use, each call in a worker
+thread (``asyncio.to_thread``), so they need no ``aiobotocore`` (every amazon
+provider trigger does, and it would downgrade the pinned boto3). An operator
+with ``deferrable=True`` hands them to the triggerer and frees its worker slot;
+without it, the operator runs the same trigger inline (:func:`run_inline`), so
+both paths are one implementation.
+
+Each trigger fires one event: ``{"status": "success" | "error", "message": ..., "carry": {...}}``
+where ``carry`` is what the operator needs when it resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from cdc_runbooks.cdc_latency import LatencySample, LatencyWindow
+
+
+def run_inline(trigger: BaseTrigger) -> dict:
+    """Run a trigger in this process and return its first event's payload."""
+
+    async def first() -> dict:
+        async for event in trigger.run():
+            return event.payload
+        raise RuntimeError(f"{type(trigger).__name__} ended without an event")
+
+    return asyncio.run(first())
+
+
+class DmsTaskStatusTrigger(BaseTrigger):
+    """Fire when the pipeline's DMS task reaches ``wanted``; error on a ``failing`` status or after
+    ``waiter_max_attempts`` polls ``waiter_delay`` seconds apart (DescribeReplicationTasks)."""
+
+    def __init__(self, *, pipeline_name: str, task_arn: str, wanted: str, failing: list[str], waiter_delay: float,
+                 waiter_max_attempts: int, carry: dict | None = None) -> None:
+        super().__init__()
+        self.pipeline_name = pipeline_name
+        self.task_arn = task_arn
+        self.wanted = wanted
+        self.failing = list(failing)
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+        self.carry = carry or {}
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (f"{type(self).__module__}.{type(self).__qualname__}", {
+            "pipeline_name": self.pipeline_name, "task_arn": self.task_arn, "wanted": self.wanted,
+            "failing": self.failing, "waiter_delay": self.waiter_delay,
+            "waiter_max_attempts": self.waiter_max_attempts, "carry": self.carry})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from cdc_runbooks.dms_polling import task_state
+
+        state = None
+        for _ in range(self.waiter_max_attempts):
+            state = await asyncio.to_thread(task_state, self.pipeline_name, self.task_arn)
+            if state.status == self.wanted:
+                yield TriggerEvent({"status": "success", "message": state.describe(), "carry": self.carry})
+                return
+            if state.status in self.failing:
+                yield TriggerEvent({"status": "error", "message": f"waiting for {self.wanted}: {state.describe()}",
+                                    "carry": self.carry})
+                return
+            await asyncio.sleep(self.waiter_delay)
+        yield TriggerEvent({"status": "error", "carry": self.carry, "message": (
+            f"{self.task_arn} did not become {self.wanted} after {self.waiter_max_attempts} polls "
+            f"{self.waiter_delay:g} s apart: {state.describe() if state else 'never described'}")})
+
+
+class CdcLatencyTrigger(BaseTrigger):
+    """Fire when CDCLatencySource and CDCLatencyTarget of the task stay at or below ``max_latency_s`` for
+    ``sustain_s`` (CloudWatch, AWS/DMS); error after ``timeout_s``."""
+
+    def __init__(self, *, pipeline_name: str, dimensions: list[dict], max_latency_s: float, sustain_s: float,
+                 timeout_s: float, poll_s: float, what: str, carry: dict | None = None) -> None:
+        super().__init__()
+        self.pipeline_name = pipeline_name
+        self.dimensions = dimensions
+        self.max_latency_s = max_latency_s
+        self.sustain_s = sustain_s
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+        self.what = what
+        self.carry = carry or {}
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (f"{type(self).__module__}.{type(self).__qualname__}", {
+            "pipeline_name": self.pipeline_name, "dimensions": self.dimensions, "max_latency_s": self.max_latency_s,
+            "sustain_s": self.sustain_s, "timeout_s": self.timeout_s, "poll_s": self.poll_s, "what": self.what,
+            "carry": self.carry})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from cdc_runbooks.dms_polling import latest_latency
+
+        window = LatencyWindow(self.max_latency_s, self.sustain_s)
+        deadline = time.monotonic() + self.timeout_s
+        while not window.settled:
+            if time.monotonic() > deadline:
+                yield TriggerEvent({"status": "error", "carry": self.carry, "message": (
+                    f"CDC did not {self.what} within {self.timeout_s:g} s: {window.describe()}")})
+                return
+            sample = await asyncio.to_thread(latest_latency, self.pipeline_name, self.dimensions)
+            if sample is not None:
+                window.add(LatencySample(time.monotonic(), *sample))
+            await asyncio.sleep(self.poll_s)
+        yield TriggerEvent({"status": "success", "message": f"CDC latency {self.what}: {window.describe()}",
+                            "carry": self.carry})
