@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from cdc_runbooks.binlog_position import BinlogPosition
+from cdc_runbooks.binlog_position import BinlogPosition, InvalidBinlogPosition
 from cdc_runbooks.dms_task import Action
 from cdc_runbooks.refusal import Refusal
 
@@ -28,8 +28,9 @@ class BlueGreenStateError(Refusal, RuntimeError):
     """The deployment is in a state in which the step must not run."""
 
 
-class SwitchoverRolledBack(RuntimeError):
-    """The switchover failed or timed out and RDS rolled it back: production is still blue."""
+class SwitchoverRolledBack(Refusal, RuntimeError):
+    """The switchover failed or timed out and RDS rolled it back: production is still blue. Final for the run:
+    after a timeout the deployment is AVAILABLE again, and switching again is a person's decision."""
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,6 @@ def plan_switchover(state: DeploymentState) -> Action:
                               "be switched over; read StatusDetails and the deployment's events first.")
 
 
-def switchover_finished(state: DeploymentState, called: bool) -> bool:
-    """True once the switchover this step started (or adopted) has ended, either way."""
-    return state.status != "SWITCHOVER_IN_PROGRESS" and (called or state.status != "AVAILABLE")
-
-
 def require_completed(state: DeploymentState) -> None:
     """Raise SwitchoverRolledBack unless the switchover completed."""
     if state.status != "SWITCHOVER_COMPLETED":
@@ -81,7 +77,12 @@ def require_completed(state: DeploymentState) -> None:
 def coordinates_from_event(message: str) -> BinlogPosition | None:
     """The position in a coordinates event message, None for any other message."""
     match = COORDINATES_EVENT.match(message.strip())
-    return BinlogPosition(match["file"], int(match["position"])) if match else None
+    if match is None:
+        return None
+    try:
+        return BinlogPosition(match["file"], int(match["position"]))
+    except InvalidBinlogPosition:
+        return None
 
 
 def find_coordinates(events: list[dict], green_writer: str, since: datetime) -> BinlogPosition | None:
@@ -91,3 +92,19 @@ def find_coordinates(events: list[dict], green_writer: str, since: datetime) -> 
              if e.get("SourceIdentifier") == green_writer and e["Date"] >= since]
     found = [(date, position) for date, position in found if position is not None]
     return max(found, key=lambda item: item[0])[1] if found else None
+
+
+def position_after_replicated(binlog: list[tuple[str, list[tuple]]], blue_server_id: int) -> BinlogPosition | None:
+    """Fallback for a missing coordinates event: the end of the last transaction replicated from blue in the new
+    writer's binlog.
+
+    Green logs what it replicated from blue with blue's server id and what it wrote itself, after the
+    switchover, with its own; so the end of blue's last event (its ``End_log_pos``, a commit) is exactly where
+    the new writer's own writes begin. ``binlog`` is [(file, SHOW BINLOG EVENTS rows)] in file order, rows as
+    (Log_name, Pos, Event_type, Server_id, End_log_pos, Info). None when no event of blue is there.
+    """
+    for file, rows in reversed(binlog):
+        from_blue = [row for row in rows if int(row[3]) == blue_server_id]
+        if from_blue:
+            return BinlogPosition(file, int(from_blue[-1][4]))
+    return None

@@ -35,6 +35,7 @@ class DmsTaskState:
     status: str
     migration_type: str
     replication_instance_arn: str = ""
+    source_endpoint_arn: str = ""
     stop_reason: str | None = None
     recovery_checkpoint: str | None = None
     cdc_start_position: str | None = None
@@ -48,6 +49,7 @@ class DmsTaskState:
         return cls(
             arn=task["ReplicationTaskArn"], identifier=task["ReplicationTaskIdentifier"], status=task["Status"],
             migration_type=task["MigrationType"], replication_instance_arn=task.get("ReplicationInstanceArn", ""),
+            source_endpoint_arn=task.get("SourceEndpointArn", ""),
             stop_reason=task.get("StopReason"),
             recovery_checkpoint=task.get("RecoveryCheckpoint"), cdc_start_position=task.get("CdcStartPosition"),
             last_failure_message=task.get("LastFailureMessage"),

@@ -112,3 +112,38 @@ class CdcLatencyTrigger(BaseTrigger):
             await asyncio.sleep(self.poll_s)
         yield TriggerEvent({"status": "success", "message": f"CDC latency {self.what}: {window.describe()}",
                             "carry": self.carry})
+
+
+class BlueGreenSwitchoverTrigger(BaseTrigger):
+    """Fire when the deployment is no longer SWITCHOVER_IN_PROGRESS (completed, failed or rolled back);
+    error after ``waiter_max_attempts`` polls (DescribeBlueGreenDeployments)."""
+
+    def __init__(self, *, pipeline_name: str, deployment_identifier: str, waiter_delay: float,
+                 waiter_max_attempts: int, carry: dict | None = None) -> None:
+        super().__init__()
+        self.pipeline_name = pipeline_name
+        self.deployment_identifier = deployment_identifier
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+        self.carry = carry or {}
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (f"{type(self).__module__}.{type(self).__qualname__}", {
+            "pipeline_name": self.pipeline_name, "deployment_identifier": self.deployment_identifier,
+            "waiter_delay": self.waiter_delay, "waiter_max_attempts": self.waiter_max_attempts,
+            "carry": self.carry})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from cdc_runbooks.rds_polling import deployment_state
+
+        state = None
+        for _ in range(self.waiter_max_attempts):
+            state = await asyncio.to_thread(deployment_state, self.pipeline_name, self.deployment_identifier)
+            if state.status != "SWITCHOVER_IN_PROGRESS":
+                yield TriggerEvent({"status": "success", "message": state.describe(), "carry": self.carry,
+                                    "deployment_status": state.status})
+                return
+            await asyncio.sleep(self.waiter_delay)
+        yield TriggerEvent({"status": "error", "carry": self.carry, "message": (
+            f"switchover of {self.deployment_identifier} still in progress after {self.waiter_max_attempts} polls "
+            f"{self.waiter_delay:g} s apart: {state.describe() if state else 'never described'}")})

@@ -19,9 +19,10 @@ from airflow.sdk import BaseOperator, conf
 
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.dms_polling import latency_dimensions, task_state
-from cdc_runbooks.dms_task import Action, DmsTaskState, plan_pause, plan_restart
+from cdc_runbooks.dms_task import RESTARTABLE, Action, DmsTaskState, DmsTaskStateError, plan_pause, plan_restart
 from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
+from cdc_runbooks.rds_polling import deployment_state
 from cdc_runbooks.start_position import UnsafeStartPosition, check_on_writer
 from cdc_runbooks.triggers import CdcLatencyTrigger, DmsTaskStatusTrigger, run_inline
 from cdc_runbooks.writer import describe_writer, writer_sql_hook
@@ -243,3 +244,80 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
         check_on_writer(position, logs, event, writer.instance)
         self.log.info("%s is a transaction boundary on the current writer %s (%s)", position, writer.instance,
                       writer.endpoint)
+
+
+class DmsDrainOldBlueOperator(_DmsCdcOperator):
+    """After a switchover, apply what old blue binlogged after the pause, so that restarting on the new writer
+    from green's coordinates loses nothing.
+
+    Application writes go on between the pause and the switchover's write fence; they are in old blue's binlog
+    after the pause checkpoint, and before green's coordinates in green's. This step points the task's source
+    endpoint at old blue (``<cluster>-old1``, read-only now; ModifyEndpoint), starts CDC there from the pause
+    checkpoint, waits until latency settles, stops, checks the new checkpoint is old blue's binlog end, and
+    points the endpoint back (always, also on failure). Nothing to do when the checkpoint is already the end.
+    It runs inline (not deferrable): the endpoint must be restored in the same process.
+
+    :param pipeline_name: pipeline in the pipelines configuration.
+    :param deployment_identifier: the switched-over deployment (its Source names old blue).
+    :param checkpoint: the RecoveryCheckpoint recorded by the pause.
+    """
+
+    template_fields: Sequence[str] = ("pipeline_name", "deployment_identifier", "checkpoint")
+
+    def __init__(self, *, deployment_identifier: str, checkpoint: str, **kwargs) -> None:
+        super().__init__(deferrable=False, **kwargs)
+        self.deployment_identifier = deployment_identifier
+        self.checkpoint = checkpoint
+
+    @records_failure
+    def execute(self, context) -> dict:
+        pipeline = self._pipeline()
+        checkpoint = BinlogPosition.parse(str(self.checkpoint))
+        state = task_state(pipeline.name, pipeline.dms_task_arn)
+        if state.status not in RESTARTABLE:
+            raise DmsTaskStateError(f"refusing to drain old blue: {state.describe()}; pause it first")
+        old_blue = self._old_blue(pipeline)
+        end = self._binlog_end(pipeline, old_blue)
+        result = {"task": state.arn, "old_blue": old_blue.cluster, "checkpoint": str(checkpoint),
+                  "old_blue_end": str(end)}
+        if checkpoint >= end:
+            self.log.info("Nothing to drain: the checkpoint %s is old blue's binlog end", checkpoint)
+            return {**result, "action": Action.ADOPT.value, "drained_to": str(checkpoint)}
+        dms = DmsHook(aws_conn_id=pipeline.aws_conn_id)
+        source = dms.conn.describe_endpoints(Filters=[{"Name": "endpoint-arn", "Values": [
+            state.source_endpoint_arn]}])["Endpoints"][0]
+        self._point(dms, source["EndpointArn"], old_blue.endpoint, old_blue.port)
+        try:
+            drained_to = self._apply_until_stopped(context, pipeline, dms, state, checkpoint)
+        finally:
+            self._point(dms, source["EndpointArn"], source["ServerName"], source["Port"])
+        if drained_to != end:
+            raise DmsTaskFailed(f"drained old blue to {drained_to}, but its binlog ends at {end}: rows are missing")
+        return {**result, "action": Action.ACT.value, "drained_to": str(drained_to)}
+
+    def _old_blue(self, pipeline: Pipeline):
+        deployment = deployment_state(pipeline.name, self.deployment_identifier)
+        if deployment.status != "SWITCHOVER_COMPLETED":
+            raise DmsTaskStateError(f"refusing to drain old blue: {deployment.describe()}; drain after the switchover")
+        rds = RdsHook(aws_conn_id=pipeline.aws_conn_id)
+        old = rds.conn.describe_db_clusters(DBClusterIdentifier=deployment.source)["DBClusters"][0]
+        return describe_writer(rds, old["DBClusterIdentifier"])
+
+    @staticmethod
+    def _binlog_end(pipeline: Pipeline, writer) -> BinlogPosition:
+        file, position = writer_sql_hook(pipeline.source_conn_id, writer).get_first("SHOW MASTER STATUS")[:2]
+        return BinlogPosition(file, int(position))
+
+    def _point(self, dms: DmsHook, endpoint_arn: str, server: str, port: int) -> None:
+        dms.conn.modify_endpoint(EndpointArn=endpoint_arn, ServerName=server, Port=int(port))
+        self.log.info("ModifyEndpoint(%s, ServerName=%s, Port=%s)", endpoint_arn, server, port)
+
+    def _apply_until_stopped(self, context, pipeline: Pipeline, dms: DmsHook, state: DmsTaskState,
+                             checkpoint: BinlogPosition) -> BinlogPosition:
+        dms.start_replication_task(state.arn, "start-replication", CdcStartPosition=str(checkpoint))
+        self._fired(run_inline(self._until_status(pipeline, state.arn, "running", ["failed", "stopped"], {})))
+        running = task_state(pipeline.name, state.arn)
+        self._fired(run_inline(self._until_latency(pipeline, running, "settle on old blue", {})))
+        dms.stop_replication_task(state.arn)
+        self._fired(run_inline(self._until_status(pipeline, state.arn, "stopped", ["failed", "running"], {})))
+        return BinlogPosition.parse(task_state(pipeline.name, state.arn).recovery_checkpoint)

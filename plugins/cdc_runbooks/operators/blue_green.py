@@ -1,0 +1,182 @@
+"""Operators for the product-platform half of a blue/green upgrade: switch over, then say where CDC resumes.
+
+The amazon provider has no blue/green operator, hook method or waiter; these call
+RDS through ``RdsHook().conn`` (boto3) and wait with our triggers, inline or
+deferred. Both are thin shells over ``cdc_runbooks.blue_green``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from airflow.providers.amazon.aws.hooks.rds import RdsHook
+from airflow.sdk import BaseOperator, conf
+
+from cdc_runbooks.blue_green import (
+    BlueGreenStateError,
+    DeploymentState,
+    find_coordinates,
+    plan_switchover,
+    position_after_replicated,
+    require_completed,
+)
+from cdc_runbooks.dms_task import Action
+from cdc_runbooks.operators.step import records_failure
+from cdc_runbooks.pipelines import Pipeline, get_pipeline
+from cdc_runbooks.rds_polling import deployment_state
+from cdc_runbooks.triggers import BlueGreenSwitchoverTrigger, run_inline
+from cdc_runbooks.writer import describe_writer, writer_sql_hook
+
+
+def _cluster(rds, identifier_or_arn: str) -> dict:
+    return rds.describe_db_clusters(DBClusterIdentifier=identifier_or_arn)["DBClusters"][0]
+
+
+def _writer_instance(cluster: dict) -> str:
+    return next(m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", []) if m.get("IsClusterWriter"))
+
+
+class BlueGreenSwitchoverOperator(BaseOperator):
+    """Switch a pipeline's blue/green deployment over and wait until it completes
+    (SwitchoverBlueGreenDeployment: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_SwitchoverBlueGreenDeployment.html).
+
+    Never switches twice: AVAILABLE is switched over; an in-progress switchover is waited for; a completed
+    one is adopted (a retry of this step). A deployment whose source is not the pipeline's production
+    cluster is refused. If RDS rolls the switchover back (failure or timeout), the step fails with
+    SwitchoverRolledBack and is not retried: production is still blue, and a person decides.
+
+    :param pipeline_name: pipeline in the pipelines configuration.
+    :param deployment_identifier: the blue/green deployment (``bgd-...``).
+    :param switchover_timeout: SwitchoverTimeout in seconds (30-3600); RDS rolls back beyond it.
+    :param wait_for_completion: wait until the switchover has ended.
+    :param waiter_delay: seconds between polls (default: the pipeline's poll_interval_s).
+    :param waiter_max_attempts: polls before giving up.
+    :param deferrable: wait in the triggerer instead of holding a worker slot.
+    """
+
+    template_fields: Sequence[str] = ("pipeline_name", "deployment_identifier", "switchover_timeout")
+
+    def __init__(self, *, pipeline_name: str, deployment_identifier: str, switchover_timeout: int = 300,
+                 wait_for_completion: bool = True, waiter_delay: float | None = None, waiter_max_attempts: int = 720,
+                 deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.pipeline_name = pipeline_name
+        self.deployment_identifier = deployment_identifier
+        self.switchover_timeout = switchover_timeout
+        self.wait_for_completion = wait_for_completion
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+        self.deferrable = deferrable
+
+    @records_failure
+    def execute(self, context) -> dict:
+        pipeline = get_pipeline(self.pipeline_name)
+        timeout = int(self.switchover_timeout)
+        if not 30 <= timeout <= 3600:
+            raise BlueGreenStateError(f"switchover_timeout {timeout} is outside RDS's 30-3600 seconds")
+        state = deployment_state(pipeline.name, self.deployment_identifier)
+        rds = RdsHook(aws_conn_id=pipeline.aws_conn_id).conn
+        self._require_production_source(rds, pipeline, state)
+        action = plan_switchover(state)
+        carry = {"deployment": state.identifier, "action": action.value}
+        if action is Action.ACT:
+            blue, green = _cluster(rds, state.source), _cluster(rds, state.target)
+            carry.update(blue_cluster=blue["DBClusterIdentifier"], green_cluster=green["DBClusterIdentifier"],
+                         blue_writer=_writer_instance(blue), green_writer=_writer_instance(green),
+                         started_at=datetime.now(UTC).isoformat())
+            rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=state.identifier,
+                                                 SwitchoverTimeout=timeout)
+            self.log.info("SwitchoverBlueGreenDeployment(%s, SwitchoverTimeout=%s) called", state.identifier, timeout)
+        if not self.wait_for_completion:
+            return carry
+        delay = self.waiter_delay if self.waiter_delay is not None else pipeline.poll_interval_s
+        trigger = BlueGreenSwitchoverTrigger(pipeline_name=pipeline.name, deployment_identifier=state.identifier,
+                                             waiter_delay=delay, waiter_max_attempts=self.waiter_max_attempts,
+                                             carry=carry)
+        if self.deferrable:
+            self.defer(trigger=trigger, method_name="switchover_ended")
+        return self.switchover_ended(context, run_inline(trigger))
+
+    @records_failure
+    def switchover_ended(self, context, event: dict) -> dict:
+        if event.get("status") != "success":
+            raise BlueGreenStateError(event.get("message", f"switchover wait failed: {event}"))
+        state = deployment_state(self.pipeline_name, event["carry"]["deployment"])
+        require_completed(state)
+        return {**event["carry"], "status": state.status, "finished_at": datetime.now(UTC).isoformat()}
+
+    @staticmethod
+    def _require_production_source(rds, pipeline: Pipeline, state: DeploymentState) -> None:
+        production = _cluster(rds, pipeline.source_cluster)["DBClusterArn"]
+        if state.status != "SWITCHOVER_COMPLETED" and state.source != production:
+            raise BlueGreenStateError(f"refusing: {state.describe()} switches {state.source}, not the pipeline's "
+                                      f"production cluster {pipeline.source_cluster} ({production})")
+
+
+class BlueGreenCoordinatesOperator(BaseOperator):
+    """Where CDC resumes on the new writer after a switchover.
+
+    Waits (bounded) for the RDS event "Binary log coordinates in green environment after switchover" of the
+    old green writer, dated within the switchover. RDS events are best effort: if it has not appeared by
+    ``event_timeout_s``, falls back to the end of the last transaction the new writer replicated from blue
+    (its own writes begin there; found in its binlog by blue's server id) and marks the run as needing
+    reconciliation attention.
+
+    :param pipeline_name: pipeline in the pipelines configuration.
+    :param deployment_identifier: the switched-over deployment (its Source now names old blue).
+    :param green_writer: the old green writer's instance name *before* the switchover.
+    :param since: ISO time the switchover started; older events are ignored.
+    :param event_timeout_s: how long to wait for the event.
+    :param poll_s: seconds between DescribeEvents calls.
+    """
+
+    template_fields: Sequence[str] = ("pipeline_name", "deployment_identifier", "green_writer", "since")
+
+    def __init__(self, *, pipeline_name: str, deployment_identifier: str, green_writer: str, since: str,
+                 event_timeout_s: float = 300, poll_s: float = 5, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.pipeline_name = pipeline_name
+        self.deployment_identifier = deployment_identifier
+        self.green_writer = green_writer
+        self.since = since
+        self.event_timeout_s = event_timeout_s
+        self.poll_s = poll_s
+
+    @records_failure
+    def execute(self, context) -> dict:
+        pipeline = get_pipeline(self.pipeline_name)
+        rds = RdsHook(aws_conn_id=pipeline.aws_conn_id).conn
+        since = datetime.fromisoformat(str(self.since))
+        deadline = time.monotonic() + self.event_timeout_s
+        while True:
+            events = rds.describe_events(SourceType="db-instance", StartTime=since - timedelta(minutes=1))["Events"]
+            position = find_coordinates(events, self.green_writer, since)
+            if position is not None:
+                self.log.info("Green's coordinates from the RDS event of %s: %s", self.green_writer, position)
+                return {"position": str(position), "source": "event", "needs_reconciliation_attention": False}
+            if time.monotonic() > deadline:
+                break
+            time.sleep(self.poll_s)
+        return self._fallback(pipeline, rds)
+
+    def _fallback(self, pipeline: Pipeline, rds) -> dict:
+        state = deployment_state(pipeline.name, self.deployment_identifier)
+        old_blue = describe_writer(RdsHook(aws_conn_id=pipeline.aws_conn_id), _cluster(rds, state.source)[
+            "DBClusterIdentifier"])
+        blue_server_id = int(writer_sql_hook(pipeline.source_conn_id, old_blue).get_first("SELECT @@server_id")[0])
+        new_writer = writer_sql_hook(pipeline.source_conn_id, describe_writer(
+            RdsHook(aws_conn_id=pipeline.aws_conn_id), pipeline.source_cluster))
+        files = [row[0] for row in new_writer.get_records("SHOW BINARY LOGS")]
+        binlog = [(f, new_writer.get_records("SHOW BINLOG EVENTS IN %s", parameters=(f,))) for f in files]
+        position = position_after_replicated(binlog, blue_server_id)
+        if position is None:
+            raise BlueGreenStateError("no coordinates event, and the new writer's binlog holds nothing replicated "
+                                      f"from blue (server id {blue_server_id}): the position cannot be derived")
+        self.log.warning("No coordinates event from %s within %s s; FALLBACK position %s = end of the last "
+                         "transaction replicated from blue (server id %s). Reconcile after the restart.",
+                         self.green_writer, self.event_timeout_s, position, blue_server_id)
+        return {"position": str(position), "source": "fallback: end of the last transaction replicated from blue",
+                "needs_reconciliation_attention": True}
