@@ -83,6 +83,8 @@ class BlueGreenSource:
             f"CREATE USER '{self.dms.user}'@'{LOOPBACK}' IDENTIFIED BY '{self.dms.password}'",
             f"GRANT REPLICATION CLIENT, REPLICATION SLAVE, SELECT ON *.* TO '{self.dms.user}'@'{LOOPBACK}'",
             f"GRANT EXECUTE ON PROCEDURE mysql.rds_show_configuration TO '{self.dms.user}'@'{LOOPBACK}'",
+            # MariaDB split SHOW SLAVE STATUS out of REPLICATION CLIENT; on MySQL that grant covers it.
+            f"GRANT SLAVE MONITOR ON *.* TO '{self.dms.user}'@'{LOOPBACK}'",
         )
         self.blue.execute(*grants)
 

@@ -46,3 +46,8 @@ def latency_params() -> dict[str, Param]:
         "sustain_s": Param(None, type=["null", "number"], minimum=0, maximum=3600, title="Sustained for (s)",
                            description="... for this long; empty = the pipeline's setting"),
     }
+
+
+def deployment_param() -> Param:
+    return Param(type="string", pattern=r"^bgd-[a-z0-9]{16}$", title="Blue/green deployment",
+                 description="BlueGreenDeploymentIdentifier, e.g. bgd-0123456789abcdef")

@@ -36,15 +36,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def check_binlog_readiness(pipeline: Pipeline, cluster: str, role: str = "production") -> ReadinessReport:
-    """Gather the API and SQL facts of ``cluster`` with the pipeline's connections and evaluate them."""
+def check_binlog_readiness(pipeline: Pipeline, cluster: str, role: str = "production",
+                           min_retention_hours: int | None = None) -> ReadinessReport:
+    """Gather the API and SQL facts of ``cluster`` with the pipeline's connections and evaluate them
+    (binlog retention against ``min_retention_hours``, default the pipeline's minimum)."""
     rds = RdsHook(aws_conn_id=pipeline.aws_conn_id)
     writer = describe_writer(rds, cluster)
     api = ApiFacts(parameter_group=writer.parameter_group,
                    parameters=cluster_parameters(rds, writer.parameter_group),
                    writer_apply_status=writer.parameter_apply_status, writer_instance=writer.instance)
     sql = writer_facts(writer_sql_hook(pipeline.source_conn_id, writer))
-    return evaluate(cluster, role, api, sql, min_retention_hours=pipeline.binlog_retention_hours_min,
+    return evaluate(cluster, role, api, sql,
+                    min_retention_hours=min_retention_hours or pipeline.binlog_retention_hours_min,
                     dms_engine_version=pipeline.dms_engine_version)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 from airflow.providers.amazon.aws.hooks.rds import RdsHook
@@ -26,6 +27,7 @@ from cdc_runbooks.dms_task import Action
 from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
 from cdc_runbooks.rds_polling import deployment_state
+from cdc_runbooks.refusal import Refusal
 from cdc_runbooks.triggers import BlueGreenSwitchoverTrigger, run_inline
 from cdc_runbooks.writer import describe_writer, writer_sql_hook
 
@@ -180,3 +182,105 @@ class BlueGreenCoordinatesOperator(BaseOperator):
                          self.green_writer, self.event_timeout_s, position, blue_server_id)
         return {"position": str(position), "source": "fallback: end of the last transaction replicated from blue",
                 "needs_reconciliation_attention": True}
+
+
+class SwitchoverPreflightFailed(Refusal, RuntimeError):
+    """A precondition of the switchover runbook does not hold; the message carries the whole report."""
+
+
+class BlueGreenPreflightOperator(BaseOperator):
+    """Everything that must hold before a blue/green switchover under CDC; changes nothing.
+
+    Checks: the deployment is AVAILABLE and switches the pipeline's production cluster; green's replica lag
+    (``SHOW REPLICA STATUS`` on green's writer) is at most ``max_green_lag_s``; binlog readiness on blue and on
+    green, with binlog retention covering ``window_hours``; the DMS task is running. Returns the markdown
+    report, the plan, and the names the later steps need (green's writer before the switchover); fails with
+    the whole report if any check fails.
+
+    :param pipeline_name: pipeline in the pipelines configuration.
+    :param deployment_identifier: the blue/green deployment (``bgd-...``).
+    :param max_green_lag_s: largest acceptable replica lag of green.
+    :param window_hours: how long the maintenance may keep CDC stopped; binlog retention must cover it.
+    :param switchover_timeout: the SwitchoverTimeout the plan will use.
+    """
+
+    template_fields: Sequence[str] = ("pipeline_name", "deployment_identifier", "max_green_lag_s", "window_hours",
+                                      "switchover_timeout")
+
+    def __init__(self, *, pipeline_name: str, deployment_identifier: str, max_green_lag_s: float = 5,
+                 window_hours: int = 24, switchover_timeout: int = 300, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.pipeline_name = pipeline_name
+        self.deployment_identifier = deployment_identifier
+        self.max_green_lag_s = max_green_lag_s
+        self.window_hours = window_hours
+        self.switchover_timeout = switchover_timeout
+
+    @records_failure
+    def execute(self, context) -> dict:
+        from cdc_runbooks.dms_polling import task_state
+        from cdc_runbooks.operators.binlog_readiness import check_binlog_readiness
+
+        pipeline = get_pipeline(self.pipeline_name)
+        rds = RdsHook(aws_conn_id=pipeline.aws_conn_id).conn
+        deployment = deployment_state(pipeline.name, self.deployment_identifier)
+        blue, green = _cluster(rds, deployment.source), _cluster(rds, deployment.target)
+        production = _cluster(rds, pipeline.source_cluster)["DBClusterArn"]
+        lag = self._green_lag(pipeline, green["DBClusterIdentifier"])
+        task = task_state(pipeline.name, pipeline.dms_task_arn)
+        retention = max(int(self.window_hours), pipeline.binlog_retention_hours_min)
+        readiness = [check_binlog_readiness(pipeline, c["DBClusterIdentifier"], role, retention)
+                     for c, role in ((blue, "production (blue)"), (green, "green"))]
+        checks = [
+            ("deployment AVAILABLE", deployment.status == "AVAILABLE", deployment.describe()),
+            ("deployment switches production", deployment.source == production,
+             f"source {deployment.source}; production {production}"),
+            ("green replica lag", lag is not None and lag <= float(self.max_green_lag_s),
+             f"{lag} s (max {self.max_green_lag_s} s)" if lag is not None else "green is not replicating"),
+            ("DMS task running", task.status == "running" and not task.last_failure_message, task.describe()),
+            *((f"binlog readiness of {r.cluster} ({r.role}), retention >= {retention} h", r.passed,
+               ", ".join(c.name for c in r.failures) or "all checks pass") for r in readiness),
+        ]
+        markdown = self._report(checks, readiness)
+        self.log.info("%s", markdown)
+        if not all(ok for _, ok, _ in checks):
+            raise SwitchoverPreflightFailed(f"preflight failed; nothing was changed.\n\n{markdown}")
+        return {"markdown": markdown, "plan": self._plan(pipeline, deployment, blue, green),
+                "blue_cluster": blue["DBClusterIdentifier"], "green_cluster": green["DBClusterIdentifier"],
+                "green_writer": _writer_instance(green), "blue_writer": _writer_instance(blue), "green_lag_s": lag}
+
+    @staticmethod
+    def _green_lag(pipeline: Pipeline, green_cluster: str) -> float | None:
+        hook = writer_sql_hook(pipeline.source_conn_id,
+                               describe_writer(RdsHook(aws_conn_id=pipeline.aws_conn_id), green_cluster))
+        with closing(hook.get_conn()) as conn, closing(conn.cursor()) as cursor:
+            cursor.execute("SHOW REPLICA STATUS")
+            row = cursor.fetchone()
+            names = [d[0] for d in cursor.description or ()]
+        if row is None:
+            return None
+        status = dict(zip(names, row, strict=False))
+        lag = status.get("Seconds_Behind_Source", status.get("Seconds_Behind_Master"))
+        return None if lag is None else float(lag)
+
+    @staticmethod
+    def _report(checks: list[tuple[str, bool, str]], readiness) -> str:
+        lines = ["### Switchover preflight", "", "| check | result | detail |", "|---|---|---|"]
+        lines += [f"| {name} | {'pass' if ok else 'FAIL'} | {detail.replace('|', '/')} |"
+                  for name, ok, detail in checks]
+        return "\n".join([*lines, "", *(r.to_markdown() + "\n" for r in readiness)])
+
+    def _plan(self, pipeline: Pipeline, deployment: DeploymentState, blue: dict, green: dict) -> str:
+        return "\n".join([
+            f"### Plan: switch `{blue['DBClusterIdentifier']}` over to `{green['DBClusterIdentifier']}` "
+            f"({deployment.name}, {deployment.identifier})", "",
+            f"1. pause DMS task `{pipeline.dms_task_arn}` once drained; record its RecoveryCheckpoint on blue",
+            f"2. SwitchoverBlueGreenDeployment(SwitchoverTimeout={self.switchover_timeout}); on rollback resume "
+            "DMS on blue from the checkpoint and fail the run",
+            "3. green's coordinates from the RDS event of green's writer (fallback: end of blue's last replicated "
+            "transaction in green's binlog)",
+            f"4. binlog readiness of the new production `{pipeline.source_cluster}`",
+            "5. drain old blue from the checkpoint to its binlog end; restart CDC on the new writer from green's "
+            "coordinates",
+            f"6. row counts of {', '.join(pipeline.tables)}: source = warehouse, tolerance 0",
+        ])

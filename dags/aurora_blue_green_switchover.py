@@ -1,0 +1,106 @@
+"""aurora_blue_green_switchover: product platform's half of a blue/green upgrade under DMS CDC."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import DAG, Param, TriggerRule, task
+
+from cdc_runbooks.assets import SWITCHOVER_COMPLETED
+from cdc_runbooks.dag_params import default_args, deployment_param, dry_run_param, pipeline_param
+from cdc_runbooks.operators.binlog_readiness import BinlogReadinessOperator
+from cdc_runbooks.operators.blue_green import (
+    BlueGreenCoordinatesOperator,
+    BlueGreenPreflightOperator,
+    BlueGreenSwitchoverOperator,
+)
+from cdc_runbooks.operators.dms import DmsPauseTaskOperator, DmsRestartCdcOperator
+from cdc_runbooks.operators.run_record import RecordRunOperator
+from cdc_runbooks.runbook_docs import runbook_page
+
+STEPS = ("preflight", "plan", "approve_switchover", "pause_dms_task", "switchover", "on_switchover_failure",
+         "resume_on_blue", "new_position", "verify_binlog_readiness", "publish_switchover")
+PIPELINE = "{{ params.pipeline }}"
+DEPLOYMENT = "{{ params.deployment_id }}"
+
+with DAG(
+    dag_id="aurora_blue_green_switchover",
+    description="Blue/green switchover of a pipeline's Aurora cluster with DMS CDC paused around it",
+    doc_md=runbook_page("aurora_blue_green_switchover"),
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    render_template_as_native_obj=True,
+    default_args=default_args("product-platform"),
+    params={
+        "pipeline": pipeline_param(),
+        "deployment_id": deployment_param(),
+        "switchover_timeout": Param(300, type="integer", minimum=30, maximum=3600, title="SwitchoverTimeout (s)"),
+        "max_green_lag_s": Param(5, type="number", minimum=0, maximum=3600, title="Max green replica lag (s)"),
+        "window_hours": Param(24, type="integer", minimum=1, maximum=2160, title="Maintenance window (h)",
+                              description="binlog retention must cover it"),
+        "pre_approved": Param(False, type="boolean", title="Pre-approved (rehearsals only)",
+                              description="Skip the human approval; for rehearsals and tests"),
+        "dry_run": dry_run_param(False),
+    },
+    tags=["cdc", "blue-green", "runbook"],
+):
+    preflight = BlueGreenPreflightOperator(
+        task_id="preflight", pipeline_name=PIPELINE, deployment_identifier=DEPLOYMENT,
+        max_green_lag_s="{{ params.max_green_lag_s }}", window_hours="{{ params.window_hours }}",
+        switchover_timeout="{{ params.switchover_timeout }}")
+
+    @task.branch
+    def plan(params=None) -> list[str]:
+        """Dry run: stop here. Pre-approved: straight to the pause. Otherwise: ask a person."""
+        if params["dry_run"]:
+            return []
+        return ["pause_dms_task"] if params["pre_approved"] else ["approve_switchover"]
+
+    approve = ApprovalOperator(
+        task_id="approve_switchover", subject="Switch {{ params.pipeline }} over ({{ params.deployment_id }})?",
+        body="{{ ti.xcom_pull(task_ids='preflight')['markdown'] }}\n\n{{ ti.xcom_pull(task_ids='preflight')['plan'] }}",
+        defaults="Reject", fail_on_reject=True, response_timeout=timedelta(hours=1), retries=0)
+    pause = DmsPauseTaskOperator(task_id="pause_dms_task", pipeline_name=PIPELINE, owner="data-platform",
+                                 trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+    switchover = BlueGreenSwitchoverOperator(task_id="switchover", pipeline_name=PIPELINE,
+                                             deployment_identifier=DEPLOYMENT,
+                                             switchover_timeout="{{ params.switchover_timeout }}")
+
+    @task.branch(trigger_rule=TriggerRule.ALL_DONE)
+    def on_switchover_failure(ti=None, dag_run=None) -> list[str]:
+        """Only a switchover that itself failed (rolled back) resumes CDC on blue."""
+        states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id], task_ids=["switchover"])
+        return ["resume_on_blue"] if states.get(dag_run.run_id, states).get("switchover") == "failed" else []
+
+    resume_on_blue = DmsRestartCdcOperator(
+        task_id="resume_on_blue", pipeline_name=PIPELINE, dry_run=False, owner="data-platform",
+        cdc_start_position="{{ ti.xcom_pull(task_ids='pause_dms_task')['recovery_checkpoint'] }}")
+    new_position = BlueGreenCoordinatesOperator(
+        task_id="new_position", pipeline_name=PIPELINE, deployment_identifier=DEPLOYMENT,
+        green_writer="{{ ti.xcom_pull(task_ids='preflight')['green_writer'] }}",
+        since="{{ ti.xcom_pull(task_ids='switchover')['started_at'] }}")
+    verify = BinlogReadinessOperator(task_id="verify_binlog_readiness", pipeline_name=PIPELINE,
+                                     cluster="{{ ti.xcom_pull(task_ids='preflight')['blue_cluster'] }}",
+                                     role="new production")
+
+    @task(outlets=[SWITCHOVER_COMPLETED])
+    def publish_switchover(*, outlet_events, ti=None, params=None, dag_run=None) -> dict:
+        """The fact the data platform resumes CDC from (asset event extra)."""
+        paused, position = ti.xcom_pull(task_ids="pause_dms_task"), ti.xcom_pull(task_ids="new_position")
+        fact = {"pipeline": params["pipeline"], "deployment": params["deployment_id"],
+                "checkpoint": paused["recovery_checkpoint"], "paused_at": paused["stopped_at"],
+                "position": position["position"], "position_source": position["source"],
+                "needs_reconciliation_attention": position["needs_reconciliation_attention"],
+                "product_run_id": dag_run.run_id}
+        outlet_events[SWITCHOVER_COMPLETED].extra = fact
+        return fact
+
+    record = RecordRunOperator(task_id="record_run", pipeline_name=PIPELINE, step_ids=STEPS,
+                               dry_run="{{ params.dry_run }}")
+    branch = plan()
+    preflight >> branch >> [approve, pause]
+    approve >> pause >> switchover >> new_position >> verify >> publish_switchover() >> record
+    switchover >> on_switchover_failure() >> resume_on_blue >> record
