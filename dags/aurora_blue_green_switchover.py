@@ -41,6 +41,8 @@ with DAG(
         "max_green_lag_s": Param(5, type="number", minimum=0, maximum=3600, title="Max green replica lag (s)"),
         "window_hours": Param(24, type="integer", minimum=1, maximum=2160, title="Maintenance window (h)",
                               description="binlog retention must cover it"),
+        "coordinates_wait_s": Param(300, type="integer", minimum=0, maximum=3600, title="Wait for coordinates (s)",
+                                    description="How long to wait for the RDS coordinates event before the fallback"),
         "pre_approved": Param(False, type="boolean", title="Pre-approved (rehearsals only)",
                               description="Skip the human approval; for rehearsals and tests"),
         "dry_run": dry_run_param(False),
@@ -81,7 +83,8 @@ with DAG(
     new_position = BlueGreenCoordinatesOperator(
         task_id="new_position", pipeline_name=PIPELINE, deployment_identifier=DEPLOYMENT,
         green_writer="{{ ti.xcom_pull(task_ids='preflight')['green_writer'] }}",
-        since="{{ ti.xcom_pull(task_ids='switchover')['started_at'] }}")
+        since="{{ ti.xcom_pull(task_ids='switchover')['started_at'] }}",
+        event_timeout_s="{{ params.coordinates_wait_s }}")
     verify = BinlogReadinessOperator(task_id="verify_binlog_readiness", pipeline_name=PIPELINE,
                                      cluster="{{ ti.xcom_pull(task_ids='preflight')['blue_cluster'] }}",
                                      role="new production")

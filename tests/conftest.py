@@ -73,3 +73,51 @@ def run_record(estate, dag_id: str, run_id: str) -> dict | None:
     except s3.exceptions.NoSuchKey:
         return None
     return json.loads(body)
+
+
+@pytest.fixture
+def answer_approval():
+    """Answer a HITL approval from a background thread, as the REST API handler does, once the task is parked
+    (plus a margin: answering within ~1 s of parking trips a 3.3.2 race that fails the task)."""
+    import threading
+    import time as _time
+    from datetime import UTC, datetime
+
+    threads = []
+
+    def answer(dag_id: str, task_id: str, option: str, timeout: float = 120) -> threading.Thread:
+        def run():
+            from airflow.models.hitl import HITLDetail
+            from airflow.models.taskinstance import TaskInstance
+            from airflow.models.trigger import handle_event_submit
+            from airflow.triggers.base import TriggerEvent
+            from airflow.utils.session import create_session
+            from sqlalchemy import select
+
+            deadline = _time.monotonic() + timeout
+            while _time.monotonic() < deadline:
+                with create_session() as session:
+                    ti = session.scalar(select(TaskInstance).where(
+                        TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id,
+                        TaskInstance.state == "awaiting_input"))
+                    if ti is not None:
+                        _time.sleep(3)
+                        detail = session.scalar(select(HITLDetail).where(HITLDetail.ti_id == ti.id))
+                        detail.responded_by = {"id": "oncall", "name": "On-call SRE"}
+                        detail.responded_at = datetime.now(UTC)
+                        detail.chosen_options = [option]
+                        detail.params_input = {}
+                        session.add(detail)
+                        handle_event_submit(TriggerEvent(detail.as_resume_event_payload()), task_instance=ti,
+                                            session=session)
+                        return
+                _time.sleep(0.5)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        threads.append(thread)
+        return thread
+
+    yield answer
+    for thread in threads:
+        thread.join(timeout=5)

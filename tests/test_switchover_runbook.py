@@ -36,3 +36,78 @@ def test_happy_path_hands_cdc_to_green_with_no_drift(estate, run_dag):
     estate.wait_cdc_idle()
     for table in ("customers", "orders"):
         assert estate.source_rows(table) == estate.warehouse_rows(table)
+
+
+def test_approved_by_a_person_records_who(estate, run_dag, answer_approval):
+    answer_approval("aurora_blue_green_switchover", "approve_switchover", "Approve")
+    switched, product = _switch(estate, run_dag)
+
+    assert switched.state == "success", product
+    approval = _step(product, "approve_switchover")["result"]
+    assert approval["chosen_options"] == ["Approve"] and approval["responded_by_user"]["name"] == "On-call SRE"
+    assert _step(product, "switchover")["result"]["status"] == "SWITCHOVER_COMPLETED"
+
+
+def test_rejected_approval_changes_nothing(estate, run_dag, answer_approval):
+    answer_approval("aurora_blue_green_switchover", "approve_switchover", "Reject")
+    switched, product = _switch(estate, run_dag)
+
+    assert switched.state == "failed" and product["outcome"] == "failed"
+    assert _step(product, "approve_switchover")["state"] == "failed"
+    assert _step(product, "pause_dms_task")["state"] == "upstream_failed"
+    assert estate.task()["Status"] == "running" and not estate.bluegreen.switchover_calls
+
+
+def test_dry_run_stops_after_preflight_and_plan(estate, run_dag):
+    switched, product = _switch(estate, run_dag, dry_run=True)
+
+    assert switched.state == "success" and product["outcome"] == "dry_run"
+    assert "### Switchover preflight" in _step(product, "preflight")["result"]["markdown"]
+    skipped = {_step(product, t)["state"] for t in ("approve_switchover", "pause_dms_task", "switchover")}
+    assert skipped == {"skipped"}
+    assert estate.task()["Status"] == "running" and not estate.bluegreen.switchover_calls
+
+
+def test_green_parameter_group_without_row_blocks_at_preflight(estate, run_dag):
+    estate.aws.client("rds").modify_db_cluster_parameter_group(
+        DBClusterParameterGroupName=estate.resources.green_parameter_group,
+        Parameters=[{"ParameterName": "binlog_format", "ParameterValue": "MIXED", "ApplyMethod": "immediate"}])
+
+    switched, product = _switch(estate, run_dag, pre_approved=True)
+
+    assert switched.state == "failed"
+    failure = _step(product, "preflight")["failure"]
+    assert "nothing was changed" in failure and "parameter_group.binlog_format" in failure
+    assert estate.task()["Status"] == "running" and not estate.bluegreen.switchover_calls
+
+
+def test_failed_switchover_resumes_cdc_on_blue_and_fails_loudly(estate, run_dag):
+    estate.bluegreen.faults.outcome = "fail"
+    traffic = estate.traffic().start()
+    try:
+        switched, product = _switch(estate, run_dag, pre_approved=True)
+    finally:
+        traffic.stop()
+
+    assert switched.state == "failed" and product["outcome"] == "failed"
+    assert "SwitchoverRolledBack" in _step(product, "switchover")["failure"]
+    assert _step(product, "resume_on_blue")["state"] == "success"
+    assert estate.task()["Status"] == "running" and estate.source.writer is estate.source.blue
+    estate.wait_cdc_idle()
+    for table in ("customers", "orders"):
+        assert estate.source_rows(table) == estate.warehouse_rows(table)
+
+
+def test_missing_coordinates_event_takes_the_fallback_and_says_so(estate, run_dag):
+    estate.bluegreen.faults.publish_coordinates = False
+    traffic = estate.traffic().start()
+    try:
+        switched, product = _switch(estate, run_dag, pre_approved=True, coordinates_wait_s=2)
+        resumed, data = run_dag(estate, "cdc_resume_after_switchover")
+    finally:
+        traffic.stop()
+
+    assert switched.state == "success" and resumed.state == "success", (product, data)
+    summary = _step(data, "summarize")["result"]
+    assert summary["position_source"].startswith("fallback") and summary["needs_reconciliation_attention"]
+    assert summary["new_position"] == str(estate.bluegreen.coordinates) and summary["drift"] == 0

@@ -135,7 +135,8 @@ class BlueGreenCoordinatesOperator(BaseOperator):
     :param poll_s: seconds between DescribeEvents calls.
     """
 
-    template_fields: Sequence[str] = ("pipeline_name", "deployment_identifier", "green_writer", "since")
+    template_fields: Sequence[str] = ("pipeline_name", "deployment_identifier", "green_writer", "since",
+                                      "event_timeout_s")
 
     def __init__(self, *, pipeline_name: str, deployment_identifier: str, green_writer: str, since: str,
                  event_timeout_s: float = 300, poll_s: float = 5, **kwargs) -> None:
@@ -152,7 +153,7 @@ class BlueGreenCoordinatesOperator(BaseOperator):
         pipeline = get_pipeline(self.pipeline_name)
         rds = RdsHook(aws_conn_id=pipeline.aws_conn_id).conn
         since = datetime.fromisoformat(str(self.since))
-        deadline = time.monotonic() + self.event_timeout_s
+        deadline = time.monotonic() + float(self.event_timeout_s)
         while True:
             events = rds.describe_events(SourceType="db-instance", StartTime=since - timedelta(minutes=1))["Events"]
             position = find_coordinates(events, self.green_writer, since)
