@@ -11,20 +11,29 @@ import threading
 
 from rehearsal.estate import Estate
 from rehearsal.process import MissingServerBinary
-from rehearsal.rehearse import switchover_under_cdc
+from rehearsal.runbook_demo import prepare_airflow, render, run_switchover_runbook
 
 
 def demo() -> int:
-    """Start the estate, rehearse a blue/green switchover under CDC and traffic, print the result."""
+    """Start the estate and run the blue/green switchover runbook on it, pre-approved, under write traffic."""
     with Estate.running() as estate:
         blue, green = estate.source.blue.master_status(), estate.source.green.master_status()
         print(f"estate up in {estate.startup_seconds:.1f} s on 127.0.0.1")
         print(f"blue  writer binlog  {blue}  (GTID {blue.gtid})")
         print(f"green replica binlog {green}  (GTID {green.gtid}) - same data, other coordinates")
-        print("rehearsing: pause DMS -> switchover -> drain old blue -> restart CDC at green's coordinates")
-        report = switchover_under_cdc(estate)
-        print(report.render())
-    return 0 if report.drift == 0 else 1
+        print("running aurora_blue_green_switchover (pre-approved) and cdc_resume_after_switchover "
+              "with write traffic on ...", flush=True)
+        prepare_airflow(estate)
+        traffic = estate.traffic().start()
+        try:
+            product, data = run_switchover_runbook(estate)
+        finally:
+            stats = traffic.stop()
+        print(render(product, data))
+        print(f"traffic: {stats.committed} writes committed, {stats.retried} retried through the switchover")
+        summary = next(s["result"] for s in data["steps"] if s["task_id"] == "summarize") or {}
+    ok = product["outcome"] == data["outcome"] == "success" and summary.get("drift") == 0
+    return 0 if ok else 1
 
 
 def up() -> int:
