@@ -39,7 +39,8 @@ def demo() -> int:
 def up() -> int:
     """Start the estate and keep it running; print the Airflow connections that reach it."""
     with Estate.running() as estate:
-        print(f"estate up in {estate.startup_seconds:.1f} s; export these to point Airflow at it:")
+        print(f"estate up in {estate.startup_seconds:.1f} s; blue/green deployment_id={estate.deployment_id}")
+        print("export these to point Airflow at it:")
         for name, value in estate.airflow_env().items():
             print(f"export {name}='{value}'")
         stop = threading.Event()
