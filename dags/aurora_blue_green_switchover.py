@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, TriggerRule, task
 
 from cdc_runbooks.assets import SWITCHOVER_COMPLETED
-from cdc_runbooks.dag_params import default_args, deployment_param, dry_run_param, pipeline_param
+from cdc_runbooks.dag_params import deployment_param, dry_run_param, pipeline_param, runbook_dag_args
 from cdc_runbooks.operators.binlog_readiness import BinlogReadinessOperator
 from cdc_runbooks.operators.blue_green import (
     BlueGreenCoordinatesOperator,
@@ -17,23 +17,15 @@ from cdc_runbooks.operators.blue_green import (
 )
 from cdc_runbooks.operators.dms import DmsPauseTaskOperator, DmsRestartCdcOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
-from cdc_runbooks.runbook_docs import runbook_page
 
 STEPS = ("preflight", "plan", "approve_switchover", "pause_dms_task", "switchover", "on_switchover_failure",
          "resume_on_blue", "new_position", "verify_binlog_readiness", "publish_switchover")
 PIPELINE = "{{ params.pipeline }}"
 DEPLOYMENT = "{{ params.deployment_id }}"
 
-with DAG(
-    dag_id="aurora_blue_green_switchover",
+with DAG(**runbook_dag_args(
+    "aurora_blue_green_switchover", "product-platform",
     description="Blue/green switchover of a pipeline's Aurora cluster with DMS CDC paused around it",
-    doc_md=runbook_page("aurora_blue_green_switchover"),
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    render_template_as_native_obj=True,
-    default_args=default_args("product-platform"),
     params={
         "pipeline": pipeline_param(),
         "deployment_id": deployment_param(),
@@ -48,7 +40,7 @@ with DAG(
         "dry_run": dry_run_param(False),
     },
     tags=["cdc", "blue-green", "runbook"],
-):
+)):
     preflight = BlueGreenPreflightOperator(
         task_id="preflight", pipeline_name=PIPELINE, deployment_identifier=DEPLOYMENT,
         max_green_lag_s="{{ params.max_green_lag_s }}", window_hours="{{ params.window_hours }}",

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from airflow.sdk import DAG, Param, task
 
-from cdc_runbooks.dag_params import default_args
+from cdc_runbooks.dag_params import runbook_dag_args
 from cdc_runbooks.operators.binlog_readiness import BinlogGuardOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
 from cdc_runbooks.pipelines import get_pipeline, load_pipelines
-from cdc_runbooks.runbook_docs import runbook_page
 
 STEPS = ("find_clusters", "check_binlog_readiness")
 PIPELINES = sorted(load_pipelines())
 
-with DAG(
-    dag_id="cdc_binlog_guard",
+with DAG(**runbook_dag_args(
+    "cdc_binlog_guard", "data-platform",
     description="Are the binlog settings DMS CDC needs in place on production and on every green cluster?",
-    doc_md=runbook_page("cdc_binlog_guard"),
     schedule="@daily",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    render_template_as_native_obj=True,
-    default_args=default_args("data-platform"),
     params={"pipelines": Param(PIPELINES, type="array", items={"enum": PIPELINES}, minItems=1, uniqueItems=True,
                                title="Pipelines", description="Pipelines to check (scheduled runs: all)")},
     tags=["cdc", "binlog", "guard"],
-):
+)):
 
     @task
     def find_clusters(params=None) -> list[dict]:

@@ -3,32 +3,23 @@ platform's switchover fact."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from airflow.sdk import DAG, task
 
 from cdc_runbooks.assets import SWITCHOVER_COMPLETED
-from cdc_runbooks.dag_params import default_args
+from cdc_runbooks.dag_params import runbook_dag_args
 from cdc_runbooks.operators.dms import DmsDrainOldBlueOperator, DmsRestartCdcOperator
 from cdc_runbooks.operators.reconcile import ReconcileCountsOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
-from cdc_runbooks.runbook_docs import runbook_page
 
 STEPS = ("read_switchover", "drain_old_blue", "restart_cdc", "reconcile", "summarize")
 FACT = "ti.xcom_pull(task_ids='read_switchover')"
 
-with DAG(
-    dag_id="cdc_resume_after_switchover",
+with DAG(**runbook_dag_args(
+    "cdc_resume_after_switchover", "data-platform",
     description="Resume DMS CDC on the new writer after a blue/green switchover, and prove nothing was lost",
-    doc_md=runbook_page("cdc_resume_after_switchover"),
     schedule=[SWITCHOVER_COMPLETED],
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    render_template_as_native_obj=True,
-    default_args=default_args("data-platform"),
     tags=["cdc", "dms", "blue-green", "runbook"],
-):
+)):
 
     @task(inlets=[SWITCHOVER_COMPLETED])
     def read_switchover(*, inlet_events) -> dict:

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from airflow.sdk import DAG
 
-from cdc_runbooks.dag_params import default_args, dry_run_param, latency_params, pipeline_param
+from cdc_runbooks.dag_params import dry_run_param, latency_params, pipeline_param, runbook_dag_args
 from cdc_runbooks.operators.dms import DmsPauseTaskOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
-from cdc_runbooks.runbook_docs import runbook_page
 
 STEPS = ("preflight", "pause_dms_task")
 
-with DAG(
-    dag_id="dms_cdc_pause",
+with DAG(**runbook_dag_args(
+    "dms_cdc_pause", "data-platform",
     description="Pause DMS CDC for a pipeline: wait for drain, stop, record the RecoveryCheckpoint",
-    doc_md=runbook_page("dms_cdc_pause"),
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    render_template_as_native_obj=True,
-    default_args=default_args("data-platform"),
     params={"pipeline": pipeline_param(), "dry_run": dry_run_param(False), **latency_params()},
     tags=["cdc", "dms", "on-call"],
-):
+)):
     latency = {"max_latency_s": "{{ params.max_latency_s }}", "sustain_s": "{{ params.sustain_s }}"}
     preflight = DmsPauseTaskOperator(task_id="preflight", pipeline_name="{{ params.pipeline }}", dry_run=True)
     pause = DmsPauseTaskOperator(task_id="pause_dms_task", pipeline_name="{{ params.pipeline }}",

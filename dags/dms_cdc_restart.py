@@ -2,38 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from airflow.sdk import DAG
 
 from cdc_runbooks.dag_params import (
-    default_args,
     dry_run_param,
     latency_params,
     pipeline_param,
     position_param,
+    runbook_dag_args,
     start_time_param,
 )
 from cdc_runbooks.operators.dms import DmsRestartCdcOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
-from cdc_runbooks.runbook_docs import runbook_page
 
 STEPS = ("preflight", "restart_cdc")
 
-with DAG(
-    dag_id="dms_cdc_restart",
+with DAG(**runbook_dag_args(
+    "dms_cdc_restart", "data-platform",
     description="Restart DMS CDC for a pipeline from a binlog position checked on the current writer",
-    doc_md=runbook_page("dms_cdc_restart"),
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    render_template_as_native_obj=True,
-    default_args=default_args("data-platform"),
     params={"pipeline": pipeline_param(), "cdc_start_position": position_param(),
             "cdc_start_time": start_time_param(), "dry_run": dry_run_param(True), **latency_params()},
     tags=["cdc", "dms", "on-call"],
-):
+)):
     start = {"pipeline_name": "{{ params.pipeline }}", "cdc_start_position": "{{ params.cdc_start_position }}",
              "cdc_start_time": "{{ params.cdc_start_time }}"}
     preflight = DmsRestartCdcOperator(task_id="preflight", dry_run=True, **start)
