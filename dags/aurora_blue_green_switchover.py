@@ -17,6 +17,7 @@ from cdc_runbooks.operators.blue_green import (
 )
 from cdc_runbooks.operators.dms import DmsPauseTaskOperator, DmsRestartCdcOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
+from cdc_runbooks.runbook_docs import runbook_page
 
 STEPS = ("preflight", "plan", "approve_switchover", "pause_dms_task", "switchover", "on_switchover_failure",
          "resume_on_blue", "new_position", "verify_binlog_readiness", "publish_switchover")
@@ -25,6 +26,7 @@ DEPLOYMENT = "{{ params.deployment_id }}"
 
 with DAG(**runbook_dag_args(
     "aurora_blue_green_switchover", "product-platform",
+    doc_md=runbook_page("aurora_blue_green_switchover"),
     description="Blue/green switchover of a pipeline's Aurora cluster with DMS CDC paused around it",
     params={
         "pipeline": pipeline_param(),

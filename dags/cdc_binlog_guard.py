@@ -8,12 +8,14 @@ from cdc_runbooks.dag_params import runbook_dag_args
 from cdc_runbooks.operators.binlog_readiness import BinlogGuardOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
 from cdc_runbooks.pipelines import get_pipeline, load_pipelines
+from cdc_runbooks.runbook_docs import runbook_page
 
 STEPS = ("find_clusters", "check_binlog_readiness")
 PIPELINES = sorted(load_pipelines())
 
 with DAG(**runbook_dag_args(
     "cdc_binlog_guard", "data-platform",
+    doc_md=runbook_page("cdc_binlog_guard"),
     description="Are the binlog settings DMS CDC needs in place on production and on every green cluster?",
     schedule="@daily",
     params={"pipelines": Param(PIPELINES, type="array", items={"enum": PIPELINES}, minItems=1, uniqueItems=True,

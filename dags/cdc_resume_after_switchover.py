@@ -10,12 +10,14 @@ from cdc_runbooks.dag_params import runbook_dag_args
 from cdc_runbooks.operators.dms import DmsDrainOldBlueOperator, DmsRestartCdcOperator
 from cdc_runbooks.operators.reconcile import ReconcileCountsOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
+from cdc_runbooks.runbook_docs import runbook_page
 
 STEPS = ("read_switchover", "drain_old_blue", "restart_cdc", "reconcile", "summarize")
 FACT = "ti.xcom_pull(task_ids='read_switchover')"
 
 with DAG(**runbook_dag_args(
     "cdc_resume_after_switchover", "data-platform",
+    doc_md=runbook_page("cdc_resume_after_switchover"),
     description="Resume DMS CDC on the new writer after a blue/green switchover, and prove nothing was lost",
     schedule=[SWITCHOVER_COMPLETED],
     tags=["cdc", "dms", "blue-green", "runbook"],

@@ -7,11 +7,13 @@ from airflow.sdk import DAG
 from cdc_runbooks.dag_params import dry_run_param, latency_params, pipeline_param, runbook_dag_args
 from cdc_runbooks.operators.dms import DmsPauseTaskOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
+from cdc_runbooks.runbook_docs import runbook_page
 
 STEPS = ("preflight", "pause_dms_task")
 
 with DAG(**runbook_dag_args(
     "dms_cdc_pause", "data-platform",
+    doc_md=runbook_page("dms_cdc_pause"),
     description="Pause DMS CDC for a pipeline: wait for drain, stop, record the RecoveryCheckpoint",
     params={"pipeline": pipeline_param(), "dry_run": dry_run_param(False), **latency_params()},
     tags=["cdc", "dms", "on-call"],

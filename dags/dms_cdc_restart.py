@@ -14,11 +14,13 @@ from cdc_runbooks.dag_params import (
 )
 from cdc_runbooks.operators.dms import DmsRestartCdcOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
+from cdc_runbooks.runbook_docs import runbook_page
 
 STEPS = ("preflight", "restart_cdc")
 
 with DAG(**runbook_dag_args(
     "dms_cdc_restart", "data-platform",
+    doc_md=runbook_page("dms_cdc_restart"),
     description="Restart DMS CDC for a pipeline from a binlog position checked on the current writer",
     params={"pipeline": pipeline_param(), "cdc_start_position": position_param(),
             "cdc_start_time": start_time_param(), "dry_run": dry_run_param(True), **latency_params()},

@@ -158,7 +158,8 @@ FAULTS: dict[str, tuple[Fault, dict[str, tuple[str, str]]]] = {
         {"server.binlog_retention_hours": (">= 24 h", "12 h")}),
     "REPLICATION CLIENT revoked": (
         lambda e, s: _revoked(e, s, "REPLICATION CLIENT"),
-        {"grants.replication_client": ("REPLICATION CLIENT ON *.*", "ON *.*: REPLICATION SLAVE, SELECT")}),
+        {"grants.replication_client": ("REPLICATION CLIENT ON *.*",
+                                       "ON *.*: REPLICATION SLAVE, SELECT, SLAVE MONITOR")}),
     "enhanced binlog on (static: the writer waits for a reboot)": (
         lambda e, s: _group_parameter(e, s, "aurora_enhanced_binlog", "1", apply_method="pending-reboot"),
         {"parameter_group.aurora_enhanced_binlog": ("0 (off)", "1"),

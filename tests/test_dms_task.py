@@ -84,8 +84,9 @@ def test_from_api_reads_every_field_of_a_full_entry():
     parsed = DmsTaskState.from_api(api_task())
     assert parsed == DmsTaskState(
         arn=ARN, identifier="orders-cdc", status="stopped", migration_type="cdc",
-        replication_instance_arn=INSTANCE_ARN, stop_reason="Stop Reason NORMAL", recovery_checkpoint=CHECKPOINT,
-        cdc_start_position=POSITION,
+        replication_instance_arn=INSTANCE_ARN,
+        source_endpoint_arn="arn:aws:dms:us-east-1:123456789012:endpoint:SOURCEAURORA",
+        stop_reason="Stop Reason NORMAL", recovery_checkpoint=CHECKPOINT, cdc_start_position=POSITION,
         last_failure_message="Last Error Stream Component Fatal error. Task error notification received",
         start_date=datetime(2024, 4, 30, 8, 0, 0, tzinfo=UTC), stop_date=datetime(2024, 5, 1, 9, 0, 0, tzinfo=UTC))
 

@@ -9,13 +9,12 @@ from airflow.sdk import ExceptionRetryPolicy, Param, RetryAction, RetryRule
 from cdc_runbooks.binlog_position import PARAM_PATTERN
 from cdc_runbooks.pipelines import load_pipelines
 from cdc_runbooks.refusal import Refusal
-from cdc_runbooks.runbook_docs import runbook_page
 
 
 def runbook_dag_args(dag_id: str, owner: str, **kwargs) -> dict:
-    """What every runbook DAG shares: its runbook page as doc_md, one run at a time, no catch-up, native
-    rendering of templated params, and the owner's default_args. ``kwargs`` add or override."""
-    return {"dag_id": dag_id, "doc_md": runbook_page(dag_id), "schedule": None, "start_date": datetime(2026, 1, 1),
+    """What every runbook DAG shares: one run at a time, no catch-up, native rendering of templated params,
+    and the owner's default_args. ``kwargs`` add or override (every DAG passes its runbook page as doc_md)."""
+    return {"dag_id": dag_id, "schedule": None, "start_date": datetime(2026, 1, 1),
             "catchup": False, "max_active_runs": 1, "render_template_as_native_obj": True,
             "default_args": default_args(owner), **kwargs}
 
