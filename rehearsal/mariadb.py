@@ -104,10 +104,6 @@ class MariaDBServer:
             self._proc = None
         wait_gone(self.pid_file)
 
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
     def admin(self, **kwargs) -> pymysql.Connection:
         """A root connection over the unix socket (the estate's own control channel)."""
         return pymysql.connect(unix_socket=str(self.socket), user="root", autocommit=True, **kwargs)

@@ -121,15 +121,6 @@ class BlueGreenSource:
         if result != 0:
             raise SwitchoverError(f"green did not reach blue's GTID {target} within {timeout}s")
 
-    def green_lag_seconds(self) -> float | None:
-        """Seconds_Behind_Master on green, None when replication is not running."""
-        with self.green.admin(cursorclass=pymysql.cursors.DictCursor) as conn, conn.cursor() as cur:
-            cur.execute("SHOW SLAVE STATUS")
-            row = cur.fetchone()
-        if not row or row["Slave_SQL_Running"] != "Yes":
-            return None
-        return float(row["Seconds_Behind_Master"] or 0)
-
     # -- switchover ------------------------------------------------------------------------------
     def fence_writes(self) -> None:
         """RDS step 2-3: stop new writes and drop connections (blue read-only, endpoint blocked)."""

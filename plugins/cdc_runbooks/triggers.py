@@ -23,6 +23,14 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from cdc_runbooks.cdc_latency import LatencySample, LatencyWindow
 
 
+def wait_for(operator, context, trigger: BaseTrigger, method_name: str):
+    """Continue the operator in ``method_name`` once ``trigger`` fires: in the triggerer when the operator is
+    deferrable (this raises TaskDeferred), else here, running the same trigger inline."""
+    if operator.deferrable:
+        operator.defer(trigger=trigger, method_name=method_name)
+    return getattr(operator, method_name)(context, run_inline(trigger))
+
+
 def run_inline(trigger: BaseTrigger) -> dict:
     """Run a trigger in this process and return its first event's payload."""
 

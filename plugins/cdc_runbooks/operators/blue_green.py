@@ -28,7 +28,7 @@ from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
 from cdc_runbooks.rds_polling import deployment_state
 from cdc_runbooks.refusal import Refusal
-from cdc_runbooks.triggers import BlueGreenSwitchoverTrigger, run_inline
+from cdc_runbooks.triggers import BlueGreenSwitchoverTrigger, wait_for
 from cdc_runbooks.writer import describe_writer, writer_sql_hook
 
 
@@ -98,9 +98,7 @@ class BlueGreenSwitchoverOperator(BaseOperator):
         trigger = BlueGreenSwitchoverTrigger(pipeline_name=pipeline.name, deployment_identifier=state.identifier,
                                              waiter_delay=delay, waiter_max_attempts=self.waiter_max_attempts,
                                              carry=carry)
-        if self.deferrable:
-            self.defer(trigger=trigger, method_name="switchover_ended")
-        return self.switchover_ended(context, run_inline(trigger))
+        return wait_for(self, context, trigger, "switchover_ended")
 
     @records_failure
     def switchover_ended(self, context, event: dict) -> dict:

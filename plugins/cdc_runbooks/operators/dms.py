@@ -24,7 +24,7 @@ from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
 from cdc_runbooks.rds_polling import deployment_state
 from cdc_runbooks.start_position import UnsafeStartPosition, check_on_writer
-from cdc_runbooks.triggers import CdcLatencyTrigger, DmsTaskStatusTrigger, run_inline
+from cdc_runbooks.triggers import CdcLatencyTrigger, DmsTaskStatusTrigger, run_inline, wait_for
 from cdc_runbooks.writer import describe_writer, writer_sql_hook
 
 
@@ -56,12 +56,6 @@ class _DmsCdcOperator(BaseOperator):
 
     def _delay(self, pipeline: Pipeline) -> float:
         return self.waiter_delay if self.waiter_delay is not None else pipeline.poll_interval_s
-
-    def _wait(self, context, trigger, method_name: str):
-        """Continue in ``method_name`` once ``trigger`` fires: in the triggerer when deferrable, else here."""
-        if self.deferrable:
-            self.defer(trigger=trigger, method_name=method_name)
-        return getattr(self, method_name)(context, run_inline(trigger))
 
     def _until_status(self, pipeline: Pipeline, arn: str, wanted: str, failing: list[str],
                       carry: dict) -> DmsTaskStatusTrigger:
@@ -122,8 +116,8 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
             return {"dry_run": True, "task": state.arn, "status": state.status, "action": action.value}
         carry = {"task": state.arn, "action": action.value}
         if action is Action.ACT:
-            return self._wait(context, self._until_latency(pipeline, state, "drain", carry), "stop_when_drained")
-        return self._wait(context, self._until_stopped(pipeline, carry), "record_stopped")
+            return wait_for(self, context, self._until_latency(pipeline, state, "drain", carry), "stop_when_drained")
+        return wait_for(self, context, self._until_stopped(pipeline, carry), "record_stopped")
 
     @records_failure
     def stop_when_drained(self, context, event: dict) -> dict:
@@ -133,7 +127,7 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
         self.log.info("%s; StopReplicationTask(ReplicationTaskArn=%r) called", carry["drained"], carry["task"])
         if not self.wait_for_completion:
             return {**carry, "status": "stopping"}
-        return self._wait(context, self._until_stopped(self._pipeline(), carry), "record_stopped")
+        return wait_for(self, context, self._until_stopped(self._pipeline(), carry), "record_stopped")
 
     @records_failure
     def record_stopped(self, context, event: dict) -> dict:
@@ -200,7 +194,7 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
         if not self.wait_for_completion:
             return {**carry, "status": "starting"}
         trigger = self._until_status(pipeline, state.arn, "running", ["failed", "stopped"], carry)
-        return self._wait(context, trigger, "converge_when_running")
+        return wait_for(self, context, trigger, "converge_when_running")
 
     @records_failure
     def converge_when_running(self, context, event: dict) -> dict:
@@ -209,7 +203,7 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
         pipeline = self._pipeline()
         running = task_state(pipeline.name, carry["task"])
         carry["running_since"] = running.start_date.isoformat() if running.start_date else None
-        return self._wait(context, self._until_latency(pipeline, running, "converge", carry), "record_converged")
+        return wait_for(self, context, self._until_latency(pipeline, running, "converge", carry), "record_converged")
 
     @records_failure
     def record_converged(self, context, event: dict) -> dict:
