@@ -35,7 +35,7 @@ bench: install servers
 
 ## Re-resolve the lock after changing dependencies in pyproject.toml.
 lock:
-	uv pip compile pyproject.toml --extra test --python-version 3.11 --no-header -o requirements.lock
+	uv pip compile pyproject.toml --extra test --extra bench --python-version 3.11 --no-header -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
