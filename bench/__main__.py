@@ -1,32 +1,26 @@
-"""Estate benchmarks: start/stop time and a switchover rehearsal under CDC.
+"""`make bench`: every benchmark, or the ones named (``python -m bench estate reconcile``).
 
-Prints ``BENCH`` lines; the issue's targets: the estate starts in < 30 s and
-leaves no process behind; the rehearsal ends with drift 0.
+Each module's ``main()`` prints its ``BENCH`` lines and returns 0 when its targets are met.
 """
 
 from __future__ import annotations
 
-import time
+import importlib
+import sys
 
-from rehearsal.estate import Estate
-from rehearsal.rehearse import switchover_under_cdc
+BENCHMARKS = ("estate",)
 
 
-def main() -> int:
-    started = time.monotonic()
-    estate_cm = Estate.running()
-    estate = estate_cm.__enter__()
-    try:
-        startup = time.monotonic() - started
-        report = switchover_under_cdc(estate)
-    finally:
-        stopping = time.monotonic()
-        estate_cm.__exit__(None, None, None)
-    stop = time.monotonic() - stopping
-    print(f"BENCH estate startup_s={startup:.2f} stop_s={stop:.2f} target_startup_s=30")
-    print(f"BENCH rehearsal cdc_gap_s={report.cdc_gap_s:.2f} drift={report.drift}")
-    return 0 if startup < 30 and report.drift == 0 else 1
+def main(names: list[str]) -> int:
+    unknown = sorted(set(names) - set(BENCHMARKS))
+    if unknown:
+        print(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    failed = [name for name in names or BENCHMARKS if importlib.import_module(f"bench.{name}").main() != 0]
+    if failed:
+        print(f"BENCH targets missed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))
