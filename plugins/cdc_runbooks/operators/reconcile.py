@@ -1,77 +1,113 @@
-"""Reconcile row counts of a pipeline's tables: source writer (MySQL) against the warehouse (Redshift/PostgreSQL)."""
+"""Reconcile a pipeline's tables, source writer (MySQL/Aurora) against the warehouse (Redshift/PostgreSQL):
+the Airflow shell of :mod:`cdc_runbooks.reconcile`.
+
+Both sides are reached through Airflow connections with the common-sql hooks: the source with the
+pipeline's ``source_conn_id`` credentials on the writer endpoint the RDS API names now
+(DescribeDBClusters: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBClusters.html),
+the warehouse with ``target_conn_id`` (conn type ``redshift`` → Redshift SQL, anything else → PostgreSQL).
+The source database has the name of the warehouse schema (``target_schema``), as DMS maps them.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from airflow.providers.amazon.aws.hooks.rds import RdsHook
 from airflow.providers.postgres.hooks.postgres import PostgresHook
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseHook, BaseOperator
 
 from cdc_runbooks import identifiers
+from cdc_runbooks.compared_table import Side
 from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
+from cdc_runbooks.reconcile import Settings, reconcile
+from cdc_runbooks.reconcile_report import Report
 from cdc_runbooks.refusal import Refusal
-from cdc_runbooks.row_counts import CountReport, compare
+from cdc_runbooks.row_checksum import Dialect
 from cdc_runbooks.writer import describe_writer, writer_sql_hook
 
 
-class RowCountDrift(Refusal, RuntimeError):
-    """Source and warehouse row counts still differ after the settle window; the message has the table."""
+class ReconciliationDrift(Refusal, RuntimeError):
+    """Source and warehouse still differ after the settle window; the message has the tables and keys."""
 
 
-def source_counts(pipeline: Pipeline) -> dict[str, int]:
+class UnknownTable(Refusal, ValueError):
+    """A table asked for is not one of the pipeline's configured tables."""
+
+
+def source_side(pipeline: Pipeline) -> Side:
     hook = writer_sql_hook(pipeline.source_conn_id, describe_writer(RdsHook(aws_conn_id=pipeline.aws_conn_id),
                                                                      pipeline.source_cluster))
-    schema = identifiers.table_name(pipeline.target_schema, "target_schema")
-    return {t: int(hook.get_first(f"SELECT COUNT(*) FROM `{schema}`.`{identifiers.table_name(t)}`")[0])  # noqa: S608
-            for t in pipeline.tables}
+    return Side(Dialect.MYSQL, pipeline.target_schema, hook.get_records)
 
 
-def target_counts(pipeline: Pipeline) -> dict[str, int]:
-    hook = PostgresHook(postgres_conn_id=pipeline.target_conn_id)
-    schema = identifiers.table_name(pipeline.target_schema, "target_schema")
-    return {t: int(hook.get_first(f'SELECT COUNT(*) FROM "{schema}"."{identifiers.table_name(t)}"')[0])  # noqa: S608
-            for t in pipeline.tables}
+def target_side(pipeline: Pipeline) -> Side:
+    if BaseHook.get_connection(pipeline.target_conn_id).conn_type == "redshift":
+        from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
+
+        return Side(Dialect.REDSHIFT, pipeline.target_schema,
+                    RedshiftSQLHook(redshift_conn_id=pipeline.target_conn_id).get_records)
+    return Side(Dialect.POSTGRES, pipeline.target_schema,
+                PostgresHook(postgres_conn_id=pipeline.target_conn_id).get_records)
 
 
-class ReconcileCountsOperator(BaseOperator):
-    """Compare per-table row counts of the source writer and the warehouse; re-read until equal or
-    ``settle_timeout_s`` passes; fail with the table on drift (tolerance 0).
+def selected_tables(pipeline: Pipeline, tables: Sequence[str] | None) -> tuple[str, ...]:
+    """The pipeline's tables, or the requested subset (each validated and required to be configured)."""
+    if not tables:
+        return pipeline.tables
+    unknown = [t for t in tables if identifiers.table_name(t, "tables") not in pipeline.tables]
+    if unknown:
+        raise UnknownTable(f"tables: {unknown} are not tables of pipeline {pipeline.name} "
+                           f"({', '.join(pipeline.tables)})")
+    return tuple(tables)
 
-    Table and schema names come from the pipelines configuration, are validated as plain identifiers, and
-    are quoted for each dialect. Both sides are read in parallel.
 
-    :param pipeline_name: pipeline in the pipelines configuration.
-    :param settle_timeout_s: how long CDC may take to settle before a difference counts as drift.
-    :param poll_s: seconds between reads.
+class ReconcileOperator(BaseOperator):
+    """Reconcile the tables of one or more pipelines (see :mod:`cdc_runbooks.reconcile` for the consistent-cut
+    rule); log the markdown report, return it as a dict, and fail on drift above ``tolerance`` (default 0).
+
+    XCom: ``{"drift", "passed", "attempts", "tolerance", "tables": {table: {"source", "target", "diff",
+    "drift", "status", "cut", "missing", "extra", "changed", "duplicate", ...}}}``; with several pipelines
+    the tables are named ``pipeline.table``. Every input is validated before any data query.
+
+    :param pipeline_name: a pipeline of the configuration, or a list of them.
+    :param tables: only these tables (one pipeline only); default all configured tables.
+    :param mode: ``count`` or ``checksum``.
+    :param settle_s: how long a difference may take to disappear (longer than the CDC latency).
+    :param poll_s: seconds between re-reads of a difference.
+    :param tolerance: rows of drift per table that still pass.
     """
 
-    template_fields: Sequence[str] = ("pipeline_name",)
+    template_fields: Sequence[str] = ("pipeline_name", "tables", "mode", "settle_s")
 
-    def __init__(self, *, pipeline_name: str, settle_timeout_s: float = 120, poll_s: float = 1, **kwargs) -> None:
+    def __init__(self, *, pipeline_name: str | list[str], tables: Sequence[str] | None = None, mode: str = "count",
+                 settle_s: float = 120, poll_s: float = 1, tolerance: int = 0, **kwargs) -> None:
         super().__init__(**kwargs)
         self.pipeline_name = pipeline_name
-        self.settle_timeout_s = settle_timeout_s
+        self.tables = tables
+        self.mode = mode
+        self.settle_s = settle_s
         self.poll_s = poll_s
+        self.tolerance = tolerance
 
     @records_failure
     def execute(self, context) -> dict:
-        report = self.reconcile(get_pipeline(self.pipeline_name))
+        names = [self.pipeline_name] if isinstance(self.pipeline_name, str) else list(self.pipeline_name)
+        if self.tables and len(names) != 1:
+            raise UnknownTable(f"tables: name one pipeline to select tables (got {names})")
+        settings = Settings(mode=self.mode, settle_s=float(self.settle_s), poll_s=self.poll_s,
+                            tolerance=self.tolerance)
+        plans = [(p, selected_tables(p, self.tables)) for p in map(get_pipeline, names)]
+        report = Report(tuple(_labelled(p.name, t, len(plans) > 1) for p, tables in plans
+                              for t in reconcile(source_side(p), target_side(p), tables, settings).tables),
+                        tolerance=self.tolerance)
         self.log.info("%s", report.to_markdown())
         if not report.passed:
-            raise RowCountDrift(f"row counts differ after {self.settle_timeout_s:g} s:\n\n{report.to_markdown()}")
+            raise ReconciliationDrift(f"source and warehouse differ after {settings.settle_s:g} s of settling:\n\n"
+                                      f"{report.to_markdown()}")
         return report.to_dict()
 
-    def reconcile(self, pipeline: Pipeline) -> CountReport:
-        deadline, attempts = time.monotonic() + self.settle_timeout_s, 0
-        with ThreadPoolExecutor(2) as pool:
-            while True:
-                attempts += 1
-                source, target = pool.submit(source_counts, pipeline), pool.submit(target_counts, pipeline)
-                report = compare(source.result(), target.result(), attempts)
-                if report.passed or time.monotonic() > deadline:
-                    return report
-                time.sleep(self.poll_s)
+
+def _labelled(pipeline: str, result, several: bool):
+    return replace(result, table=f"{pipeline}.{result.table}") if several else result

@@ -1,0 +1,276 @@
+"""Reconciliation engine: prove source = target under live CDC, or name the keys that differ. Pure (no Airflow).
+
+Public API::
+
+    Settings(mode="count", settle_s=60.0, poll_s=1.0, tolerance=0, max_keys=100, leaf_rows=64,
+             max_segments=4096)
+    reconcile(source: Side, target: Side, tables, settings=Settings(), keys=None) -> Report
+    reconcile_table(pair: TablePair, settings=Settings()) -> TableResult
+    # Side / describe_table / TablePair: cdc_runbooks.compared_table; Report / TableResult: reconcile_report
+
+Every table is validated on both sides before any data is read. Both sides are read in parallel; all
+counting and hashing happens inside the databases.
+
+The consistent cut (why a live pipeline shows no false drift, and why a real loss cannot hide):
+1. The key watermark ``hi`` is the source's largest key, read *before* the target's: rows inserted
+   after the check started are not compared (the target may not have them yet). If the target holds
+   keys above every key the source has (read again after the target), ``hi`` is raised to include
+   them: extra rows at the top are compared, not cut off.
+2. A difference found at a read is re-read (both sides, only the differing keys and key ranges) every
+   ``poll_s`` until it disappears or ``settle_s`` has passed since it was first seen (at least one
+   re-read). A change in flight (target lagging by the CDC latency) disappears once applied; a lost,
+   extra, duplicated or wrongly changed row never does, so it is reported. ``settle_s`` must exceed the
+   CDC latency; if it does not, the result is false drift (loud), never hidden drift.
+3. Checksum mode: a key range counts as equal only when its row count *and* the exact sum of 60-bit row
+   hashes agree on one read; in-flight changes cannot fake that. Count mode compares only counts (a lost
+   row and a duplicated one cancel out), and localises to keys when counts differ after settling.
+
+Localisation (drift to keys, faster than per-segment diff tools): level 0 buckets the cut into at most
+``max_segments`` power-of-two-wide key segments and gets every segment's count and checksum from ONE
+``GROUP BY`` scan per side. Differing segments (at most ``max_keys`` of them; the rest are reported
+as ranges) are split again with one query per level, touching only their key ranges, until a segment
+has at most ``leaf_rows`` rows; then (key, row hash) pairs are fetched and classified: missing, extra,
+changed (with the columns that differ, NULL-vs-value named) and duplicate key in the target.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import groupby
+
+from cdc_runbooks.compared_table import Side, TablePair, TableReader, describe_table
+from cdc_runbooks.reconcile_report import ChangedRow, Cut, Report, Segment, TableResult
+from cdc_runbooks.row_checksum import NULL
+
+MODES = ("count", "checksum")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to reconcile.
+
+    :param mode: ``count`` (counts; localise only if they differ) or ``checksum`` (always compare rows).
+    :param settle_s: how long a difference may take to disappear (longer than the CDC latency).
+    :param poll_s: seconds between re-reads of a difference.
+    :param tolerance: rows of drift per table that still pass (0: any difference fails).
+    :param max_keys: differing segments followed to keys per level, and keys listed per kind.
+    :param leaf_rows: a segment with at most this many rows per side is compared key by key.
+    :param max_segments: segments per query (bounds memory and the GROUP BY size).
+    """
+
+    mode: str = "count"
+    settle_s: float = 60.0
+    poll_s: float = 1.0
+    tolerance: int = 0
+    max_keys: int = 100
+    leaf_rows: int = 64
+    max_segments: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode: {self.mode!r} is not one of {MODES}")
+        for name in ("settle_s", "poll_s", "tolerance"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must not be negative")
+        for name in ("max_keys", "leaf_rows", "max_segments"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be at least 1")
+
+
+@dataclass
+class _Findings:
+    missing: set[int] = field(default_factory=set)
+    extra: set[int] = field(default_factory=set)
+    changed: set[int] = field(default_factory=set)
+    duplicate: set[int] = field(default_factory=set)
+    leaves: list[tuple[int, int]] = field(default_factory=list)  # key ranges compared key by key, with drift
+    unexplored: list[tuple[Segment, int]] = field(default_factory=list)  # (segment, its width)
+
+    def __bool__(self) -> bool:
+        return bool(self.leaves or self.unexplored)
+
+
+def _pow2_at_least(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def _merged(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted inclusive ranges with touching ones joined (shorter SQL, same rows)."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(hi, out[-1][1]))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+class _Probe:
+    """The reads of one table's reconciliation; each read runs on both sides at once."""
+
+    def __init__(self, pair: TablePair, settings: Settings, pool: ThreadPoolExecutor) -> None:
+        self.pair, self.settings, self.pool = pair, settings, pool
+        self.cut: Cut | None = None
+        self.reads = 0
+
+    def both(self, read: Callable[[TableReader], object]) -> tuple:
+        source, target = self.pool.submit(read, self.pair.source), self.pool.submit(read, self.pair.target)
+        return source.result(), target.result()
+
+    def read_cut(self) -> Cut:
+        source_lo, source_hi = self.pair.source.bounds()
+        target_lo, target_hi = self.pair.target.bounds()
+        hi = source_hi
+        if target_hi is not None and (source_hi is None or target_hi > source_hi):
+            _, source_hi_now = self.pair.source.bounds()
+            if source_hi_now is None or target_hi > source_hi_now:
+                hi = target_hi
+        lows = [v for v in (source_lo, target_lo) if v is not None and (hi is None or v <= hi)]
+        self.cut = Cut(self.pair.key, min(lows) if lows and hi is not None else None, hi)
+        return self.cut
+
+    def counts(self) -> tuple[int, int]:
+        self.reads += 1
+        return self.both(lambda side: side.count(self.cut.hi))
+
+    def compare(self, segments: Sequence[Segment], width: int) -> tuple[list[Segment], tuple[int, int]]:
+        """Segments of ``width`` inside ``segments`` whose count or checksum differ; and the row totals."""
+        origin, ranges = self.cut.lo, _merged((s.lo, s.hi) for s in segments)
+        source, target = self.both(lambda side: side.segments(origin, width, ranges))
+        differing = []
+        for bucket in sorted(set(source) | set(target)):
+            if source.get(bucket) != target.get(bucket):
+                lo = max(origin + bucket * width, self.cut.lo)
+                hi = min(origin + (bucket + 1) * width - 1, self.cut.hi)
+                differing.append(Segment(lo, hi, source.get(bucket, (0, 0))[0], target.get(bucket, (0, 0))[0]))
+        totals = sum(n for n, _ in source.values()), sum(n for n, _ in target.values())
+        return differing, totals
+
+    def localise(self) -> tuple[_Findings, tuple[int, int]]:
+        """Level 0 over the whole cut (one scan per side), then down to keys."""
+        self.reads += 1
+        width = _pow2_at_least(-(-(self.cut.hi - self.cut.lo + 1) // self.settings.max_segments))
+        differing, totals = self.compare([Segment(self.cut.lo, self.cut.hi, 0, 0)], width)
+        return self.descend(differing, width), totals
+
+    def descend(self, segments: list[Segment], width: int) -> _Findings:
+        found = _Findings()
+        while segments:
+            found.unexplored += [(s, width) for s in segments[self.settings.max_keys:]]
+            segments = segments[:self.settings.max_keys]
+            if width == 1 or max(max(s.source_rows, s.target_rows) for s in segments) <= self.settings.leaf_rows:
+                self.classify([(s.lo, s.hi) for s in segments], found)
+                break
+            width = self.child_width(segments, width)
+            segments, _ = self.compare(segments, width)
+        return found
+
+    def child_width(self, segments: Sequence[Segment], width: int) -> int:
+        rows = max(max(s.source_rows, s.target_rows) for s in segments)
+        ideal = 1 << max(0, (width * self.settings.leaf_rows // rows).bit_length() - 1)
+        enough = _pow2_at_least(-(-len(segments) * width // self.settings.max_segments))
+        return max(1, min(width // 2, max(ideal, enough)))
+
+    def classify(self, ranges: list[tuple[int, int]], found: _Findings) -> None:
+        """Fetch (key, row hash) in ``ranges`` from both sides and sort every differing key into its kind."""
+        source_rows, target_rows = self.both(lambda side: side.row_hashes(_merged(ranges)))
+        source = dict(source_rows)
+        target: dict[int, list[int]] = {}
+        for key, digest in target_rows:
+            target.setdefault(key, []).append(digest)
+        differing = set()
+        for key in set(source) | set(target):
+            copies = target.get(key, [])
+            if key not in source:
+                found.extra.add(key)
+            elif not copies:
+                found.missing.add(key)
+            elif len(copies) > 1:
+                found.duplicate.add(key)
+            elif copies[0] != source[key]:
+                found.changed.add(key)
+            else:
+                continue
+            differing.add(key)
+        found.leaves += [(lo, hi) for lo, hi in ranges if any(lo <= k <= hi for k in differing)]
+
+    def recheck(self, found: _Findings) -> _Findings:
+        """Re-read only what differed: the key-by-key ranges, and each unexplored segment at its width."""
+        self.reads += 1
+        again = _Findings()
+        if found.leaves:
+            self.classify(found.leaves, again)
+        for width, group in groupby(sorted(found.unexplored, key=lambda u: u[1]), key=lambda u: u[1]):
+            differing, _ = self.compare([s for s, _ in group], width)
+            again.unexplored += [(s, width) for s in differing]
+        return again
+
+    def changed_rows(self, keys: list[int]) -> tuple[ChangedRow, ...]:
+        """Name the columns that differ for each changed key (canonical field texts compared)."""
+        if not keys:
+            return ()
+        source, target = self.both(lambda side: {row[0]: row[1:] for row in side.fields(keys)})
+        rows = []
+        for key in keys:
+            pairs = list(zip(self.pair.columns, source.get(key, ()), target.get(key, ()), strict=False))
+            rows.append(ChangedRow(key, tuple(c for c, s, t in pairs if s != t),
+                                   tuple(c for c, s, t in pairs if s != t and NULL in (s, t))))
+        return tuple(rows)
+
+
+def _settle(probe: _Probe, found: _Findings, deadline: float, settings: Settings,
+            clock: Callable[[], float], sleep: Callable[[float], None]) -> _Findings:
+    """Re-read the differences until none is left or the deadline passed (at least one re-read)."""
+    while found:
+        sleep(max(0.0, min(settings.poll_s, deadline - clock())))
+        found = probe.recheck(found)
+        if clock() >= deadline:
+            break
+    return found
+
+
+def reconcile_table(pair: TablePair, settings: Settings = Settings(), *, clock: Callable[[], float] = time.monotonic,
+                    sleep: Callable[[float], None] = time.sleep) -> TableResult:
+    """Reconcile one validated table (see the module docstring for the rules)."""
+    started = clock()
+    with ThreadPoolExecutor(2, thread_name_prefix=f"reconcile-{pair.table}") as pool:
+        probe = _Probe(pair, settings, pool)
+        cut = probe.read_cut()
+        result = {"table": pair.table, "mode": settings.mode, "cut": cut, "max_keys": settings.max_keys}
+        if cut.hi is None:
+            return TableResult(source=0, target=0, elapsed_s=clock() - started, reads=1, **result)
+        deadline = None
+        if settings.mode == "count":
+            counts = probe.counts()
+            while counts[0] != counts[1]:
+                deadline = deadline or clock() + settings.settle_s
+                if clock() >= deadline:
+                    break
+                sleep(settings.poll_s)
+                counts = probe.counts()
+            if counts[0] == counts[1]:
+                return TableResult(source=counts[0], target=counts[1], elapsed_s=clock() - started,
+                                   reads=probe.reads, **result)
+        found, totals = probe.localise()
+        counts = counts if settings.mode == "count" else totals
+        if found:
+            found = _settle(probe, found, deadline or clock() + settings.settle_s, settings, clock, sleep)
+            if not found:  # settled: report counts of a read after CDC caught up, not of the first one
+                counts = probe.counts()
+        changed = probe.changed_rows(sorted(found.changed)[:settings.max_keys])
+        return TableResult(source=counts[0], target=counts[1], elapsed_s=clock() - started, reads=probe.reads,
+                           missing=tuple(sorted(found.missing)), extra=tuple(sorted(found.extra)),
+                           changed=changed + tuple(ChangedRow(k) for k in sorted(found.changed)[settings.max_keys:]),
+                           duplicate=tuple(sorted(found.duplicate)),
+                           unexplored=tuple(s for s, _ in sorted(found.unexplored, key=lambda u: u[0].lo)),
+                           localised=True, **result)
+
+
+def reconcile(source: Side, target: Side, tables: Iterable[str], settings: Settings = Settings(),
+              keys: dict[str, str] | None = None) -> Report:
+    """Validate every table on both sides first (refusing before any data query), then reconcile each."""
+    pairs = [describe_table(source, target, table, (keys or {}).get(table)) for table in tables]
+    return Report(tuple(reconcile_table(pair, settings) for pair in pairs), tolerance=settings.tolerance)

@@ -1,0 +1,319 @@
+"""Canonical row rendering, row hash and every reconciliation query, generated per SQL dialect. Pure.
+
+Public API (used by :mod:`cdc_runbooks.reconcile` and the benchmark)::
+
+    Dialect.MYSQL | Dialect.POSTGRES | Dialect.REDSHIFT
+    Column(name, kind, nullable=True, scale=0, utc=False, convert_charset=False)
+    column_from_information_schema(dialect, row) -> Column        # row = COLUMNS_SQL[dialect] result row
+    COLUMNS_SQL[dialect], PRIMARY_KEY_SQL (MySQL)                # %s params: (schema, table)
+    TableRef(dialect, schema, table, columns, key, scales)       # one side of a table, ready for SQL
+    TableRef.bounds_sql() / count_sql(hi) / segments_sql(origin, width, ranges)
+    TableRef.row_hashes_sql(ranges) / fields_by_key_sql(keys)
+
+Canonical rendering (what both sides hash, byte for byte, UTF-8):
+``field_1 '|' field_2 '|' ...`` over every column in the source's column order, where a NULL is ``N``
+and a value is rendered by its kind:
+
+=========  ==============================================================================
+INTEGER    decimal digits (any width, signed or unsigned; MySQL ``TINYINT(1)`` gives 0/1)
+BOOLEAN    ``1`` / ``0`` (PostgreSQL/Redshift ``boolean``; matches MySQL ``TINYINT(1)``)
+DECIMAL    fixed point with exactly the source column's scale (``-12.50``, ``0.00``)
+FLOAT      rounded to 6 decimal places, fixed point (see below)
+TEXT       ``<character count>:<text>`` (the length prefix keeps ``''``, ``N`` and NULL apart
+           and makes the ``|`` separator unambiguous)
+DATETIME   ``YYYY-MM-DD HH:MM:SS.ffffff``; an instant type (MySQL ``TIMESTAMP``, ``timestamptz``)
+           is rendered in UTC
+DATE       ``YYYY-MM-DD``
+=========  ==============================================================================
+
+FLOAT/DOUBLE: both databases convert the binary value to decimal before rounding, but with
+different digit counts (PostgreSQL uses 15 significant digits), so values that differ only beyond
+15 significant digits or 6 decimals compare equal, and a value exactly half-way at the 7th decimal
+can render differently (reported as drift, never hidden). Other types (TIME, JSON, BLOB, BIT, ...)
+are refused with :class:`UnsupportedColumn`.
+
+Row hash: the first 15 hex digits (60 bits) of the MD5 of the rendering, as an integer; a segment's
+checksum is ``COUNT(*)`` and the exact ``SUM`` of its row hashes (DECIMAL/NUMERIC: no overflow).
+Segments are ``FLOOR((key - origin) / width)`` buckets of an integer key: one ``GROUP BY`` scan
+yields every segment's count and checksum at once.
+
+Identifiers are validated (letters, digits, underscores) and quoted for the dialect; key bounds
+and keys are integers rendered by Python; nothing else reaches the SQL text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cdc_runbooks import identifiers
+from cdc_runbooks.refusal import Refusal
+
+_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+FLOAT_SCALE = 6
+NULL = "N"
+SEPARATOR = "|"
+HASH_HEX_DIGITS = 15
+
+
+class Dialect(StrEnum):
+    MYSQL = "mysql"  # MySQL, MariaDB, Aurora MySQL
+    POSTGRES = "postgres"
+    REDSHIFT = "redshift"
+
+
+class Kind(StrEnum):
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    DECIMAL = "decimal"
+    FLOAT = "float"
+    TEXT = "text"
+    DATETIME = "datetime"
+    DATE = "date"
+
+
+class UnsupportedColumn(Refusal, ValueError):
+    """A column whose type has no canonical rendering; the message names the column and its type."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column as one side stores it.
+
+    :param scale: declared decimal places (DECIMAL); ``None`` for an unconstrained NUMERIC.
+    :param utc: an instant type (MySQL TIMESTAMP, timestamptz), rendered in UTC.
+    :param convert_charset: MySQL text column not stored in a UTF-8 character set.
+    """
+
+    name: str
+    kind: Kind
+    nullable: bool = True
+    scale: int | None = 0
+    utc: bool = False
+    convert_charset: bool = False
+
+
+_MYSQL_KINDS = {
+    **dict.fromkeys(("tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"), Kind.INTEGER),
+    **dict.fromkeys(("decimal", "numeric"), Kind.DECIMAL),
+    **dict.fromkeys(("float", "double", "real"), Kind.FLOAT),
+    **dict.fromkeys(("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"), Kind.TEXT),
+    **dict.fromkeys(("datetime", "timestamp"), Kind.DATETIME),
+    "date": Kind.DATE,
+}
+_PG_KINDS = {
+    **dict.fromkeys(("smallint", "integer", "bigint"), Kind.INTEGER),
+    "boolean": Kind.BOOLEAN,
+    "numeric": Kind.DECIMAL,
+    **dict.fromkeys(("real", "double precision"), Kind.FLOAT),
+    **dict.fromkeys(("character varying", "character", "text", "bpchar"), Kind.TEXT),
+    **dict.fromkeys(("timestamp without time zone", "timestamp with time zone"), Kind.DATETIME),
+    "date": Kind.DATE,
+}
+_UTF8 = {"utf8mb4", "utf8mb3", "utf8", "ascii", None}
+
+# Each returns (name, data type, nullable YES/NO, numeric scale, character set) in column order.
+COLUMNS_SQL = {
+    Dialect.MYSQL: "SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE, NUMERIC_SCALE, CHARACTER_SET_NAME "
+                   "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
+                   "ORDER BY ORDINAL_POSITION",
+    **dict.fromkeys((Dialect.POSTGRES, Dialect.REDSHIFT),
+                    "SELECT column_name, data_type, is_nullable, numeric_scale, NULL "
+                    "FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+                    "ORDER BY ordinal_position"),
+}
+PRIMARY_KEY_SQL = ("SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = %s "
+                   "AND TABLE_NAME = %s AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION")
+
+
+def column_name(value: object, field: str = "column") -> str:
+    """A column name that may reach SQL (quoted): letters, digits and underscores."""
+    if not isinstance(value, str) or not _COLUMN.match(value):
+        raise identifiers.InvalidIdentifier(
+            f"{field}: {value!r:.120} is not valid; expected a column name of letters, digits and underscores, "
+            "not starting with a digit")
+    return value
+
+
+def column_from_information_schema(dialect: Dialect, row: Sequence, table: str = "") -> Column:
+    """The :class:`Column` for one ``COLUMNS_SQL[dialect]`` row; refuses names and types it cannot render."""
+    name, data_type, nullable, scale, charset = row
+    name = column_name(name, f"{table}.column" if table else "column")
+    kinds = _MYSQL_KINDS if dialect is Dialect.MYSQL else _PG_KINDS
+    kind = kinds.get(str(data_type).lower())
+    if kind is None:
+        raise UnsupportedColumn(f"{table}.{name}: type {data_type!r} has no canonical rendering; supported: "
+                                f"{', '.join(sorted(kinds))}")
+    return Column(name=name, kind=kind, nullable=str(nullable).upper() == "YES",
+                  scale=None if scale is None else int(scale),
+                  utc=str(data_type).lower() in ("timestamp", "timestamp with time zone"),
+                  convert_charset=kind is Kind.TEXT and dialect is Dialect.MYSQL and charset not in _UTF8)
+
+
+def quote(dialect: Dialect, name: str) -> str:
+    """``name`` quoted for ``dialect``; refused unless it is a plain identifier."""
+    column_name(name, "identifier")
+    return f"`{name}`" if dialect is Dialect.MYSQL else f'"{name}"'
+
+
+def _text(dialect: Dialect, expression: str) -> str:
+    if dialect is Dialect.MYSQL:
+        return f"CAST({expression} AS CHAR)"
+    return f"CAST({expression} AS {'TEXT' if dialect is Dialect.POSTGRES else 'VARCHAR'})"
+
+
+def _decimal(dialect: Dialect, column: Column, col: str, scale: int) -> str:
+    if column.kind is Kind.DECIMAL and column.scale == scale:
+        return _text(dialect, col)
+    if dialect is Dialect.MYSQL:
+        return f"CAST(CAST({col} AS DECIMAL(65,{scale})) AS CHAR)"
+    if dialect is Dialect.POSTGRES:
+        return f"CAST(ROUND(CAST({col} AS NUMERIC), {scale}) AS TEXT)"
+    return f"CAST(CAST({col} AS DECIMAL(38,{scale})) AS VARCHAR)"
+
+
+def _float(dialect: Dialect, col: str) -> str:
+    if dialect is Dialect.MYSQL:
+        return f"CAST(CAST({col} AS DOUBLE) AS DECIMAL(65,{FLOAT_SCALE}))"
+    if dialect is Dialect.POSTGRES:
+        return f"CAST(ROUND(CAST(CAST({col} AS DOUBLE PRECISION) AS NUMERIC), {FLOAT_SCALE}) AS TEXT)"
+    return f"CAST(CAST(CAST({col} AS FLOAT8) AS DECIMAL(38,{FLOAT_SCALE})) AS VARCHAR)"
+
+
+def _length_prefixed(dialect: Dialect, column: Column, col: str) -> str:
+    if dialect is Dialect.MYSQL:
+        text = f"CONVERT({col} USING utf8mb4)" if column.convert_charset else col
+        return f"CONCAT(CHAR_LENGTH({text}), ':', {text})"
+    length = "CHAR_LENGTH" if dialect is Dialect.POSTGRES else "LEN"
+    return f"{_text(dialect, f'{length}({col})')} || ':' || {col}"
+
+
+def _datetime(dialect: Dialect, column: Column, col: str, with_time: bool) -> str:
+    if dialect is Dialect.MYSQL:
+        value = f"CONVERT_TZ({col}, @@session.time_zone, '+00:00')" if column.utc else col
+        return f"DATE_FORMAT({value}, '{'%Y-%m-%d %H:%i:%s.%f' if with_time else '%Y-%m-%d'}')"
+    value = f"({col} AT TIME ZONE 'UTC')" if column.utc else col
+    return f"TO_CHAR({value}, '{'YYYY-MM-DD HH24:MI:SS.US' if with_time else 'YYYY-MM-DD'}')"
+
+
+def field_sql(dialect: Dialect, column: Column, scale: int = 0) -> str:
+    """The canonical text of one column (never NULL); ``scale`` is the canonical number of decimals of a
+    DECIMAL/INTEGER pair (the source column's scale)."""
+    col = quote(dialect, column.name)
+    if column.kind is Kind.INTEGER:
+        rendered = _text(dialect, col) if scale == 0 else _decimal(dialect, column, col, scale)
+    elif column.kind is Kind.BOOLEAN:
+        rendered = f"CASE WHEN {col} THEN '1' WHEN NOT {col} THEN '0' END"
+    elif column.kind is Kind.DECIMAL:
+        rendered = _decimal(dialect, column, col, scale)
+    elif column.kind is Kind.FLOAT:
+        rendered = _float(dialect, col)
+    elif column.kind is Kind.TEXT:
+        rendered = _length_prefixed(dialect, column, col)
+    else:
+        rendered = _datetime(dialect, column, col, with_time=column.kind is Kind.DATETIME)
+    return f"COALESCE({rendered}, '{NULL}')" if column.nullable else rendered
+
+
+def row_text_sql(dialect: Dialect, columns: Sequence[Column], scales: Sequence[int]) -> str:
+    """The canonical rendering of a whole row: fields joined by ``|``."""
+    fields = [field_sql(dialect, c, s) for c, s in zip(columns, scales, strict=True)]
+    if dialect is Dialect.MYSQL:
+        return f"CONCAT_WS('{SEPARATOR}', {', '.join(fields)})"
+    return f" || '{SEPARATOR}' || ".join(fields)
+
+
+def row_hash_sql(dialect: Dialect, columns: Sequence[Column], scales: Sequence[int]) -> str:
+    """A 60-bit integer per row: the first 15 hex digits of MD5(canonical rendering)."""
+    digest = f"MD5({row_text_sql(dialect, columns, scales)})"
+    if dialect is Dialect.MYSQL:
+        return f"CAST(CONV(SUBSTRING({digest}, 1, {HASH_HEX_DIGITS}), 16, 10) AS UNSIGNED)"
+    if dialect is Dialect.POSTGRES:
+        return f"CAST(CAST('x' || SUBSTR({digest}, 1, {HASH_HEX_DIGITS}) AS BIT({4 * HASH_HEX_DIGITS})) AS BIGINT)"
+    return f"STRTOL(SUBSTRING({digest}, 1, {HASH_HEX_DIGITS}), 16)"
+
+
+def _int(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"a key bound must be an integer, got {value!r:.60}")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """One side of a compared table: where it is, its columns (in the source's order) and the integer key.
+
+    :param scales: canonical decimals per column (see :func:`field_sql`), same order as ``columns``.
+    """
+
+    dialect: Dialect
+    schema: str
+    table: str
+    columns: tuple[Column, ...]
+    key: str
+    scales: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        identifiers.table_name(self.schema, "schema")
+        identifiers.table_name(self.table, "table")
+        if self.key not in {c.name for c in self.columns}:
+            raise ValueError(f"key column {self.key!r} is not a column of {self.table}")
+
+    @property
+    def name(self) -> str:
+        return f"{quote(self.dialect, self.schema)}.{quote(self.dialect, self.table)}"
+
+    @property
+    def _key(self) -> str:
+        return quote(self.dialect, self.key)
+
+    @property
+    def _hash(self) -> str:
+        return row_hash_sql(self.dialect, self.columns, self.scales)
+
+    def _sum(self, expression: str) -> str:
+        return f"SUM(CAST({expression} AS DECIMAL(38,0)))" if self.dialect is Dialect.REDSHIFT else f"SUM({expression})"
+
+    def _bucket(self, origin: int, width: int) -> str:
+        if self.dialect is Dialect.MYSQL:
+            return f"({self._key} - {_int(origin)}) DIV {_int(width)}"
+        key_kind = next(c.kind for c in self.columns if c.name == self.key)
+        bucket = f"({self._key} - {_int(origin)}) / {_int(width)}"
+        return bucket if key_kind is Kind.INTEGER else f"FLOOR({bucket})"
+
+    def _in_ranges(self, ranges: Iterable[tuple[int, int]]) -> str:
+        ranges = list(ranges)
+        if not ranges:
+            raise ValueError("at least one key range is required")
+        return " OR ".join(f"({self._key} >= {_int(lo)} AND {self._key} <= {_int(hi)})" for lo, hi in ranges)
+
+    def _in_keys(self, keys: Iterable[int]) -> str:
+        keys = list(keys)
+        if not keys:
+            raise ValueError("at least one key is required")
+        return f"{self._key} IN ({', '.join(_int(k) for k in keys)})"
+
+    def bounds_sql(self) -> str:
+        """``(min key, max key)`` of the whole table."""
+        return f"SELECT MIN({self._key}), MAX({self._key}) FROM {self.name}"  # noqa: S608
+
+    def count_sql(self, hi: int) -> str:
+        """``COUNT(*)`` of the rows at or below the cut ``hi``."""
+        return f"SELECT COUNT(*) FROM {self.name} WHERE {self._key} <= {_int(hi)}"  # noqa: S608
+
+    def segments_sql(self, origin: int, width: int, ranges: Iterable[tuple[int, int]]) -> str:
+        """``(segment, count, checksum)`` of every non-empty segment ``(key - origin) // width`` of the
+        inclusive key ``ranges``, in one scan."""
+        return (f"SELECT {self._bucket(origin, width)} AS segment, COUNT(*), {self._sum(self._hash)} "  # noqa: S608
+                f"FROM {self.name} WHERE {self._in_ranges(ranges)} GROUP BY 1")
+
+    def row_hashes_sql(self, ranges: Iterable[tuple[int, int]]) -> str:
+        """``(key, row hash)`` of every row in the inclusive key ``ranges``."""
+        return f"SELECT {self._key}, {self._hash} FROM {self.name} WHERE {self._in_ranges(ranges)}"  # noqa: S608
+
+    def fields_by_key_sql(self, keys: Iterable[int]) -> str:
+        """``(key, field_1, ... field_n)``: each column's canonical text, to name the columns that differ."""
+        fields = ", ".join(field_sql(self.dialect, c, s) for c, s in zip(self.columns, self.scales, strict=True))
+        return f"SELECT {self._key}, {fields} FROM {self.name} WHERE {self._in_keys(keys)}"  # noqa: S608

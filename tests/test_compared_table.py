@@ -1,0 +1,103 @@
+"""describe_table: a table is validated on both information schemas, and refused with the reason, before any
+data query; hostile names never reach SQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from cdc_runbooks.compared_table import Side, TableMismatch, describe_table
+from cdc_runbooks.identifiers import InvalidIdentifier
+from cdc_runbooks.row_checksum import COLUMNS_SQL, PRIMARY_KEY_SQL, Dialect, UnsupportedColumn
+
+SOURCE_COLUMNS = [("id", "bigint", "NO", 0, None), ("amount", "decimal", "NO", 2, None),
+                  ("flag", "tinyint", "YES", 0, None), ("note", "varchar", "YES", None, "utf8mb4")]
+TARGET_COLUMNS = [("id", "bigint", "NO", 0, None), ("amount", "numeric", "NO", 4, None),
+                  ("flag", "boolean", "YES", None, None), ("note", "character varying", "YES", None, None)]
+
+
+class FakeDatabase:
+    """Answers only information-schema queries (with parameters); records every statement."""
+
+    def __init__(self, columns, primary_key=("id",)) -> None:
+        self.columns, self.primary_key, self.statements = columns, primary_key, []
+
+    def run(self, sql, params):
+        self.statements.append((sql, params))
+        if sql == PRIMARY_KEY_SQL:
+            return [(k,) for k in self.primary_key]
+        assert sql in COLUMNS_SQL.values(), f"unexpected data query {sql}"
+        return list(self.columns)
+
+
+def _describe(source_columns=SOURCE_COLUMNS, target_columns=TARGET_COLUMNS, table="orders", key=None,
+              primary_key=("id",), target_dialect=Dialect.REDSHIFT):
+    source, target = FakeDatabase(source_columns, primary_key), FakeDatabase(target_columns)
+    pair = describe_table(Side(Dialect.MYSQL, "shop", source.run), Side(target_dialect, "shop", target.run),
+                          table, key)
+    return pair, source, target
+
+
+def test_pairs_columns_with_the_larger_scale_and_the_primary_key():
+    pair, source, target = _describe()
+
+    assert (pair.table, pair.key, pair.columns) == ("orders", "id", ("id", "amount", "flag", "note"))
+    assert pair.source.ref.scales == pair.target.ref.scales == (0, 4, 0, 0)
+    assert source.statements[0] == (COLUMNS_SQL[Dialect.MYSQL], ("shop", "orders"))
+    assert target.statements == [(COLUMNS_SQL[Dialect.REDSHIFT], ("shop", "orders"))]
+
+
+def test_target_column_names_match_case_insensitively_and_keep_their_spelling():
+    upper = [("ID", *c[1:]) if c[0] == "id" else c for c in TARGET_COLUMNS]
+    pair, _, _ = _describe(target_columns=upper)
+
+    assert pair.target.ref.key == "ID" and pair.source.ref.key == "id"
+
+
+@pytest.mark.parametrize("table", ["orders; DROP TABLE x", "a`b", 'a"b', "", None, "x" * 65])
+def test_hostile_table_names_are_refused_before_any_query(table):
+    source, target = FakeDatabase(SOURCE_COLUMNS), FakeDatabase(TARGET_COLUMNS)
+    with pytest.raises(InvalidIdentifier):
+        describe_table(Side(Dialect.MYSQL, "shop", source.run), Side(Dialect.POSTGRES, "shop", target.run), table)
+    assert source.statements == target.statements == []
+
+
+def test_hostile_schema_is_refused():
+    with pytest.raises(InvalidIdentifier, match="schema"):
+        Side(Dialect.MYSQL, "shop`; DROP DATABASE x", FakeDatabase([]).run)
+
+
+def test_a_hostile_column_name_found_in_the_information_schema_is_refused():
+    with pytest.raises(InvalidIdentifier, match="orders.column"):
+        _describe(source_columns=[*SOURCE_COLUMNS, ('x"; DROP TABLE y; --', "int", "YES", 0, None)])
+
+
+def test_absent_table_is_named_with_its_side():
+    with pytest.raises(TableMismatch, match=r"orders: no such table on the target \(shop.orders"):
+        _describe(target_columns=[])
+
+
+def test_different_columns_are_listed():
+    with pytest.raises(TableMismatch, match=r"only on the source \['note'\], only on the target \['remark'\]"):
+        _describe(target_columns=[*TARGET_COLUMNS[:3], ("remark", "text", "YES", None, None)])
+
+
+def test_incompatible_types_are_refused_by_column():
+    with pytest.raises(TableMismatch, match="orders.note: source text and target integer"):
+        _describe(target_columns=[*TARGET_COLUMNS[:3], ("note", "integer", "YES", None, None)])
+
+
+def test_unsupported_type_is_refused():
+    with pytest.raises(UnsupportedColumn, match="orders.doc: type 'json'"):
+        _describe(source_columns=[*SOURCE_COLUMNS, ("doc", "json", "YES", None, None)])
+
+
+@pytest.mark.parametrize("primary_key", [(), ("id", "amount")])
+def test_key_must_be_a_single_column_primary_key(primary_key):
+    with pytest.raises(TableMismatch, match="single-column primary key"):
+        _describe(primary_key=primary_key)
+
+
+def test_a_named_key_must_be_an_integer_column():
+    with pytest.raises(TableMismatch, match="key 'note' must be an integer column"):
+        _describe(key="note")
+    assert _describe(key="flag", primary_key=())[0].key == "flag"

@@ -1,0 +1,176 @@
+"""The reconciliation engine on in-memory sides: equal tables pass, every kind of drift is found and named,
+differences in flight settle, real ones are reported after the settle window, and reads stay bounded."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from cdc_runbooks.compared_table import TablePair
+from cdc_runbooks.reconcile import Settings, reconcile_table
+from cdc_runbooks.row_checksum import NULL
+
+COLUMNS = ("id", "name", "amount")
+
+
+def _row(key: int) -> tuple:
+    return (str(key), f"n{key}", f"{key % 97}.50")
+
+
+class FakeReader:
+    """One side of a table in memory, answering the engine's reads like the SQL would; ``rows`` may repeat
+    keys (a warehouse without a primary key). ``after_reads`` replaces the rows after that many reads
+    (a change in flight landing)."""
+
+    def __init__(self, rows: list[tuple], after_reads: tuple[int, list[tuple]] | None = None) -> None:
+        self.rows = list(rows)
+        self.after_reads = after_reads
+        self.reads = 0
+        self.largest_fetch = 0
+
+    def _read(self) -> list[tuple]:
+        self.reads += 1
+        if self.after_reads and self.reads > self.after_reads[0]:
+            self.rows = list(self.after_reads[1])
+        return self.rows
+
+    @staticmethod
+    def _key(row) -> int:
+        return int(row[0])
+
+    @staticmethod
+    def _hash(row) -> int:
+        return int(hashlib.md5("|".join(row).encode()).hexdigest()[:15], 16)
+
+    def bounds(self):
+        keys = [self._key(r) for r in self._read()]
+        return (min(keys), max(keys)) if keys else (None, None)
+
+    def count(self, hi):
+        return sum(1 for r in self._read() if self._key(r) <= hi)
+
+    def segments(self, origin, width, ranges):
+        out: dict[int, tuple[int, int]] = {}
+        for row in self._in(ranges):
+            n, total = out.get((self._key(row) - origin) // width, (0, 0))
+            out[(self._key(row) - origin) // width] = (n + 1, total + self._hash(row))
+        return out
+
+    def row_hashes(self, ranges):
+        rows = [(self._key(r), self._hash(r)) for r in self._in(ranges)]
+        self.largest_fetch = max(self.largest_fetch, len(rows))
+        return rows
+
+    def fields(self, keys):
+        return [(self._key(r), *r) for r in self._read() if self._key(r) in set(keys)]
+
+    def _in(self, ranges):
+        return [r for r in self._read() if any(lo <= self._key(r) <= hi for lo, hi in ranges)]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.01)
+
+
+def _run(source_rows, target: FakeReader | list, clock: Clock | None = None, **settings):
+    clock = clock or Clock()
+    target = target if isinstance(target, FakeReader) else FakeReader(target)
+    pair = TablePair("orders", "id", COLUMNS, FakeReader(source_rows), target)
+    result = reconcile_table(pair, Settings(**{"settle_s": 5, "poll_s": 1, **settings}),
+                             clock=clock, sleep=clock.sleep)
+    return result, pair
+
+
+ROWS = [_row(k) for k in range(1, 1001)]
+
+
+@pytest.mark.parametrize("mode", ["count", "checksum"])
+def test_equal_tables_pass_in_one_read(mode):
+    result, _ = _run(ROWS, list(ROWS), mode=mode)
+
+    assert result.status == "ok" and result.drift == 0 and result.reads == 1
+    assert (result.source, result.target, result.cut.lo, result.cut.hi) == (1000, 1000, 1, 1000)
+
+
+def test_every_kind_of_drift_is_found_and_named():
+    target = [r for r in ROWS if r[0] not in ("10", "500")]
+    target = [("77", "other", "77.50") if r[0] == "77" else r for r in target]
+    target = [("78", NULL, r[2]) if r[0] == "78" else r for r in target]
+    target += [_row(300), _row(2000)]
+
+    result, _ = _run(ROWS, target, mode="checksum")
+
+    assert result.missing == (10, 500) and result.duplicate == (300,) and result.extra == (2000,)
+    assert [(c.key, c.columns, c.null_columns) for c in result.changed] == [
+        (77, ("name",), ()), (78, ("name",), ("name",))]
+    assert result.status == "drift" and result.drift == 6 and result.cut.hi == 2000
+
+
+def test_count_mode_localises_when_counts_differ():
+    result, _ = _run(ROWS, ROWS[1:], mode="count")
+
+    assert result.localised and result.missing == (1,) and (result.source, result.target) == (1000, 999)
+
+
+def test_count_mode_cannot_see_a_loss_cancelled_by_a_duplicate_but_checksum_mode_does():
+    target = [r for r in ROWS if r[0] != "5"] + [_row(6)]
+
+    assert _run(ROWS, target, mode="count")[0].status == "ok"
+    found = _run(ROWS, target, mode="checksum")[0]
+    assert (found.missing, found.duplicate) == ((5,), (6,))
+
+
+def test_a_change_in_flight_settles_and_is_not_drift():
+    lagging = FakeReader([r for r in ROWS if r[0] != "999"], after_reads=(3, list(ROWS)))
+
+    result, _ = _run(ROWS, lagging, mode="checksum")
+
+    assert result.status == "ok" and result.reads > 1
+    assert (result.source, result.target) == (1000, 1000)  # the settled read's counts, not the first one's
+
+
+def test_a_real_loss_is_reported_only_after_the_settle_window():
+    clock = Clock()
+
+    result, _ = _run(ROWS, ROWS[1:], clock=clock, mode="checksum", settle_s=5, poll_s=1)
+
+    assert result.missing == (1,) and clock.now >= 5 and result.reads >= 5
+
+
+def test_rows_inserted_on_the_source_after_the_watermark_are_not_compared():
+    growing = FakeReader(ROWS, after_reads=(1, ROWS + [_row(k) for k in range(1001, 1010)]))
+    pair = TablePair("orders", "id", COLUMNS, growing, FakeReader(ROWS))
+    clock = Clock()
+
+    result = reconcile_table(pair, Settings(mode="checksum", settle_s=0), clock=clock,
+                             sleep=clock.sleep)
+
+    assert result.status == "ok" and result.cut.hi == 1000
+
+
+def test_big_drift_lists_at_most_max_keys_and_reads_boundedly():
+    source = [_row(k) for k in range(1, 20001)]
+
+    result, pair = _run(source, source[:100], mode="checksum", settle_s=0, max_keys=10, leaf_rows=16,
+                        max_segments=256)
+
+    assert result.status == "drift" and result.drift >= 19900
+    assert len(result.to_dict()["missing"]) == 10 and result.unexplored
+    assert pair.source.largest_fetch <= 10 * 16 * 2
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError, match="mode"):
+        Settings(mode="rows")
+    with pytest.raises(ValueError, match="settle_s"):
+        Settings(settle_s=-1)
+    with pytest.raises(ValueError, match="max_keys"):
+        Settings(max_keys=0)

@@ -1,0 +1,193 @@
+"""Generated SQL per dialect (MySQL, PostgreSQL, Redshift — Redshift has no server here, so its SQL is pinned by
+these tests), column kinds from information schema rows, and hostile identifiers refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from cdc_runbooks.identifiers import InvalidIdentifier
+from cdc_runbooks.row_checksum import (
+    Column,
+    Dialect,
+    Kind,
+    TableRef,
+    UnsupportedColumn,
+    column_from_information_schema,
+    field_sql,
+    quote,
+    row_hash_sql,
+    row_text_sql,
+)
+
+MY, PG, RS = Dialect.MYSQL, Dialect.POSTGRES, Dialect.REDSHIFT
+ID = Column("id", Kind.INTEGER, nullable=False)
+NOTE = Column("note", Kind.TEXT)
+HOSTILE = ["orders; DROP TABLE x", "a`b", 'a"b', "a'b", "1abc", "", "x" * 65, "a b", "a--", "é", None, 7]
+
+
+def _ref(dialect, columns=(ID, NOTE), scales=(0, 0), key="id") -> TableRef:
+    return TableRef(dialect, "shop", "orders", tuple(columns), key, tuple(scales))
+
+
+@pytest.mark.parametrize(("dialect", "expected"), [
+    (MY, "CAST(`id` AS CHAR)"), (PG, 'CAST("id" AS TEXT)'), (RS, 'CAST("id" AS VARCHAR)')])
+def test_integer_renders_digits_and_not_null_skips_coalesce(dialect, expected):
+    assert field_sql(dialect, ID) == expected
+
+
+@pytest.mark.parametrize(("dialect", "expected"), [
+    (MY, "COALESCE(CONCAT(CHAR_LENGTH(`note`), ':', `note`), 'N')"),
+    (PG, """COALESCE(CAST(CHAR_LENGTH("note") AS TEXT) || ':' || "note", 'N')"""),
+    (RS, """COALESCE(CAST(LEN("note") AS VARCHAR) || ':' || "note", 'N')""")])
+def test_text_is_length_prefixed_and_null_is_n(dialect, expected):
+    assert field_sql(dialect, NOTE) == expected
+
+
+def test_mysql_text_in_another_charset_is_converted_to_utf8mb4():
+    latin1 = column_from_information_schema(MY, ("name", "varchar", "NO", None, "latin1"))
+    converted = "CONVERT(`name` USING utf8mb4)"
+    assert field_sql(MY, latin1) == f"CONCAT(CHAR_LENGTH({converted}), ':', {converted})"
+
+
+@pytest.mark.parametrize(("dialect", "declared", "scale", "expected"), [
+    (MY, 2, 2, "CAST(`amount` AS CHAR)"),
+    (PG, 2, 2, 'CAST("amount" AS TEXT)'),
+    (RS, 2, 2, 'CAST("amount" AS VARCHAR)'),
+    (MY, 2, 4, "CAST(CAST(`amount` AS DECIMAL(65,4)) AS CHAR)"),
+    (PG, None, 2, 'CAST(ROUND(CAST("amount" AS NUMERIC), 2) AS TEXT)'),
+    (RS, 2, 4, 'CAST(CAST("amount" AS DECIMAL(38,4)) AS VARCHAR)')])
+def test_decimal_renders_at_the_canonical_scale(dialect, declared, scale, expected):
+    column = Column("amount", Kind.DECIMAL, nullable=False, scale=declared)
+    assert field_sql(dialect, column, scale) == expected
+
+
+@pytest.mark.parametrize(("dialect", "expected"), [
+    (MY, "DATE_FORMAT(`at`, '%Y-%m-%d %H:%i:%s.%f')"),
+    (PG, "TO_CHAR(\"at\", 'YYYY-MM-DD HH24:MI:SS.US')"),
+    (RS, "TO_CHAR(\"at\", 'YYYY-MM-DD HH24:MI:SS.US')")])
+def test_datetime_always_has_six_fraction_digits(dialect, expected):
+    assert field_sql(dialect, Column("at", Kind.DATETIME, nullable=False)) == expected
+
+
+@pytest.mark.parametrize(("dialect", "expected"), [
+    (MY, "DATE_FORMAT(CONVERT_TZ(`at`, @@session.time_zone, '+00:00'), '%Y-%m-%d %H:%i:%s.%f')"),
+    (PG, "TO_CHAR((\"at\" AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24:MI:SS.US')")])
+def test_instant_types_render_in_utc(dialect, expected):
+    assert field_sql(dialect, Column("at", Kind.DATETIME, nullable=False, utc=True)) == expected
+
+
+@pytest.mark.parametrize(("dialect", "expected"), [
+    (MY, "DATE_FORMAT(`day`, '%Y-%m-%d')"), (RS, "TO_CHAR(\"day\", 'YYYY-MM-DD')")])
+def test_date(dialect, expected):
+    assert field_sql(dialect, Column("day", Kind.DATE, nullable=False)) == expected
+
+
+def test_boolean_keeps_null_distinct_from_false():
+    assert field_sql(PG, Column("flag", Kind.BOOLEAN)) == \
+        """COALESCE(CASE WHEN "flag" THEN '1' WHEN NOT "flag" THEN '0' END, 'N')"""
+
+
+@pytest.mark.parametrize(("dialect", "expected"), [
+    (MY, "CAST(CAST(`f` AS DOUBLE) AS DECIMAL(65,6))"),
+    (PG, 'CAST(ROUND(CAST(CAST("f" AS DOUBLE PRECISION) AS NUMERIC), 6) AS TEXT)'),
+    (RS, 'CAST(CAST(CAST("f" AS FLOAT8) AS DECIMAL(38,6)) AS VARCHAR)')])
+def test_float_rounds_to_six_decimals(dialect, expected):
+    assert field_sql(dialect, Column("f", Kind.FLOAT, nullable=False)) == expected
+
+
+def test_row_text_joins_fields_with_the_separator():
+    assert row_text_sql(MY, (ID, ID), (0, 0)) == "CONCAT_WS('|', CAST(`id` AS CHAR), CAST(`id` AS CHAR))"
+    assert row_text_sql(RS, (ID, ID), (0, 0)) == """CAST("id" AS VARCHAR) || '|' || CAST("id" AS VARCHAR)"""
+
+
+@pytest.mark.parametrize(("dialect", "expected"), [
+    (MY, "CAST(CONV(SUBSTRING(MD5(CONCAT_WS('|', CAST(`id` AS CHAR))), 1, 15), 16, 10) AS UNSIGNED)"),
+    (PG, """CAST(CAST('x' || SUBSTR(MD5(CAST("id" AS TEXT)), 1, 15) AS BIT(60)) AS BIGINT)"""),
+    (RS, """STRTOL(SUBSTRING(MD5(CAST("id" AS VARCHAR)), 1, 15), 16)""")])
+def test_row_hash_is_60_bits_of_md5(dialect, expected):
+    assert row_hash_sql(dialect, (ID,), (0,)) == expected
+
+
+def test_segments_are_one_group_by_scan_per_dialect():
+    hash_pg = row_hash_sql(PG, (ID, NOTE), (0, 0))
+    hash_rs = row_hash_sql(RS, (ID, NOTE), (0, 0))
+    assert _ref(MY).segments_sql(10, 64, [(10, 99), (200, 263)]) == (
+        f"SELECT (`id` - 10) DIV 64 AS segment, COUNT(*), SUM({row_hash_sql(MY, (ID, NOTE), (0, 0))}) "  # noqa: S608
+        "FROM `shop`.`orders` WHERE (`id` >= 10 AND `id` <= 99) OR (`id` >= 200 AND `id` <= 263) GROUP BY 1")
+    assert _ref(PG).segments_sql(0, 8, [(0, 7)]) == (
+        f'SELECT ("id" - 0) / 8 AS segment, COUNT(*), SUM({hash_pg}) FROM "shop"."orders" '  # noqa: S608
+        'WHERE ("id" >= 0 AND "id" <= 7) GROUP BY 1')
+    assert _ref(RS).segments_sql(-5, 2, [(-5, 4)]) == (
+        f'SELECT ("id" - -5) / 2 AS segment, COUNT(*), SUM(CAST({hash_rs} AS DECIMAL(38,0))) '  # noqa: S608
+        'FROM "shop"."orders" WHERE ("id" >= -5 AND "id" <= 4) GROUP BY 1')
+
+
+def test_a_numeric_key_in_the_warehouse_is_floored():
+    key = Column("id", Kind.DECIMAL, nullable=False, scale=0)
+    assert _ref(PG, (key,), (0,)).segments_sql(1, 4, [(1, 8)]).startswith('SELECT FLOOR(("id" - 1) / 4) AS segment')
+
+
+def test_bounds_count_and_key_queries():
+    ref = _ref(RS)
+    assert ref.bounds_sql() == 'SELECT MIN("id"), MAX("id") FROM "shop"."orders"'
+    assert ref.count_sql(42) == 'SELECT COUNT(*) FROM "shop"."orders" WHERE "id" <= 42'
+    assert ref.row_hashes_sql([(1, 2)]).endswith('WHERE ("id" >= 1 AND "id" <= 2)')
+    assert ref.fields_by_key_sql([5]) == (f'SELECT "id", {field_sql(RS, ID)}, {field_sql(RS, NOTE)} '  # noqa: S608
+                                          'FROM "shop"."orders" WHERE "id" IN (5)')
+
+
+@pytest.mark.parametrize("bad", ["1; DROP TABLE x", 1.5, True, None])
+def test_key_bounds_must_be_integers(bad):
+    with pytest.raises(TypeError, match="integer"):
+        _ref(MY).count_sql(bad)
+
+
+def test_empty_ranges_and_keys_are_refused():
+    with pytest.raises(ValueError, match="key range"):
+        _ref(PG).row_hashes_sql([])
+    with pytest.raises(ValueError, match="key is required"):
+        _ref(PG).fields_by_key_sql([])
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_identifiers_are_refused_everywhere(name):
+    with pytest.raises(InvalidIdentifier):
+        quote(MY, name)
+    with pytest.raises(InvalidIdentifier):
+        TableRef(PG, "shop", name, (ID,), "id", (0,))
+    with pytest.raises(InvalidIdentifier):
+        TableRef(PG, name, "orders", (ID,), "id", (0,))
+    with pytest.raises(InvalidIdentifier):
+        column_from_information_schema(MY, (name, "int", "NO", None, None), "orders")
+    with pytest.raises(InvalidIdentifier):
+        field_sql(RS, Column(name, Kind.INTEGER))
+
+
+@pytest.mark.parametrize(("dialect", "row", "kind", "scale", "utc"), [
+    (MY, ("a", "tinyint", "YES", 0, None), Kind.INTEGER, 0, False),
+    (MY, ("a", "bigint", "NO", 0, None), Kind.INTEGER, 0, False),
+    (MY, ("a", "decimal", "NO", 2, None), Kind.DECIMAL, 2, False),
+    (MY, ("a", "double", "YES", None, None), Kind.FLOAT, None, False),
+    (MY, ("a", "longtext", "YES", None, "utf8mb4"), Kind.TEXT, None, False),
+    (MY, ("a", "timestamp", "YES", None, None), Kind.DATETIME, None, True),
+    (MY, ("a", "date", "YES", None, None), Kind.DATE, None, False),
+    (PG, ("a", "boolean", "YES", None, None), Kind.BOOLEAN, None, False),
+    (PG, ("a", "numeric", "YES", 4, None), Kind.DECIMAL, 4, False),
+    (RS, ("a", "character varying", "YES", None, None), Kind.TEXT, None, False),
+    (RS, ("a", "timestamp with time zone", "YES", None, None), Kind.DATETIME, None, True),
+    (RS, ("a", "double precision", "YES", None, None), Kind.FLOAT, None, False)])
+def test_kinds_from_information_schema(dialect, row, kind, scale, utc):
+    column = column_from_information_schema(dialect, row)
+    assert (column.kind, column.scale, column.utc, column.nullable) == (kind, scale, utc, row[2] == "YES")
+
+
+@pytest.mark.parametrize(("dialect", "data_type"), [(MY, "json"), (MY, "blob"), (MY, "time"), (PG, "jsonb"),
+                                                    (RS, "super")])
+def test_types_without_a_canonical_rendering_are_refused_by_name(dialect, data_type):
+    with pytest.raises(UnsupportedColumn, match=f"orders.payload: type '{data_type}'"):
+        column_from_information_schema(dialect, ("payload", data_type, "YES", None, None), "orders")
+
+
+def test_a_key_that_is_not_a_column_is_refused():
+    with pytest.raises(ValueError, match="key column 'uuid'"):
+        _ref(MY, key="uuid")
