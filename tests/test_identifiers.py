@@ -36,3 +36,16 @@ def test_arns_of_one_kind(kind, good, bad):
     assert identifiers.arn(kind, good, "some_arn") == good
     with pytest.raises(identifiers.InvalidIdentifier, match=r"some_arn: .* expected an ARN such as"):
         identifiers.arn(kind, bad, "some_arn")
+
+
+@pytest.mark.parametrize(("check", "good", "bad"), [
+    (identifiers.s3_prefix, "aurora/daily-exports_v1.2", ["", "/a", "a/", "a//b", "a:b", "a b", "a/../b", "x" * 600]),
+    (identifiers.s3_uri, "s3://cdc-athena-results/runs/", ["s3://cdc-athena-results", "s3://Bad/", "s3://b1/a:b/",
+                                                          "https://cdc/x/", None]),
+    (identifiers.athena_workgroup, "cdc-runbooks.v2", ["", "a b", "a;b", "x" * 129]),
+])
+def test_lake_identifiers(check, good, bad):
+    assert check(good, "field_x") == good
+    for value in bad:
+        with pytest.raises(identifiers.InvalidIdentifier, match="^field_x: "):
+            check(value, "field_x")

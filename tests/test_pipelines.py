@@ -67,3 +67,45 @@ def test_malformed_files_are_refused(tmp_path, text):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(PipelineConfigError, match="cannot read the pipelines file"):
         load_pipelines(tmp_path / "absent.yaml")
+
+
+EXPORT = """\
+    export_bucket: cdc-exports
+    export_prefix: aurora/daily
+    export_kms_key_arn: arn:aws:kms:us-east-1:123456789012:alias/cdc-exports
+    export_role_arn: arn:aws:iam::123456789012:role/rds-s3-export
+    glue_database: billing_lake
+    athena_workgroup: cdc-runbooks
+    athena_output: s3://cdc-athena-results/runbooks/
+"""
+
+
+def test_export_settings_load_and_default_to_none(tmp_path):
+    pipelines = load_pipelines(_write(tmp_path, GOOD + EXPORT))
+    billing, shop = pipelines["billing"], pipelines["shop"]
+    assert billing.exports_to_athena and billing.export_prefix == "aurora/daily"
+    assert billing.glue_database == "billing_lake" and billing.athena_output == "s3://cdc-athena-results/runbooks/"
+    assert not shop.exports_to_athena and shop.export_role_arn is None
+
+
+def test_the_repository_config_exports_shop():
+    shop = get_pipeline("shop", DEFAULT_PATH)
+    assert shop.exports_to_athena and shop.export_kms_key_arn.endswith(":alias/cdc-exports")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("    glue_database: billing_lake\n", ""), "glue_database: required when any of export_bucket"),
+    (("export_prefix: aurora/daily", "export_prefix: 'aurora:daily'"), "export_prefix: 'aurora:daily' is not valid"),
+    (("export_prefix: aurora/daily", "export_prefix: /aurora/"), "export_prefix: '/aurora/' is not valid"),
+    (("alias/cdc-exports", "alias/cdc exports"), "export_kms_key_arn: .* expected an ARN"),
+    (("role/rds-s3-export", "user/rds-s3-export"), "export_role_arn: .* expected an ARN"),
+    (("glue_database: billing_lake", "glue_database: billing-lake"), "glue_database: 'billing-lake' is not valid"),
+    (("athena_workgroup: cdc-runbooks", "athena_workgroup: 'cdc runbooks'"), "athena_workgroup: 'cdc runbooks'"),
+    (("s3://cdc-athena-results/runbooks/", "https://cdc-athena-results/"), "athena_output: .* S3 folder URI"),
+    (("s3://cdc-athena-results/runbooks/", "s3://Bad_Bucket/"), "athena_output: .* S3 folder URI"),
+])
+def test_invalid_export_settings_name_the_field(tmp_path, change, message):
+    path = _write(tmp_path, (GOOD + EXPORT).replace(*change))
+    with pytest.raises(PipelineConfigError, match=message) as error:
+        load_pipelines(path)
+    assert f"{path}:7: pipeline 'billing'" in str(error.value)

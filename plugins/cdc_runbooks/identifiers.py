@@ -31,6 +31,10 @@ _ARN_EXAMPLES = {
     "kms-key": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 }
 _S3_BUCKET = re.compile(r"^(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# Key prefixes: '/'-separated segments of safe characters (RDS export refuses a colon in S3Prefix).
+_S3_PREFIX = re.compile(r"^(?=.{1,512}$)[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
+_S3_URI = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<prefix>.*?)/?$")
+_WORKGROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 class InvalidIdentifier(Refusal, ValueError):
@@ -71,3 +75,22 @@ def s3_bucket(value: object, field: str = "bucket") -> str:
 def arn(kind: str, value: object, field: str) -> str:
     """Validate an ARN of one kind: 'dms-task', 'sns-topic', 'iam-role' or 'kms-key'."""
     return _check(field, value, _ARN[kind], f"an ARN such as {_ARN_EXAMPLES[kind]!r}")
+
+
+def s3_prefix(value: object, field: str = "prefix") -> str:
+    return _check(field, value, _S3_PREFIX, "an S3 key prefix such as 'exports/aurora' (letters, digits, '_', '.', "
+                                            "'-', segments separated by '/', no leading or trailing '/')")
+
+
+def s3_uri(value: object, field: str = "s3_uri") -> str:
+    """An ``s3://bucket/`` or ``s3://bucket/prefix/`` folder URI."""
+    match = _S3_URI.match(value) if isinstance(value, str) else None
+    if match is None or (match["prefix"] and not _S3_PREFIX.match(match["prefix"])) or not _S3_BUCKET.match(
+            match["bucket"]):
+        raise InvalidIdentifier(f"{field}: {_shown(value)} is not valid; expected an S3 folder URI such as "
+                                "'s3://cdc-athena-results/runbooks/'")
+    return value
+
+
+def athena_workgroup(value: object, field: str = "workgroup") -> str:
+    return _check(field, value, _WORKGROUP, "an Athena workgroup name (letters, digits, '.', '_', '-')")

@@ -57,6 +57,14 @@ class Pipeline:
     metric_period_s: int = 60
     poll_interval_s: float = 15.0
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # Snapshot export -> S3 Parquet -> Athena (aurora_snapshot_to_athena); all set, or none of them.
+    export_bucket: str | None = None
+    export_prefix: str | None = None
+    export_kms_key_arn: str | None = None
+    export_role_arn: str | None = None
+    glue_database: str | None = None
+    athena_workgroup: str | None = None
+    athena_output: str | None = None
 
     def __post_init__(self) -> None:
         identifiers.cluster_identifier(self.source_cluster, "source_cluster")
@@ -72,6 +80,7 @@ class Pipeline:
             identifiers.arn("sns-topic", self.sns_topic_arn, "sns_topic_arn")
         if self.records_bucket is not None:
             identifiers.s3_bucket(self.records_bucket, "records_bucket")
+        self._validate_export()
         for name in ("binlog_retention_hours_min", "drain_max_latency_s", "drain_sustain_s", "metric_period_s",
                      "poll_interval_s"):
             value = getattr(self, name)
@@ -79,6 +88,29 @@ class Pipeline:
                 raise ValueError(f"{name}: {value!r} must be a positive number")
 
 
+    @property
+    def exports_to_athena(self) -> bool:
+        return self.export_bucket is not None
+
+    def _validate_export(self) -> None:
+        values = {name: getattr(self, name) for name in EXPORT_FIELDS}
+        if all(value is None for value in values.values()):
+            return
+        missing = [name for name, value in values.items() if value is None and name != "export_prefix"]
+        if missing:
+            raise ValueError(f"{', '.join(missing)}: required when any of {', '.join(EXPORT_FIELDS)} is set")
+        identifiers.s3_bucket(self.export_bucket, "export_bucket")
+        if self.export_prefix is not None:
+            identifiers.s3_prefix(self.export_prefix, "export_prefix")
+        identifiers.arn("kms-key", self.export_kms_key_arn, "export_kms_key_arn")
+        identifiers.arn("iam-role", self.export_role_arn, "export_role_arn")
+        identifiers.table_name(self.glue_database, "glue_database")
+        identifiers.athena_workgroup(self.athena_workgroup, "athena_workgroup")
+        identifiers.s3_uri(self.athena_output, "athena_output")
+
+
+EXPORT_FIELDS = ("export_bucket", "export_prefix", "export_kms_key_arn", "export_role_arn", "glue_database",
+                 "athena_workgroup", "athena_output")
 _FIELDS = {f.name for f in fields(Pipeline)} - {"name"}
 
 

@@ -1,0 +1,72 @@
+"""Waiting for RDS snapshot exports: one poll (sync, RdsHook) and the trigger that repeats it.
+
+Exports take hours. The trigger follows ``cdc_runbooks.triggers``: it polls with
+the sync hook in a worker thread (no aiobotocore), runs in the triggerer when the
+operator defers (no worker slot held) and inline otherwise (``triggers.wait_for``).
+Unlike the provider's RdsExportTaskExistenceSensor it never takes ``starting``
+for done, and unlike RdsStartExportTaskOperator it has no 20-minute ceiling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from cdc_runbooks.snapshot_export import FAILED, ExportState
+
+
+def export_state(pipeline_name: str, export_id: str) -> ExportState | None:
+    """DescribeExportTasks for one id (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeExportTasks.html);
+    None when RDS has no export of that id."""
+    from airflow.providers.amazon.aws.hooks.rds import RdsHook
+
+    from cdc_runbooks.pipelines import get_pipeline
+
+    rds = RdsHook(aws_conn_id=get_pipeline(pipeline_name).aws_conn_id).conn
+    try:
+        tasks = rds.describe_export_tasks(ExportTaskIdentifier=export_id)["ExportTasks"]
+    except rds.exceptions.ExportTaskNotFoundFault:
+        return None
+    return ExportState.from_api(tasks[0]) if tasks else None
+
+
+class ExportTasksTrigger(BaseTrigger):
+    """Fire when every export in ``exports`` ({pipeline: export id}) is ``complete``; fire ``failed`` as soon as
+    one is failed, canceled or gone (with its FailureCause), ``error`` after ``waiter_max_attempts`` polls
+    ``waiter_delay`` s apart (the exports may still run)."""
+
+    def __init__(self, *, exports: dict[str, str], waiter_delay: float, waiter_max_attempts: int,
+                 carry: dict | None = None) -> None:
+        super().__init__()
+        self.exports = dict(exports)
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+        self.carry = carry or {}
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (f"{type(self).__module__}.{type(self).__qualname__}", {
+            "exports": self.exports, "waiter_delay": self.waiter_delay,
+            "waiter_max_attempts": self.waiter_max_attempts, "carry": self.carry})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        states: dict[str, ExportState | None] = {}
+        for _ in range(self.waiter_max_attempts):
+            for pipeline, export_id in self.exports.items():
+                if states.get(pipeline) is None or states[pipeline].status != "complete":
+                    states[pipeline] = await asyncio.to_thread(export_state, pipeline, export_id)
+            broken = [f"{p}: {s.describe() if s else f'export {self.exports[p]} does not exist'}"
+                      for p, s in states.items() if s is None or s.status in FAILED]
+            if broken:
+                yield TriggerEvent({"status": "failed", "message": "; ".join(broken), "carry": self.carry})
+                return
+            if all(s.status == "complete" for s in states.values()):
+                yield TriggerEvent({"status": "success", "carry": self.carry,
+                                    "message": "; ".join(s.describe() for s in states.values())})
+                return
+            await asyncio.sleep(self.waiter_delay)
+        yield TriggerEvent({"status": "error", "carry": self.carry, "message": (
+            f"exports not complete after {self.waiter_max_attempts} polls {self.waiter_delay:g} s apart: "
+            + "; ".join(s.describe() for s in states.values() if s))})

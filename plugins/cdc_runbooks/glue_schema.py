@@ -1,0 +1,129 @@
+"""Glue (Hive) table definitions for an RDS snapshot export's Parquet files.
+
+Pure: no Airflow, no AWS calls. The schema comes from the export's own
+``export_tables_info`` (``schemaMetadata.originalTypeMappings``: each column's
+MySQL type), mapped the way RDS writes the Parquet
+(https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-export-snapshot.Considerations.html):
+
+* DATETIME and TIMESTAMP are INT64 TIMESTAMP_MICROS -> ``timestamp``;
+* DATE and TIME are UTF-8 strings -> ``string``;
+* DECIMAL(p,s) -> ``decimal(p,s)``, a string above precision 38;
+* BIGINT UNSIGNED is DECIMAL(20,0) -> ``decimal(20,0)``; INT/MEDIUMINT UNSIGNED -> ``bigint``;
+* FLOAT and DOUBLE are doubles; text, JSON, ENUM and SET strings; binary, BLOB, BIT and spatial types binary.
+
+A type without a known mapping is refused: a guessed column type would make
+Athena fail (or, worse, misread) every query on the table.
+
+Every table is partitioned by ``snapshot_date`` so the history of snapshots
+accumulates; each partition's LOCATION is one export's table folder.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cdc_runbooks import identifiers
+from cdc_runbooks.refusal import Refusal
+
+PARTITION_KEY = "snapshot_date"
+LATEST_SUFFIX = "_latest"
+PARQUET_FORMAT = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+                  "Parameters": {"serialization.format": "1"}},
+}
+_COLUMN_TYPE = re.compile(r"^(?P<name>[a-z]+)(?:\((?P<args>[^)]*)\))?(?P<attributes>(?:\s+[a-z]+)*)$")
+_SIMPLE = {
+    **dict.fromkeys(("tinyint", "smallint", "year"), "int"),
+    **dict.fromkeys(("float", "double", "real"), "double"),
+    **dict.fromkeys(("datetime", "timestamp"), "timestamp"),
+    **dict.fromkeys(("date", "time", "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "json", "enum",
+                     "set"), "string"),
+    **dict.fromkeys(("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit", "geometry", "point",
+                     "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
+                     "geometrycollection"), "binary"),
+}
+
+
+class UnmappedColumnType(Refusal, ValueError):
+    """A column's MySQL type has no known Parquet mapping in RDS export."""
+
+
+def glue_type(mysql_type: str) -> str:
+    """The Glue/Athena type of the Parquet column RDS export writes for a MySQL column type."""
+    match = _COLUMN_TYPE.match(mysql_type.strip().lower())
+    if match is None:
+        raise UnmappedColumnType(f"MySQL type {mysql_type!r} has no RDS export mapping")
+    name, unsigned = match["name"], "unsigned" in match["attributes"].split()
+    if name in ("decimal", "numeric", "dec", "fixed"):
+        precision, _, scale = (match["args"] or "10").partition(",")
+        if int(precision) > 38:
+            return "string"
+        return f"decimal({int(precision)},{int(scale or 0)})"
+    if name == "bigint":
+        return "decimal(20,0)" if unsigned else "bigint"
+    if name in ("mediumint", "int", "integer"):
+        return "bigint" if unsigned else "int"
+    if name not in _SIMPLE:
+        raise UnmappedColumnType(f"MySQL type {mysql_type!r} has no RDS export mapping")
+    return _SIMPLE[name]
+
+
+def columns(type_mappings: list[dict]) -> list[dict]:
+    """Glue columns from export_tables_info's ``originalTypeMappings`` (order kept, the MySQL type as comment)."""
+    result = []
+    for mapping in type_mappings:
+        name = mapping["columnName"]
+        if not isinstance(name, str) or not name or name != name.strip() or '"' in name or "`" in name:
+            raise UnmappedColumnType(f"column name {name!r} cannot be registered")
+        try:
+            result.append({"Name": name.lower(), "Type": glue_type(mapping["originalType"]),
+                           "Comment": f"MySQL {mapping['originalType']}"})
+        except UnmappedColumnType as error:
+            raise UnmappedColumnType(f"column {name!r}: {error}") from None
+    return result
+
+
+def storage(columns_: list[dict], location: str) -> dict:
+    """A Parquet StorageDescriptor; ``location`` is an S3 folder URI (a trailing slash is added)."""
+    return {"Columns": columns_, "Location": location.rstrip("/") + "/", "Compressed": True, **PARQUET_FORMAT}
+
+
+def table_input(table: str, columns_: list[dict], location: str, description: str) -> dict:
+    """TableInput of a table partitioned by ``snapshot_date`` (CreateTable/UpdateTable)."""
+    identifiers.table_name(table)
+    return {"Name": table, "Description": description, "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE", "parquet.compression": "GZIP"},
+            "PartitionKeys": [{"Name": PARTITION_KEY, "Type": "string"}],
+            "StorageDescriptor": storage(columns_, location)}
+
+
+def latest_table_input(table: str, columns_: list[dict], location: str, snapshot_date: str) -> dict:
+    """TableInput of ``<table>_latest``: unpartitioned, over the newest snapshot's folder only."""
+    identifiers.table_name(table)
+    return {"Name": f"{table}{LATEST_SUFFIX}", "TableType": "EXTERNAL_TABLE",
+            "Description": f"{table} as of the newest snapshot ({snapshot_date})",
+            "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE", "parquet.compression": "GZIP",
+                           PARTITION_KEY: snapshot_date},
+            "StorageDescriptor": storage(columns_, location)}
+
+
+def partition_input(snapshot_date: str, columns_: list[dict], location: str, export_id: str) -> dict:
+    """PartitionInput of one snapshot (CreatePartition); it carries that export's own columns."""
+    return {"Values": [snapshot_date], "Parameters": {"export_task_identifier": export_id},
+            "StorageDescriptor": storage(columns_, location)}
+
+
+def same_columns(a: list[dict], b: list[dict]) -> bool:
+    """Whether two column lists have the same names and types in the same order (comments ignored)."""
+    return [(c["Name"], c["Type"]) for c in a] == [(c["Name"], c["Type"]) for c in b]
+
+
+def count_query(database: str, table: str, snapshot_date: str) -> str:
+    """The validation query: rows of one snapshot partition (names validated, the date checked ISO)."""
+    identifiers.table_name(database, "glue_database")
+    identifiers.table_name(table)
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", snapshot_date):
+        raise ValueError(f"snapshot_date {snapshot_date!r} is not YYYY-MM-DD")
+    return f"SELECT COUNT(*) FROM \"{database}\".\"{table}\" WHERE \"{PARTITION_KEY}\" = '{snapshot_date}'"  # noqa: S608

@@ -1,0 +1,352 @@
+"""Operators for the RDS half of the batch path: preflight, snapshot, export, verify.
+
+Each step works on every pipeline of the run (``pipeline_names``) for the run's
+data interval, and names everything from the pipeline and the interval
+(``cdc_runbooks.snapshot_export.IntervalExport``): a retry, a cleared task or a
+re-run of the interval finds what an earlier try made and adopts it. Thin
+shells over ``cdc_runbooks.snapshot_export``; AWS through RdsHook and S3Hook.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from airflow.providers.amazon.aws.hooks.athena import AthenaHook
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+from airflow.providers.amazon.aws.hooks.rds import RdsHook
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk import BaseOperator, conf
+
+from cdc_runbooks import identifiers
+from cdc_runbooks import snapshot_export as se
+from cdc_runbooks.export_trigger import ExportTasksTrigger, export_state
+from cdc_runbooks.operators.step import records_failure
+from cdc_runbooks.pipelines import Pipeline, get_pipeline
+from cdc_runbooks.snapshot_export import Action, ExportedTable, ExportRefused, IntervalExport
+from cdc_runbooks.triggers import wait_for
+from cdc_runbooks.writer import describe_writer, writer_sql_hook
+
+SNAPSHOT_SOURCES = ("manual", "automated")
+
+
+class LakeStep(BaseOperator):
+    """A step of aurora_snapshot_to_athena over the run's pipelines and data interval.
+
+    :param pipeline_names: pipelines (each must have the export settings).
+    :param export_attempt: 1, or more after a failed export of the interval (new snapshot and export ids).
+    :param dry_run: log what would change; change nothing.
+    """
+
+    template_fields: Sequence[str] = ("pipeline_names", "export_attempt", "dry_run")
+
+    def __init__(self, *, pipeline_names: list[str] | str, export_attempt: int | str = 1,
+                 dry_run: bool | str = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.pipeline_names = pipeline_names
+        self.export_attempt = export_attempt
+        self.dry_run = dry_run
+
+    @records_failure
+    def execute(self, context) -> dict:
+        return {name: self.run_one(context, *self.target(context, name)) for name in self.names()}
+
+    def run_one(self, context, pipeline: Pipeline, names: IntervalExport) -> dict:
+        raise NotImplementedError
+
+    def names(self) -> list[str]:
+        names = [self.pipeline_names] if isinstance(self.pipeline_names, str) else list(self.pipeline_names)
+        if not names:
+            raise ExportRefused("pipeline_names: at least one pipeline is required")
+        return names
+
+    def target(self, context, name: str) -> tuple[Pipeline, IntervalExport]:
+        pipeline = get_pipeline(name)
+        if not pipeline.exports_to_athena:
+            raise ExportRefused(f"pipeline {name!r} has no export settings (export_bucket, ... in pipelines.yaml)")
+        start = context.get("data_interval_start")
+        if start is None:
+            raise ExportRefused("the run has no data interval: trigger it with a logical date")
+        return pipeline, IntervalExport.of_interval(name, start, int(self.export_attempt))
+
+    @staticmethod
+    def interval(context) -> tuple[datetime, datetime]:
+        return context["data_interval_start"], context["data_interval_end"]
+
+
+# -- lookups shared by the steps -------------------------------------------------------------------
+def find_snapshot(pipeline: Pipeline, names: IntervalExport, source: str, start: datetime,
+                  end: datetime) -> dict | None:
+    """The interval's snapshot: the manual one of its deterministic id, or the newest automated one inside it."""
+    rds = RdsHook(aws_conn_id=pipeline.aws_conn_id).conn
+    if source == "automated":
+        pages = rds.get_paginator("describe_db_cluster_snapshots").paginate(
+            DBClusterIdentifier=pipeline.source_cluster, SnapshotType="automated")
+        return se.latest_automated_snapshot([s for page in pages for s in page["DBClusterSnapshots"]], start, end)
+    try:
+        found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=names.snapshot_id)["DBClusterSnapshots"]
+    except rds.exceptions.DBClusterSnapshotNotFoundFault:
+        return None
+    if found and found[0]["DBClusterIdentifier"] != pipeline.source_cluster:
+        raise ExportRefused(f"snapshot {names.snapshot_id} is of cluster {found[0]['DBClusterIdentifier']}, not the "
+                            f"pipeline's {pipeline.source_cluster}: refusing to export it")
+    return found[0] if found else None
+
+
+def source_counts(pipeline: Pipeline) -> dict[str, int]:
+    """Row count of each pipeline table on the cluster's current writer."""
+    hook = writer_sql_hook(pipeline.source_conn_id, describe_writer(RdsHook(aws_conn_id=pipeline.aws_conn_id),
+                                                                     pipeline.source_cluster))
+    schema = identifiers.table_name(pipeline.target_schema, "target_schema")
+    return {t: int(hook.get_first(f"SELECT COUNT(*) FROM `{schema}`.`{identifiers.table_name(t)}`")[0])  # noqa: S608
+            for t in pipeline.tables}
+
+
+def export_only(pipeline: Pipeline) -> list[str]:
+    return [f"{pipeline.target_schema}.{table}" for table in pipeline.tables]
+
+
+def read_tables_info(pipeline: Pipeline, names: IntervalExport) -> dict[str, ExportedTable] | None:
+    """perTableStatus of every export_tables_info file of the interval's export; None if there is none."""
+    s3 = S3Hook(aws_conn_id=pipeline.aws_conn_id)
+    prefix = f"{names.export_root(pipeline.export_prefix)}/export_tables_info_{names.export_id}_from_"
+    keys = s3.list_keys(bucket_name=pipeline.export_bucket, prefix=prefix)
+    if not keys:
+        return None
+    statuses = [status for key in sorted(keys) for status in json.loads(
+        s3.read_key(key, bucket_name=pipeline.export_bucket))["perTableStatus"]]
+    return se.exported_tables(statuses)
+
+
+def data_keys(pipeline: Pipeline, folder: str) -> list[str]:
+    """Objects under a table folder that Athena reads (names starting with '_' or '.' are not data)."""
+    keys = S3Hook(aws_conn_id=pipeline.aws_conn_id).list_keys(bucket_name=pipeline.export_bucket, prefix=folder)
+    return [k for k in keys if not k.endswith("/") and not k.rsplit("/", 1)[-1].startswith(("_", "."))]
+
+
+class SnapshotStep(LakeStep):
+    """A step that finds the interval's snapshot.
+
+    :param snapshot_source: ``manual`` (the interval's own snapshot, created by take_snapshot) or ``automated``
+        (the newest automated snapshot created inside the interval: for backfills).
+    :param max_snapshot_lag_hours: how long after the interval's end a manual snapshot may still be taken.
+    """
+
+    template_fields: Sequence[str] = (*LakeStep.template_fields, "snapshot_source", "max_snapshot_lag_hours")
+
+    def __init__(self, *, snapshot_source: str = "manual", max_snapshot_lag_hours: float | str = 26,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.snapshot_source = snapshot_source
+        self.max_snapshot_lag_hours = max_snapshot_lag_hours
+
+    def names(self) -> list[str]:
+        if self.snapshot_source not in SNAPSHOT_SOURCES:
+            raise ExportRefused(f"snapshot_source {self.snapshot_source!r}: expected one of {SNAPSHOT_SOURCES}")
+        return super().names()
+
+    def check_timing(self, end: datetime) -> None:
+        se.check_manual_snapshot_timing(end, datetime.now(UTC), timedelta(hours=float(self.max_snapshot_lag_hours)))
+
+
+# -- preflight ---------------------------------------------------------------------------------------
+class LakePreflightOperator(SnapshotStep):
+    """Everything the run needs exists, and the interval can be snapshotted as asked; changes nothing.
+
+    Checks per pipeline: export settings present; the export bucket, the Athena results bucket, the Glue
+    database, the Athena workgroup, the export IAM role and KMS key, and the source cluster exist; for a
+    manual snapshot that does not exist yet, that the interval ended recently enough for a snapshot now to
+    stand for it; for ``automated``, that one exists inside the interval. Returns what it found per pipeline.
+    """
+
+    def run_one(self, context, pipeline: Pipeline, names: IntervalExport) -> str:
+        conn = pipeline.aws_conn_id
+        missing = [what for what, present in (
+            (f"export bucket {pipeline.export_bucket}", S3Hook(aws_conn_id=conn).check_for_bucket(
+                pipeline.export_bucket)),
+            (f"Athena output bucket of {pipeline.athena_output}", S3Hook(aws_conn_id=conn).check_for_bucket(
+                S3Hook.parse_s3_url(pipeline.athena_output)[0])),
+            (f"Glue database {pipeline.glue_database}", _exists(lambda: GlueCatalogHook(aws_conn_id=conn).conn
+                                                                 .get_database(Name=pipeline.glue_database))),
+            (f"Athena workgroup {pipeline.athena_workgroup}", _exists(lambda: AthenaHook(aws_conn_id=conn).conn
+                                                                       .get_work_group(WorkGroup=pipeline.athena_workgroup))),
+            (f"IAM role {pipeline.export_role_arn}", _exists(lambda: AwsBaseHook(aws_conn_id=conn, client_type="iam")
+                                                              .conn.get_role(RoleName=pipeline.export_role_arn
+                                                                             .rsplit("/", 1)[-1]))),
+            (f"KMS key {pipeline.export_kms_key_arn}", _exists(lambda: AwsBaseHook(aws_conn_id=conn, client_type="kms")
+                                                                .conn.describe_key(KeyId=pipeline.export_kms_key_arn))),
+            (f"cluster {pipeline.source_cluster}", _exists(lambda: RdsHook(aws_conn_id=conn).conn.describe_db_clusters(
+                DBClusterIdentifier=pipeline.source_cluster))),
+        ) if not present]
+        if missing:
+            raise ExportRefused(f"{pipeline.name}: missing {', '.join(missing)}")
+        start, end = self.interval(context)
+        if find_snapshot(pipeline, names, self.snapshot_source, start, end) is not None:
+            return f"snapshot for {names.partition_value} exists ({self.snapshot_source}); it will be used"
+        if self.snapshot_source == "automated":
+            raise ExportRefused(f"{pipeline.name}: no available automated snapshot of {pipeline.source_cluster} "
+                                f"was created in [{start.isoformat()}, {end.isoformat()})")
+        self.check_timing(end)
+        return f"will snapshot {pipeline.source_cluster} as {names.snapshot_id}"
+
+
+def _exists(describe) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        describe()
+    except ClientError:
+        return False
+    return True
+
+
+# -- snapshot ----------------------------------------------------------------------------------------
+class TakeSnapshotOperator(SnapshotStep):
+    """The interval's cluster snapshot, taken once (CreateDBClusterSnapshot:
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBClusterSnapshot.html).
+
+    ``manual``: adopt the snapshot of the interval's id if it exists; otherwise (after the timing check) count
+    the source's rows, create the snapshot, wait until it is available, count again and tag the snapshot with
+    both counts (``cdc-runbooks:rows:<table>`` = ``before..after``): what validation checks Athena against.
+    ``automated``: use the newest automated snapshot created inside the interval (no counts recorded).
+    """
+
+    def run_one(self, context, pipeline: Pipeline, names: IntervalExport) -> dict:
+        start, end = self.interval(context)
+        found = find_snapshot(pipeline, names, self.snapshot_source, start, end)
+        if found is not None or self.snapshot_source == "automated":
+            if found is None:
+                raise ExportRefused(f"no available automated snapshot of {pipeline.source_cluster} inside the "
+                                    f"interval [{start.isoformat()}, {end.isoformat()})")
+            return self._adopt(pipeline, found)
+        self.check_timing(end)
+        if self.dry_run:
+            self.log.info("DRY RUN: would CreateDBClusterSnapshot(%s, %s)", pipeline.source_cluster, names.snapshot_id)
+            return {"action": "dry_run", "snapshot_id": names.snapshot_id}
+        hook = RdsHook(aws_conn_id=pipeline.aws_conn_id)
+        before = source_counts(pipeline)
+        created = hook.conn.create_db_cluster_snapshot(
+            DBClusterIdentifier=pipeline.source_cluster, DBClusterSnapshotIdentifier=names.snapshot_id,
+            Tags=[{"Key": "cdc-runbooks:pipeline", "Value": pipeline.name},
+                  {"Key": "cdc-runbooks:interval", "Value": names.partition_value}])["DBClusterSnapshot"]
+        hook.wait_for_db_cluster_snapshot_state(names.snapshot_id, target_state="available",
+                                                check_interval=max(1, int(pipeline.poll_interval_s)))
+        after = source_counts(pipeline)
+        hook.conn.add_tags_to_resource(ResourceName=created["DBClusterSnapshotArn"], Tags=se.count_tags(before, after))
+        self.log.info("Snapshot %s taken; source rows before..after: %s", names.snapshot_id,
+                      {t: f"{before[t]}..{after[t]}" for t in before})
+        return {"action": Action.START.value, "snapshot_id": names.snapshot_id,
+                "snapshot_arn": created["DBClusterSnapshotArn"],
+                "source_rows": {t: f"{before[t]}..{after[t]}" for t in before}}
+
+    def _adopt(self, pipeline: Pipeline, found: dict) -> dict:
+        if found["Status"] != "available":
+            RdsHook(aws_conn_id=pipeline.aws_conn_id).wait_for_db_cluster_snapshot_state(
+                found["DBClusterSnapshotIdentifier"], target_state="available",
+                check_interval=max(1, int(pipeline.poll_interval_s)))
+        self.log.info("Using existing %s snapshot %s", found["SnapshotType"], found["DBClusterSnapshotIdentifier"])
+        return {"action": Action.ADOPT.value, "snapshot_id": found["DBClusterSnapshotIdentifier"],
+                "snapshot_arn": found["DBClusterSnapshotArn"], "snapshot_type": found["SnapshotType"]}
+
+
+# -- export ------------------------------------------------------------------------------------------
+class ExportSnapshotOperator(SnapshotStep):
+    """Export the interval's snapshot to S3 as Parquet and wait until RDS reports it complete
+    (StartExportTask: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_StartExportTask.html).
+
+    Only the pipeline's tables (ExportOnly ``schema.table``), into its bucket and prefix, with its IAM role and
+    KMS key. An export of the interval's id that runs is waited for, a complete one adopted; a failed or
+    canceled one fails the step with RDS's FailureCause (never restarted: raise ``export_attempt``). A new
+    export is refused while five already run in the account. Waiting survives hours: with ``deferrable`` it
+    waits in the triggerer; a failure is reported at the next poll.
+
+    :param waiter_delay: seconds between polls (default: the pipeline's poll_interval_s).
+    :param timeout_hours: give up waiting after this long.
+    :param deferrable: wait in the triggerer instead of holding a worker slot.
+    """
+
+    def __init__(self, *, waiter_delay: float | None = None, timeout_hours: float = 12,
+                 deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.waiter_delay = waiter_delay
+        self.timeout_hours = timeout_hours
+        self.deferrable = deferrable
+
+    @records_failure
+    def execute(self, context) -> dict:
+        started = {name: self.run_one(context, *self.target(context, name)) for name in self.names()}
+        if self.dry_run:
+            return started
+        delay = self.waiter_delay if self.waiter_delay is not None else min(
+            get_pipeline(name).poll_interval_s for name in started)
+        trigger = ExportTasksTrigger(exports={name: s["export_id"] for name, s in started.items()},
+                                     waiter_delay=delay, waiter_max_attempts=int(self.timeout_hours * 3600 / delay) + 1,
+                                     carry=started)
+        return wait_for(self, context, trigger, "exports_finished")
+
+    def run_one(self, context, pipeline: Pipeline, names: IntervalExport) -> dict:
+        start, end = self.interval(context)
+        snapshot = find_snapshot(pipeline, names, self.snapshot_source, start, end)
+        if snapshot is None:
+            if self.dry_run:
+                return {"action": "dry_run", "export_id": names.export_id, "snapshot": "not taken (dry run)"}
+            raise ExportRefused(f"{pipeline.name}: the interval's snapshot does not exist; run take_snapshot first")
+        existing = export_state(pipeline.name, names.export_id)
+        action = se.plan_export(existing, snapshot["DBClusterSnapshotArn"], pipeline.export_bucket,
+                                pipeline.export_prefix or "", export_only(pipeline))
+        request = {"ExportTaskIdentifier": names.export_id, "SourceArn": snapshot["DBClusterSnapshotArn"],
+                   "S3BucketName": pipeline.export_bucket, "IamRoleArn": pipeline.export_role_arn,
+                   "KmsKeyId": pipeline.export_kms_key_arn, "ExportOnly": export_only(pipeline),
+                   **({"S3Prefix": pipeline.export_prefix} if pipeline.export_prefix else {})}
+        if action is Action.START and self.dry_run:
+            self.log.info("DRY RUN: would StartExportTask(%s)", request)
+        elif action is Action.START:
+            self._start(pipeline, request)
+        else:
+            self.log.info("%s: %s is %s; adopting it", pipeline.name, names.export_id, existing.status)
+        return {"action": "dry_run" if self.dry_run else action.value, "export_id": names.export_id,
+                "snapshot_id": snapshot["DBClusterSnapshotIdentifier"],
+                "s3_root": f"s3://{pipeline.export_bucket}/{names.export_root(pipeline.export_prefix)}/"}
+
+    def _start(self, pipeline: Pipeline, request: dict) -> None:
+        rds = RdsHook(aws_conn_id=pipeline.aws_conn_id).conn
+        tasks = [t for page in rds.get_paginator("describe_export_tasks").paginate() for t in page["ExportTasks"]]
+        se.check_capacity([t["ExportTaskIdentifier"] for t in tasks if t["Status"] in se.RUNNING],
+                          request["ExportTaskIdentifier"])
+        rds.start_export_task(**request)
+        self.log.info("StartExportTask(%s) called", request)
+
+    @records_failure
+    def exports_finished(self, context, event: dict) -> dict:
+        if event.get("status") == "failed":
+            raise se.ExportFailed(f"{event['message']}. A failed export's id is used up: fix the cause, then re-run "
+                                  "the interval with export_attempt raised by one.")
+        if event.get("status") != "success":
+            raise RuntimeError(f"{event.get('message', event)}; the exports may still run: a retry adopts them")
+        self.log.info("%s", event["message"])
+        return event["carry"]
+
+
+# -- verify ------------------------------------------------------------------------------------------
+class VerifyExportOperator(LakeStep):
+    """Every expected table is in export_tables_info with status COMPLETE and has data files; otherwise fail
+    with the list of missing, skipped or failed tables (RDS skips tables it cannot export and still reports
+    the export complete). Read-only."""
+
+    def run_one(self, context, pipeline: Pipeline, names: IntervalExport) -> dict:
+        found = read_tables_info(pipeline, names)
+        if found is None:
+            if self.dry_run:
+                return {"dry_run": "nothing exported yet"}
+            raise se.ExportIncomplete(f"{pipeline.name}: no export_tables_info under "
+                                      f"s3://{pipeline.export_bucket}/{names.export_root(pipeline.export_prefix)}/")
+        tables = se.verify_tables(found, export_only(pipeline))
+        files = {t.table: len(data_keys(pipeline, names.table_folder(pipeline.export_prefix, pipeline.target_schema,
+                                                                       t.table))) for t in tables}
+        empty = sorted(t for t, n in files.items() if n == 0)
+        if empty:
+            raise se.ExportIncomplete(f"{pipeline.name}: COMPLETE but no data files for {', '.join(empty)}")
+        return {"export_id": names.export_id, "files": files}

@@ -1,0 +1,56 @@
+"""Waiting for exports: complete after polls, failed at once with the cause, timeout says they may still run."""
+
+from __future__ import annotations
+
+import pytest
+
+from cdc_runbooks import export_trigger
+from cdc_runbooks.export_trigger import ExportTasksTrigger
+from cdc_runbooks.snapshot_export import ExportState
+from cdc_runbooks.triggers import run_inline
+
+
+@pytest.fixture
+def statuses(monkeypatch):
+    """{export id: [status per poll]}; the last status repeats."""
+    script: dict[str, list[str]] = {}
+
+    def fake_state(pipeline_name: str, export_id: str) -> ExportState | None:
+        seen = script[export_id]
+        status = seen.pop(0) if len(seen) > 1 else seen[0]
+        return None if status == "gone" else ExportState(export_id, status, failure_cause=(
+            "KMS key disabled" if status == "failed" else ""))
+
+    monkeypatch.setattr(export_trigger, "export_state", fake_state)
+    return script
+
+
+def _trigger(**exports) -> ExportTasksTrigger:
+    return ExportTasksTrigger(exports=exports, waiter_delay=0, waiter_max_attempts=5, carry={"k": 1})
+
+
+def test_fires_success_when_every_export_is_complete(statuses):
+    statuses.update(a=["starting", "in_progress", "complete"], b=["complete"])
+    event = run_inline(_trigger(shop="a", billing="b"))
+    assert event["status"] == "success" and event["carry"] == {"k": 1}
+    assert "export a complete" in event["message"]
+
+
+@pytest.mark.parametrize(("status", "text"), [("failed", "FailureCause: KMS key disabled"),
+                                              ("canceled", "export a canceled"), ("gone", "does not exist")])
+def test_fires_failed_as_soon_as_one_breaks(statuses, status, text):
+    statuses.update(a=["in_progress", status], b=["in_progress"])
+    event = run_inline(_trigger(shop="a", billing="b"))
+    assert event["status"] == "failed" and text in event["message"]
+
+
+def test_starting_is_not_done_and_the_wait_ends_with_an_error(statuses):
+    statuses.update(a=["starting"])
+    event = run_inline(_trigger(shop="a"))
+    assert event["status"] == "error" and "not complete after 5 polls" in event["message"]
+
+
+def test_serializes_to_its_own_arguments():
+    path, kwargs = _trigger(shop="a").serialize()
+    assert path == "cdc_runbooks.export_trigger.ExportTasksTrigger"
+    assert ExportTasksTrigger(**kwargs).serialize() == (path, kwargs)

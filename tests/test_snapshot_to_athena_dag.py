@@ -1,0 +1,277 @@
+"""aurora_snapshot_to_athena with dag.test() against the estate: two days, re-run, retention, faults, types."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from cdc_runbooks import glue_schema
+from cdc_runbooks.pipelines import DEFAULT_PATH
+from tests.conftest import run_record
+
+pytestmark = pytest.mark.estate
+
+DAG_ID = "aurora_snapshot_to_athena"
+DB = "shop_lake"
+TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+LAG = {"max_snapshot_lag_hours": 24 * 14}  # intervals that ended up to two weeks ago may be snapshotted now
+
+
+def _day(days_ago: int) -> datetime:
+    """The logical date whose data interval is the day that ended ``days_ago`` days before today 00:00."""
+    return TODAY - timedelta(days=days_ago)
+
+
+def _date(days_ago: int) -> str:
+    return (_day(days_ago) - timedelta(days=1)).date().isoformat()
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"], safe_mode=False)
+
+
+def _run(dagbag, estate, logical_date: datetime, **conf) -> tuple[object, dict]:
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in estate.airflow_env().items():
+            env.setenv(name, value)
+        dag_run = dagbag.dags[DAG_ID].test(logical_date=logical_date, run_conf=conf)
+    return dag_run, run_record(estate, DAG_ID, dag_run.run_id)
+
+
+def _step(record: dict, task_id: str) -> dict:
+    return next(s for s in record["steps"] if s["task_id"] == task_id)
+
+
+def _partitions(estate, table: str) -> dict[str, dict]:
+    found = estate.aws.client("glue").get_partitions(DatabaseName=DB, TableName=table)["Partitions"]
+    return {p["Values"][0]: p for p in found}
+
+
+def _keys(estate, prefix: str = "aurora/") -> list[str]:
+    listing = estate.aws.client("s3").list_objects_v2(Bucket="cdc-exports", Prefix=prefix)
+    return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+def _lake_snapshots(estate) -> list[str]:
+    found = estate.aws.client("rds").describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    return sorted(s["DBClusterSnapshotIdentifier"] for s in found if "-lake-" in s["DBClusterSnapshotIdentifier"])
+
+
+def _state(estate) -> dict:
+    """Everything the runbook creates, for before/after comparisons."""
+    glue = estate.aws.client("glue")
+    tables = glue.get_tables(DatabaseName=DB)["TableList"]
+    return {"snapshots": _lake_snapshots(estate), "keys": _keys(estate),
+            "exports": sorted(t["ExportTaskIdentifier"] for t in
+                              estate.aws.client("rds").describe_export_tasks()["ExportTasks"]),
+            "tables": {t["Name"]: (t["VersionId"], t["StorageDescriptor"]["Location"]) for t in tables},
+            "partitions": {t: {d: p["StorageDescriptor"]["Location"] for d, p in _partitions(estate, t).items()}
+                           for t in ("customers", "orders")}}
+
+
+def _parquet(estate, folder_uri: str) -> pa.Table:
+    prefix = folder_uri.removeprefix("s3://cdc-exports/")
+    keys = [k for k in _keys(estate, prefix) if k.endswith(".parquet")]
+    assert len(keys) == 1, keys
+    body = estate.aws.client("s3").get_object(Bucket="cdc-exports", Key=keys[0])["Body"].read()
+    return pq.read_table(io.BytesIO(body))
+
+
+def _arrow_type(glue_type: str) -> pa.DataType:
+    """The Arrow type Athena's Parquet reader accepts for a Glue column type."""
+    decimal = re.fullmatch(r"decimal\((\d+),(\d+)\)", glue_type)
+    if decimal:
+        return pa.decimal128(int(decimal[1]), int(decimal[2]))
+    return {"int": pa.int32(), "bigint": pa.int64(), "double": pa.float64(), "timestamp": pa.timestamp("us"),
+            "string": pa.string(), "binary": pa.binary()}[glue_type]
+
+
+def _assert_schema_fits(data: pa.Table, partition: dict) -> None:
+    columns = partition["StorageDescriptor"]["Columns"]
+    assert data.schema.names == [c["Name"] for c in columns]
+    assert data.schema.types == [_arrow_type(c["Type"]) for c in columns]
+
+
+class TestTwoDays:
+    """Two consecutive days, a re-run of the second, then a re-run with keep_intervals=1 (retention)."""
+
+    @pytest.fixture(scope="class")
+    def lake(self, request, dagbag):
+        from rehearsal.estate import Estate
+
+        with Estate.running() as estate:
+            counts_day1 = estate.source_counts()
+            first = _run(dagbag, estate, _day(1), **LAG)
+            estate.source.writer.execute("INSERT INTO shop.customers (name) VALUES ('second day')")
+            counts_day2 = estate.source_counts()
+            second = _run(dagbag, estate, _day(0))
+            after_two = _state(estate)
+            partitions = {t: _partitions(estate, t) for t in ("customers", "orders")}
+            files = {(t, d): _parquet(estate, p["StorageDescriptor"]["Location"])
+                     for t in partitions for d, p in partitions[t].items()}
+            queries = list(estate.athena.queries)
+            rerun = _run(dagbag, estate, _day(0))
+            after_rerun = _state(estate)
+            retention = _run(dagbag, estate, _day(0), keep_intervals=1)
+            yield {"runs": [first, second, rerun, retention], "counts": [counts_day1, counts_day2],
+                   "after_two": after_two, "partitions": partitions, "files": files, "queries": queries,
+                   "after_rerun": after_rerun, "after_retention": _state(estate)}
+
+    def test_every_run_succeeds(self, lake):
+        for dag_run, record in lake["runs"]:
+            assert dag_run.state == "success", record and record["failed_steps"]
+            assert record["outcome"] == "success"
+
+    def test_two_partitions_per_table_whose_location_holds_the_export(self, lake):
+        partitions = lake["partitions"]
+        for table in ("customers", "orders"):
+            assert sorted(partitions[table]) == [_date(1), _date(0)]
+            for date, partition in partitions[table].items():
+                export_id = f"shop-lake-{date.replace('-', '')}"
+                folder = f"s3://cdc-exports/aurora/{export_id}/shop/shop.{table}/"
+                assert partition["StorageDescriptor"]["Location"] == folder
+                assert partition["Parameters"]["export_task_identifier"] == export_id
+                assert "cdc_runbooks_validated_at" in partition["Parameters"]
+
+    def test_registered_columns_fit_the_parquet_and_hold_the_snapshot(self, lake):
+        for table in ("customers", "orders"):
+            for days_ago, counts in zip((1, 0), lake["counts"], strict=True):
+                data = lake["files"][table, _date(days_ago)]
+                _assert_schema_fits(data, lake["partitions"][table][_date(days_ago)])
+                assert data.num_rows == counts[table]
+        orders = {c["Name"]: c["Type"] for c in lake["partitions"]["orders"][_date(0)]["StorageDescriptor"]["Columns"]}
+        assert orders["updated_at"] == "timestamp" and orders["amount"] == "decimal(12,2)"
+
+    def test_tables_and_latest_point_where_they_should(self, lake):
+        tables = lake["after_two"]["tables"]
+        assert tables["orders"][1] == "s3://cdc-exports/aurora/"
+        newest = f"shop-lake-{_date(0).replace('-', '')}"
+        assert tables["orders_latest"][1] == f"s3://cdc-exports/aurora/{newest}/shop/shop.orders/"
+
+    def test_validation_asked_athena_for_each_partition(self, lake):
+        for table in ("customers", "orders"):
+            for days_ago in (1, 0):
+                assert glue_schema.count_query(DB, table, _date(days_ago)) in lake["queries"]
+        validated = _step(lake["runs"][1][1], "validate_counts")["result"]["shop"]
+        assert validated["customers"] == (f"customers: Athena {lake['counts'][1]['customers']}, source at the "
+                                          f"snapshot {lake['counts'][1]['customers']}")
+
+    def test_a_rerun_of_the_same_day_changes_nothing(self, lake):
+        assert lake["after_rerun"] == lake["after_two"]
+        assert lake["after_two"]["snapshots"] == [f"shop-lake-{_date(d).replace('-', '')}" for d in (1, 0)]
+        assert lake["after_two"]["exports"] == lake["after_two"]["snapshots"]
+        rerun = lake["runs"][2][1]
+        assert _step(rerun, "take_snapshot")["result"]["shop"]["action"] == "adopt"
+        assert _step(rerun, "export_snapshot")["result"]["shop"]["action"] == "adopt"
+
+    def test_retention_deletes_only_the_older_day(self, lake):
+        before, after = lake["after_rerun"], lake["after_retention"]
+        old, new = (f"shop-lake-{_date(d).replace('-', '')}" for d in (1, 0))
+        assert after["snapshots"] == [new]
+        assert not [k for k in after["keys"] if k.startswith(f"aurora/{old}/")]
+        assert after["keys"] == [k for k in before["keys"] if k.startswith(f"aurora/{new}/")]
+        for table in ("customers", "orders"):
+            assert list(after["partitions"][table]) == [_date(0)]
+        assert _step(lake["runs"][3][1], "apply_retention")["result"]["shop"]["delete"] == [old]
+
+
+class TestFailures:
+    @pytest.fixture(scope="class")
+    def failing(self, dagbag):
+        from rehearsal.estate import Estate
+        from rehearsal.export import ExportFaults
+
+        with Estate.running() as estate:
+            yield estate
+            estate.exports.faults = ExportFaults()
+
+    def _failed(self, dagbag, estate, days_ago: int, step: str, **conf) -> str:
+        dag_run, record = _run(dagbag, estate, _day(days_ago), **(conf or LAG))
+        assert dag_run.state == "failed" and record["outcome"] == "failed"
+        assert record["failed_steps"][0] == step
+        return _step(record, step)["failure"]
+
+    def test_export_failure_fails_with_its_cause(self, failing, dagbag):
+        failing.exports.faults.fail_with = "The IAM role doesn't have permission to write to the S3 bucket."
+        try:
+            message = self._failed(dagbag, failing, 3, "export_snapshot")
+        finally:
+            failing.exports.faults.fail_with = None
+        assert "ExportFailed" in message and "doesn't have permission to write" in message
+        assert "export_attempt" in message
+
+    def test_a_skipped_table_fails_verification_with_the_list(self, failing, dagbag):
+        failing.exports.faults.skip_tables = ("shop.orders",)
+        try:
+            message = self._failed(dagbag, failing, 4, "verify_export")
+        finally:
+            failing.exports.faults.skip_tables = ()
+        assert "1 of 2 tables are not usable: shop.orders: SKIPPED" in message
+        assert "orders" not in [t["Name"] for t in failing.aws.client("glue").get_tables(DatabaseName=DB)["TableList"]]
+
+    def test_counts_that_disagree_with_the_snapshot_fail_validation(self, failing, dagbag):
+        snapshot_id = f"shop-lake-{_date(5).replace('-', '')}"
+        failing.aws.client("rds").create_db_cluster_snapshot(
+            DBClusterIdentifier="prod", DBClusterSnapshotIdentifier=snapshot_id,
+            Tags=[{"Key": "cdc-runbooks:rows:customers", "Value": "1..2"},
+                  {"Key": "cdc-runbooks:rows:orders", "Value": f"{failing.source_counts()['orders']}..999999"}])
+        message = self._failed(dagbag, failing, 5, "validate_counts")
+        assert "CountMismatch" in message and "customers: Athena" in message and "1..2 MISMATCH" in message
+        assert "orders" not in message
+
+    def test_a_day_too_old_for_a_manual_snapshot_is_refused_before_anything(self, failing, dagbag):
+        before = _lake_snapshots(failing)
+        message = self._failed(dagbag, failing, 9, "preflight", max_snapshot_lag_hours=26)
+        assert "snapshot_source=automated" in message and _lake_snapshots(failing) == before
+
+
+ALL_TYPES_DDL = """CREATE TABLE shop.all_types (
+    id BIGINT UNSIGNED NOT NULL PRIMARY KEY, t TINYINT, s SMALLINT UNSIGNED, m MEDIUMINT, mu MEDIUMINT UNSIGNED,
+    i INT, iu INT UNSIGNED, b BIGINT, y YEAR, d DECIMAL(12,2), dz DECIMAL(10), wide DECIMAL(50,10), f FLOAT,
+    dbl DOUBLE, dt DATETIME(6), ts TIMESTAMP NULL, dd DATE, tm TIME, c CHAR(3), vc VARCHAR(20), tt TINYTEXT,
+    tx TEXT, mt MEDIUMTEXT, lt LONGTEXT, js JSON, e ENUM('a','b'), st SET('x','y'), bn BINARY(4), vb VARBINARY(8),
+    tb TINYBLOB, bl BLOB, mb MEDIUMBLOB, lb LONGBLOB, bt BIT(3), g GEOMETRY NULL)"""
+ALL_TYPES_ROW = """INSERT INTO shop.all_types VALUES (18446744073709551615, -1, 65535, -8388608, 16777215,
+    -2147483648, 4294967295, -9223372036854775808, 2026, 1234567890.12, 42, 12345678901234567890.0123456789, 1.5,
+    2.25, '2026-01-02 03:04:05.678901', '2026-01-02 03:04:05', '2026-01-02', '-12:34:56', 'abc', 'varchar',
+    'tiny', 'text', 'medium', 'long', '{"k": 1}', 'b', 'x,y', 'bin4', 'vb', 'tb', 'blob', 'mb', 'lb', b'101', NULL)"""
+
+
+def test_every_mysql_type_is_registered_so_the_parquet_fits(dagbag, tmp_path, monkeypatch):
+    from rehearsal.estate import Estate
+
+    config = tmp_path / "pipelines.yaml"
+    text = DEFAULT_PATH.read_text().replace("tables: [customers, orders]",
+                                                         "tables: [customers, orders, all_types]")
+    config.write_text(text)
+    monkeypatch.setenv("CDC_RUNBOOKS_PIPELINES", str(config))
+    with Estate.running() as estate:
+        estate.source.writer.execute(ALL_TYPES_DDL)
+        estate.source.writer.execute(ALL_TYPES_ROW)
+        dag_run, record = _run(dagbag, estate, _day(0))
+        assert dag_run.state == "success", record["failed_steps"]
+        partition = _partitions(estate, "all_types")[_date(0)]
+        types = {c["Name"]: c["Type"] for c in partition["StorageDescriptor"]["Columns"]}
+        data = _parquet(estate, partition["StorageDescriptor"]["Location"])
+        _assert_schema_fits(data, partition)
+    assert types == {
+        "id": "decimal(20,0)", "t": "int", "s": "int", "m": "int", "mu": "bigint", "i": "int", "iu": "bigint",
+        "b": "bigint", "y": "int", "d": "decimal(12,2)", "dz": "decimal(10,0)", "wide": "string", "f": "double",
+        "dbl": "double", "dt": "timestamp", "ts": "timestamp", "dd": "string", "tm": "string", "c": "string",
+        "vc": "string", "tt": "string", "tx": "string", "mt": "string", "lt": "string", "js": "string",
+        "e": "string", "st": "string", "bn": "binary", "vb": "binary", "tb": "binary", "bl": "binary",
+        "mb": "binary", "lb": "binary", "bt": "binary", "g": "binary"}
+    row = data.to_pylist()[0]
+    assert row["id"] == 18446744073709551615 and row["dd"] == "2026-01-02" and row["tm"] == "-12:34:56"
+    assert row["dt"] == datetime(2026, 1, 2, 3, 4, 5, 678901)
+    assert json.loads(row["js"]) == {"k": 1}
