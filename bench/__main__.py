@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("estate",)
+BENCHMARKS = ("estate", "switchover", "dag_parse")
 
 
 def main(names: list[str]) -> int:

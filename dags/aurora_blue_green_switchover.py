@@ -7,8 +7,14 @@ from datetime import timedelta
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, TriggerRule, task
 
-from cdc_runbooks.assets import SWITCHOVER_COMPLETED
-from cdc_runbooks.dag_params import deployment_param, dry_run_param, pipeline_param, runbook_dag_args
+from cdc_runbooks.assets import SWITCHOVER_COMPLETED, switchover_completed
+from cdc_runbooks.dag_params import (
+    deployment_param,
+    dry_run_param,
+    one_run_per_pipeline,
+    pipeline_param,
+    runbook_dag_args,
+)
 from cdc_runbooks.operators.binlog_readiness import BinlogReadinessOperator
 from cdc_runbooks.operators.blue_green import (
     BlueGreenCoordinatesOperator,
@@ -16,11 +22,12 @@ from cdc_runbooks.operators.blue_green import (
     BlueGreenSwitchoverOperator,
 )
 from cdc_runbooks.operators.dms import DmsPauseTaskOperator, DmsRestartCdcOperator
+from cdc_runbooks.operators.pipeline_lock import ClaimPipelineOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
 from cdc_runbooks.runbook_docs import runbook_page
 
-STEPS = ("preflight", "plan", "approve_switchover", "pause_dms_task", "switchover", "on_switchover_failure",
-         "resume_on_blue", "new_position", "verify_binlog_readiness", "publish_switchover")
+STEPS = ("claim_pipeline", "preflight", "plan", "approve_switchover", "pause_dms_task", "switchover",
+         "on_switchover_failure", "resume_on_blue", "new_position", "verify_binlog_readiness", "publish_switchover")
 PIPELINE = "{{ params.pipeline }}"
 DEPLOYMENT = "{{ params.deployment_id }}"
 
@@ -42,7 +49,9 @@ with DAG(**runbook_dag_args(
         "dry_run": dry_run_param(False),
     },
     tags=["cdc", "blue-green", "runbook"],
+    **one_run_per_pipeline(),
 )):
+    claim = ClaimPipelineOperator(task_id="claim_pipeline", pipeline_name=PIPELINE)
     preflight = BlueGreenPreflightOperator(
         task_id="preflight", pipeline_name=PIPELINE, deployment_identifier=DEPLOYMENT,
         max_green_lag_s="{{ params.max_green_lag_s }}", window_hours="{{ params.window_hours }}",
@@ -66,10 +75,18 @@ with DAG(**runbook_dag_args(
                                              switchover_timeout="{{ params.switchover_timeout }}")
 
     @task.branch(trigger_rule=TriggerRule.ALL_DONE)
-    def on_switchover_failure(ti=None, dag_run=None) -> list[str]:
-        """Only a switchover that itself failed (rolled back) resumes CDC on blue."""
+    def on_switchover_failure(ti=None, dag_run=None, params=None) -> list[str]:
+        """CDC resumes on blue only when the switchover step failed AND RDS shows production still on blue.
+        A step lost while the switchover went on (worker died) must not restart CDC from blue's coordinates:
+        the run fails, and clearing `switchover` adopts what RDS did."""
+        from cdc_runbooks.blue_green import production_is_blue
+        from cdc_runbooks.rds_polling import deployment_state
+
         states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id], task_ids=["switchover"])
-        return ["resume_on_blue"] if states.get(dag_run.run_id, states).get("switchover") == "failed" else []
+        if states.get(dag_run.run_id, states).get("switchover") != "failed":
+            return []
+        return ["resume_on_blue"] if production_is_blue(
+            deployment_state(params["pipeline"], params["deployment_id"])) else []
 
     resume_on_blue = DmsRestartCdcOperator(
         task_id="resume_on_blue", pipeline_name=PIPELINE, dry_run=False, owner="data-platform",
@@ -92,12 +109,12 @@ with DAG(**runbook_dag_args(
                 "position": position["position"], "position_source": position["source"],
                 "needs_reconciliation_attention": position["needs_reconciliation_attention"],
                 "product_run_id": dag_run.run_id}
-        outlet_events[SWITCHOVER_COMPLETED].extra = fact
+        outlet_events[SWITCHOVER_COMPLETED].add(switchover_completed(params["pipeline"]), extra=fact)
         return fact
 
     record = RecordRunOperator(task_id="record_run", pipeline_name=PIPELINE, step_ids=STEPS,
-                               dry_run="{{ params.dry_run }}")
+                               dry_run="{{ params.dry_run }}", releases_pipeline=True)
     branch = plan()
-    preflight >> branch >> [approve, pause]
+    claim >> preflight >> branch >> [approve, pause]
     approve >> pause >> switchover >> new_position >> verify >> publish_switchover() >> record
     switchover >> on_switchover_failure() >> resume_on_blue >> record

@@ -7,16 +7,18 @@ from airflow.sdk import DAG
 from cdc_runbooks.dag_params import (
     dry_run_param,
     latency_params,
+    one_run_per_pipeline,
     pipeline_param,
     position_param,
     runbook_dag_args,
     start_time_param,
 )
 from cdc_runbooks.operators.dms import DmsRestartCdcOperator
+from cdc_runbooks.operators.pipeline_lock import ClaimPipelineOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
 from cdc_runbooks.runbook_docs import runbook_page
 
-STEPS = ("preflight", "restart_cdc")
+STEPS = ("claim_pipeline", "preflight", "restart_cdc")
 
 with DAG(**runbook_dag_args(
     "dms_cdc_restart", "data-platform",
@@ -25,13 +27,15 @@ with DAG(**runbook_dag_args(
     params={"pipeline": pipeline_param(), "cdc_start_position": position_param(),
             "cdc_start_time": start_time_param(), "dry_run": dry_run_param(True), **latency_params()},
     tags=["cdc", "dms", "on-call"],
+    **one_run_per_pipeline(),
 )):
     start = {"pipeline_name": "{{ params.pipeline }}", "cdc_start_position": "{{ params.cdc_start_position }}",
              "cdc_start_time": "{{ params.cdc_start_time }}"}
+    claim = ClaimPipelineOperator(task_id="claim_pipeline", pipeline_name="{{ params.pipeline }}")
     preflight = DmsRestartCdcOperator(task_id="preflight", dry_run=True, **start)
     restart = DmsRestartCdcOperator(task_id="restart_cdc", dry_run="{{ params.dry_run }}",
                                     max_latency_s="{{ params.max_latency_s }}", sustain_s="{{ params.sustain_s }}",
                                     **start)
     record = RecordRunOperator(task_id="record_run", pipeline_name="{{ params.pipeline }}", step_ids=STEPS,
-                               dry_run="{{ params.dry_run }}")
-    preflight >> restart >> record
+                               dry_run="{{ params.dry_run }}", releases_pipeline=True)
+    claim >> preflight >> restart >> record

@@ -8,6 +8,7 @@ through an Airflow ``aws`` connection whose ``endpoint_url`` is this server.
 from __future__ import annotations
 
 import logging
+import secrets
 
 import boto3
 import requests
@@ -18,12 +19,16 @@ from rehearsal.net import LOOPBACK, free_port, wait_for_port
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "estate", "aws_secret_access_key": "estate"}
+# The runbooks sign with their own key (the Airflow aws connection), so a test can tell the calls a DAG
+# makes from the estate's own seeding, controllers and assertions.
+DAG_ACCESS_KEY_ID = "airflow-dags"
 
 
 class MotoControlPlane:
     def __init__(self) -> None:
         self.port = free_port()
         self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=self.port, verbose=False)
+        self.dag_secret_access_key = secrets.token_urlsafe(16)  # random, so a leak of it is unmistakable
 
     @property
     def url(self) -> str:

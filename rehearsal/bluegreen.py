@@ -4,7 +4,8 @@ moto 5.2.5 completes a switchover instantly, renames only clusters and emits no
 events. Installed into moto, this controller makes SwitchoverBlueGreenDeployment
 on the estate behave like Aurora's:
 
-1. the deployment reports SWITCHOVER_IN_PROGRESS for several describe polls,
+1. the deployment reports SWITCHOVER_IN_PROGRESS for ``switchover_s`` seconds (logged
+   in the estate's :class:`~rehearsal.operations.AwsOperationLog`),
    writes are fenced on both sides and the endpoints refuse connections;
 2. then, by default, green catches up, stops replicating and becomes the
    writer behind the production endpoint; clusters and writer instances swap
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 from moto.rds import models as rds_models
 from moto.rds.exceptions import InvalidBlueGreenDeploymentStateFault
 
+from rehearsal.operations import AwsOperationLog
 from rehearsal.patching import Patches
 from rehearsal.source import BlueGreenSource
 
@@ -53,22 +55,17 @@ class RdsEvent:
     date: datetime
 
 
-@dataclass
-class Switchover:
-    polls_left: int
-    timeout: int
-    started: datetime
-
-
 class BlueGreenController:
-    def __init__(self, source: BlueGreenSource, endpoints: EstateEndpoints, polls_in_progress: int = 3) -> None:
+    def __init__(self, source: BlueGreenSource, endpoints: EstateEndpoints, operations: AwsOperationLog,
+                 switchover_s: float = 2.0) -> None:
         self._source = source
         self._endpoints = endpoints
-        self.polls_in_progress = polls_in_progress
+        self.operations = operations
+        self.switchover_s = switchover_s
         self.faults = BlueGreenFaults()
         self.switchover_calls: list[str] = []
         self.coordinates = None
-        self._in_flight: dict[str, Switchover] = {}
+        self._in_flight: dict[str, datetime] = {}  # deployment -> when the switchover is done
         self._lock = threading.RLock()
         self._patches = Patches()
 
@@ -78,7 +75,7 @@ class BlueGreenController:
         original_describe = backend_cls.describe_blue_green_deployments
 
         def switchover_blue_green_deployment(backend, blue_green_deployment_identifier, switchover_timeout=300):
-            return controller.switchover(backend, blue_green_deployment_identifier, int(switchover_timeout or 300))
+            return controller.switchover(backend, blue_green_deployment_identifier)
 
         def describe_blue_green_deployments(backend, *args, **kwargs):
             controller.advance(backend)
@@ -91,7 +88,7 @@ class BlueGreenController:
         self._patches.restore()
 
     # -- the API calls ---------------------------------------------------------------------------
-    def switchover(self, backend, identifier: str, timeout: int):
+    def switchover(self, backend, identifier: str):
         with self._lock:
             self.switchover_calls.append(identifier)
             deployment = backend.blue_green_deployments.get(identifier)
@@ -99,7 +96,8 @@ class BlueGreenController:
                 raise InvalidBlueGreenDeploymentStateFault(identifier)
             deployment.set_status(deployment.SupportedStates.SWITCHOVER_IN_PROGRESS)
             deployment.status_details = "Switchover in progress"
-            self._in_flight[identifier] = Switchover(self.polls_in_progress, timeout, datetime.now(UTC))
+            self._in_flight[identifier] = self.operations.record("blue/green switchover", datetime.now(UTC),
+                                                                 self.switchover_s)
             blue, green = _cluster(backend, deployment.source), _cluster(backend, deployment.target)
             self._publish(backend, deployment, "notification",
                           f"Switchover from {blue.db_cluster_identifier} to {green.db_cluster_identifier} started")
@@ -107,11 +105,10 @@ class BlueGreenController:
             return deployment
 
     def advance(self, backend) -> None:
-        """One describe poll: progress every in-flight switchover."""
+        """One describe poll: finish every in-flight switchover that is due."""
         with self._lock:
-            for identifier, flight in list(self._in_flight.items()):
-                flight.polls_left -= 1
-                if flight.polls_left > 0:
+            for identifier, done in list(self._in_flight.items()):
+                if datetime.now(UTC) < done:
                     continue
                 del self._in_flight[identifier]
                 deployment = backend.blue_green_deployments[identifier]

@@ -11,7 +11,7 @@ import threading
 
 from rehearsal.estate import Estate
 from rehearsal.process import MissingServerBinary
-from rehearsal.runbook_demo import prepare_airflow, render, run_switchover_runbook
+from rehearsal.runbook_demo import prepare_airflow, rehearse_switchover_runbook, render, summary_of
 
 
 def demo() -> int:
@@ -21,18 +21,13 @@ def demo() -> int:
         print(f"estate up in {estate.startup_seconds:.1f} s on 127.0.0.1")
         print(f"blue  writer binlog  {blue}  (GTID {blue.gtid})")
         print(f"green replica binlog {green}  (GTID {green.gtid}) - same data, other coordinates")
-        print("running aurora_blue_green_switchover (pre-approved) and cdc_resume_after_switchover "
+        print("running aurora_blue_green_switchover (pre-approved) and cdc_resume_after_switchover.shop "
               "with write traffic on ...", flush=True)
         prepare_airflow(estate)
-        traffic = estate.traffic().start()
-        try:
-            product, data = run_switchover_runbook(estate)
-        finally:
-            stats = traffic.stop()
+        product, data, stats = rehearse_switchover_runbook(estate)
         print(render(product, data))
         print(f"traffic: {stats.committed} writes committed, {stats.retried} retried through the switchover")
-        summary = next(s["result"] for s in data["steps"] if s["task_id"] == "summarize") or {}
-    ok = product["outcome"] == data["outcome"] == "success" and summary.get("drift") == 0
+    ok = product["outcome"] == data["outcome"] == "success" and summary_of(data).get("drift") == 0
     return 0 if ok else 1
 
 

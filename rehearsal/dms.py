@@ -6,7 +6,8 @@ or table statistics (see shared/reference/moto-probe.md). This controller
 patches moto's DMS responses in-process so that, on the estate:
 
 * a task goes ready -> starting -> running -> stopping -> stopped (or failed),
-  each transition visible over several DescribeReplicationTasks polls;
+  starting and stopping each taking ``transition_s`` seconds (logged in the estate's
+  :class:`~rehearsal.operations.AwsOperationLog`), whatever the polling rate;
 * StartReplicationTask honours the start type and CdcStartPosition, refuses a
   task that is not stopped/ready/failed, and starts a :class:`CdcApplier` that
   reads the binlog through the task's source endpoint from that position;
@@ -37,6 +38,7 @@ from psycopg2 import sql
 from psycopg2.extras import execute_values
 
 from rehearsal.applier import CdcApplier, StartPoint
+from rehearsal.operations import AwsOperationLog
 from rehearsal.patching import Patches
 
 START_TYPES = ("start-replication", "resume-processing", "reload-target")
@@ -69,7 +71,7 @@ class DmsFaults:
 @dataclass
 class TaskRuntime:
     status: str = "ready"
-    polls_left: int = 0
+    transition_done: datetime | None = None
     applier: CdcApplier | None = None
     start_type: str | None = None
     cdc_start_position: str | None = None
@@ -88,14 +90,16 @@ class DmsController:
 
     def __init__(self, source_connection: Callable[[object], dict], warehouse_connect: Callable,
                  current_writer_end: Callable[[], StartPoint], frozen_writer: Callable,
-                 schema: str, tables: tuple[str, ...], transition_polls: int = 2) -> None:
+                 schema: str, tables: tuple[str, ...], operations: AwsOperationLog,
+                 transition_s: float = 1.0) -> None:
         self._source_connection = source_connection
         self._warehouse_connect = warehouse_connect
         self._current_writer_end = current_writer_end
         self._frozen_writer = frozen_writer
         self._schema = schema
         self._tables = tables
-        self.transition_polls = transition_polls
+        self.operations = operations
+        self.transition_s = transition_s
         self.faults = DmsFaults()
         self.requests: list[dict] = []
         self._tasks: dict[str, TaskRuntime] = {}
@@ -195,10 +199,12 @@ class DmsController:
             if self.faults.start_error:
                 raise InvalidResourceStateFault(self.faults.start_error)
             applier = self._applier(backend, task, start_point)
-            runtime.status, runtime.polls_left, runtime.applier = "starting", self.transition_polls, applier
+            runtime.start_date, runtime.stop_date = datetime.now(UTC), None
+            runtime.status, runtime.applier = "starting", applier
+            runtime.transition_done = self.operations.record("DMS task starting", runtime.start_date,
+                                                             self.transition_s)
             runtime.start_type, runtime.cdc_start_position = start_type, position
             runtime.stop_reason = runtime.last_failure_message = None
-            runtime.start_date, runtime.stop_date = datetime.now(UTC), None
             applier.start()
             return self._describe(task, runtime)
 
@@ -225,7 +231,9 @@ class DmsController:
                 raise InvalidResourceStateFault("Replication task is not running")
             point = runtime.applier.stop()
             self._record_stop(runtime, point, "Stop Reason NORMAL")
-            runtime.status, runtime.polls_left = "stopping", self.transition_polls
+            runtime.status = "stopping"
+            runtime.transition_done = self.operations.record("DMS task stopping", runtime.stop_date,
+                                                             self.transition_s)
             return self._describe(task, runtime)
 
     def _record_stop(self, runtime: TaskRuntime, point: StartPoint, reason: str) -> None:
@@ -319,7 +327,7 @@ class DmsController:
 
     # -- describing ------------------------------------------------------------------------------
     def describe(self, task) -> dict:
-        """One DescribeReplicationTasks poll: advances transitions, then reports."""
+        """One DescribeReplicationTasks poll: completes transitions that are due, then reports."""
         with self._lock:
             runtime = self.runtime(task.arn)
             self._advance(runtime)
@@ -331,15 +339,10 @@ class DmsController:
             self._record_stop(runtime, applier.checkpoint, "Stop Reason FATAL_ERROR")
             runtime.status, runtime.last_failure_message = "failed", f"Last Error {applier.error}"
         elif runtime.status == "starting" and not self.faults.stuck_in_starting:
-            if runtime.polls_left > 0:
-                runtime.polls_left -= 1
-            elif applier is not None and applier.connected.is_set():
+            if datetime.now(UTC) >= runtime.transition_done and applier is not None and applier.connected.is_set():
                 runtime.status = "running"
-        elif runtime.status == "stopping":
-            if runtime.polls_left > 0:
-                runtime.polls_left -= 1
-            else:
-                runtime.status = "stopped"
+        elif runtime.status == "stopping" and datetime.now(UTC) >= runtime.transition_done:
+            runtime.status = "stopped"
 
     @staticmethod
     def _describe(task, runtime: TaskRuntime) -> dict:

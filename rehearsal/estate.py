@@ -20,17 +20,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rehearsal.applier import StartPoint
-from rehearsal.aws import ACCOUNT_ID, REGION, MotoControlPlane
+from rehearsal.athena import AthenaQueryController
+from rehearsal.aws import ACCOUNT_ID, DAG_ACCESS_KEY_ID, REGION, MotoControlPlane
 from rehearsal.bluegreen import BlueGreenController
 from rehearsal.dms import DmsController
 from rehearsal.endpoints import EstateEndpoints
 from rehearsal.export import ExportController
 from rehearsal.mariadb import MariaDBServer
 from rehearsal.net import LOOPBACK
+from rehearsal.operations import AwsOperationLog
 from rehearsal.parameters import ParameterStatusController
 from rehearsal.postgres import PostgresServer
 from rehearsal.schema import SOURCE_DATABASE, TABLES, WAREHOUSE_DDL
 from rehearsal.source import BlueGreenSource
+from rehearsal.throttling import ThrottlingController
 from rehearsal.traffic import TrafficGenerator, seed_rows
 
 BINLOG_PARAMETERS = {
@@ -78,11 +81,14 @@ class Estate:
         self.warehouse = PostgresServer(base_dir)
         self.aws = MotoControlPlane()
         self.endpoints = EstateEndpoints(self.source)
-        self.bluegreen = BlueGreenController(self.source, self.endpoints)
+        self.operations = AwsOperationLog()
+        self.bluegreen = BlueGreenController(self.source, self.endpoints, self.operations)
         self.dms = DmsController(self._dms_source_connection, self.warehouse.connect,
-                                 self._writer_end, self._frozen_writer, SOURCE_DATABASE, TABLES)
+                                 self._writer_end, self._frozen_writer, SOURCE_DATABASE, TABLES, self.operations)
         self.exports = ExportController(self.source, self.aws)
         self.parameters = ParameterStatusController()
+        self.athena = AthenaQueryController(self.aws)
+        self.throttling = ThrottlingController()  # last installed: it wraps the other controllers' responses
         self.deployment_id: str | None = None
         self.export_kms_key_arn: str | None = None
         self.startup_seconds: float | None = None
@@ -111,7 +117,8 @@ class Estate:
         self.warehouse.start()
         self.warehouse.query(";".join(WAREHOUSE_DDL))
         self.aws.start()
-        for controller in (self.endpoints, self.bluegreen, self.dms, self.exports, self.parameters):
+        for controller in (self.endpoints, self.bluegreen, self.dms, self.exports, self.parameters, self.athena,
+                           self.throttling):
             controller.install()
         self._seed_aws()
         with self.source.connect_app() as conn:
@@ -126,7 +133,8 @@ class Estate:
         self._stopping.set()
         if self._metrics is not None:
             self._metrics.join(timeout=10)
-        for controller in (self.parameters, self.exports, self.dms, self.bluegreen, self.endpoints):
+        for controller in (self.throttling, self.athena, self.parameters, self.exports, self.dms, self.bluegreen,
+                           self.endpoints):
             with contextlib.suppress(Exception):
                 controller.uninstall()
         with contextlib.suppress(Exception):
@@ -196,8 +204,10 @@ class Estate:
         self.aws.client("iam").create_role(RoleName=r.export_role, AssumeRolePolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                    "Principal": {"Service": "export.rds.amazonaws.com"}}]}))
-        key = self.aws.client("kms").create_key(Description="snapshot exports")
+        kms = self.aws.client("kms")
+        key = kms.create_key(Description="snapshot exports")
         self.export_kms_key_arn = key["KeyMetadata"]["Arn"]
+        kms.create_alias(AliasName="alias/cdc-exports", TargetKeyId=key["KeyMetadata"]["KeyId"])
 
     def _publish_metrics(self, interval: float = 1.0) -> None:
         """CloudWatch gets the running task's CDC latency every second (DMS publishes per minute)."""
@@ -287,7 +297,7 @@ class Estate:
 
     def airflow_env(self) -> dict[str, str]:
         """AIRFLOW_CONN_* variables that point Airflow's hooks at this estate."""
-        aws = {"conn_type": "aws", "login": "estate", "password": "estate",
+        aws = {"conn_type": "aws", "login": DAG_ACCESS_KEY_ID, "password": self.aws.dag_secret_access_key,
                "extra": {"region_name": REGION, "endpoint_url": self.aws.url}}
         source = {"conn_type": "mysql", "host": LOOPBACK, "port": self.source.prod_endpoint.port,
                   "login": self.source.dms.user, "password": self.source.dms.password,

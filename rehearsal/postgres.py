@@ -61,10 +61,7 @@ class PostgresServer:
             self._as_user = ["runuser", "-u", "postgres", "--"]
         self._run([_pg_bin("initdb"), "-D", str(self.dir / "data"), "-U", "postgres", "--auth=trust",
                    "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
-        options = (f"-p {self.port} -c listen_addresses={LOOPBACK} -c unix_socket_directories={self.dir} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=128MB")
-        self._run([_pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-l", str(self.dir / "server.log"),
-                   "-w", "-t", "30", "-o", options, "start"])
+        self.resume()
         conn = self.connect("postgres")
         try:
             conn.autocommit = True
@@ -73,9 +70,20 @@ class PostgresServer:
         finally:
             conn.close()
 
-    def stop(self) -> None:
+    def resume(self) -> None:
+        """Start the server on its data directory (after :meth:`start` initialised it, or after :meth:`halt`)."""
+        options = (f"-p {self.port} -c listen_addresses={LOOPBACK} -c unix_socket_directories={self.dir} "
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=128MB")
+        self._run([_pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-l", str(self.dir / "server.log"),
+                   "-w", "-t", "30", "-o", options, "start"])
+
+    def halt(self) -> None:
+        """An outage: stop the server at once, keeping its data; :meth:`resume` brings it back on the same port."""
         if (self.dir / "data" / "postmaster.pid").exists():
             self._run([_pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop"])
+
+    def stop(self) -> None:
+        self.halt()
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 

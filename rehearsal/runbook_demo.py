@@ -12,8 +12,10 @@ import tempfile
 from pathlib import Path
 
 from rehearsal.estate import Estate
+from rehearsal.traffic import TrafficStats
 
 DAGS = Path(__file__).resolve().parent.parent / "dags"
+RESUME = "cdc_resume_after_switchover.shop"  # the data platform's DAG of the estate's pipeline
 
 
 def prepare_airflow(estate: Estate) -> None:
@@ -27,6 +29,21 @@ def prepare_airflow(estate: Estate) -> None:
     resetdb()
 
 
+def rehearse_switchover_runbook(estate: Estate) -> tuple[dict, dict, TrafficStats]:
+    """The switchover runbook pre-approved, with application write traffic on through all of it."""
+    traffic = estate.traffic().start()
+    try:
+        product, data = run_switchover_runbook(estate)
+    finally:
+        stats = traffic.stop()
+    return product, data, stats
+
+
+def summary_of(data: dict) -> dict:
+    """cdc_resume_after_switchover's summary step result ({} when the run did not get that far)."""
+    return next((s["result"] for s in data["steps"] if s["task_id"] == "summarize"), None) or {}
+
+
 def run_switchover_runbook(estate: Estate) -> tuple[dict, dict]:
     """aurora_blue_green_switchover (pre-approved), then cdc_resume_after_switchover; their run records."""
     from airflow.dag_processing.dagbag import DagBag
@@ -34,9 +51,8 @@ def run_switchover_runbook(estate: Estate) -> tuple[dict, dict]:
     bag = DagBag(dag_folder=str(DAGS), safe_mode=False)
     product = bag.dags["aurora_blue_green_switchover"].test(run_conf={
         "pipeline": "shop", "deployment_id": estate.deployment_id, "pre_approved": True})
-    data = bag.dags["cdc_resume_after_switchover"].test()
-    return _record(estate, "aurora_blue_green_switchover", product.run_id), _record(
-        estate, "cdc_resume_after_switchover", data.run_id)
+    data = bag.dags[RESUME].test()
+    return _record(estate, "aurora_blue_green_switchover", product.run_id), _record(estate, RESUME, data.run_id)
 
 
 def _record(estate: Estate, dag_id: str, run_id: str) -> dict:
@@ -49,9 +65,9 @@ def _record(estate: Estate, dag_id: str, run_id: str) -> dict:
 
 
 def render(product: dict, data: dict) -> str:
-    summary = next(s["result"] for s in data["steps"] if s["task_id"] == "summarize") or {}
+    summary = summary_of(data)
     lines = [f"aurora_blue_green_switchover: {product['outcome'].upper()}   "
-             f"cdc_resume_after_switchover: {data['outcome'].upper()}"]
+             f"{RESUME}: {data['outcome'].upper()}"]
     if summary:
         lines += [
             f"blue checkpoint at pause      {summary['blue_checkpoint']}",

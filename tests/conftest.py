@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+pytest_plugins = ["fault_matrix"]  # the fault matrix table (tests/fault_matrix.py)
 
 # Before anything imports airflow: a throw-away home, this repo's dags/, no examples.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="cdc-airflow-home-"))
@@ -56,7 +57,52 @@ def run_dag(airflow_db, monkeypatch):
         dag_run = bag.dags[dag_id].test(run_conf=conf)
         return dag_run, run_record(estate, dag_id, dag_run.run_id)
 
+    def clear_and_rerun(estate, dag_run, task_id: str):
+        """What an on-call engineer does in the UI: clear ``task_id`` with its downstream tasks in a finished run,
+        and let the scheduler carry the same run on (upstream results and XComs stay)."""
+        return _clear_and_rerun(bag.dags[dag_run.dag_id], dag_run.run_id, task_id), run_record(
+            estate, dag_run.dag_id, dag_run.run_id)
+
+    run.bag = bag
+    run.clear_and_rerun = clear_and_rerun
     return run
+
+
+def _clear_and_rerun(dag, run_id: str, task_id: str):
+    """The scheduler loop of ``dag.test()`` over an existing run after clearing part of it (dag.test itself
+    always replaces the run)."""
+    import time as _time
+    from types import SimpleNamespace
+
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import clear_task_instances
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, TaskInstanceState
+    from sqlalchemy import select
+
+    cleared = {task_id} | dag.get_task(task_id).get_flat_relative_ids(upstream=False)
+    with create_session() as session:
+        dag_run = session.scalar(select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.run_id == run_id))
+        dag_run.dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+        clear_task_instances([ti for ti in dag_run.get_task_instances(session=session) if ti.task_id in cleared],
+                             session, dag_run_state=DagRunState.RUNNING)
+        session.commit()
+        while dag_run.state == DagRunState.RUNNING:
+            session.expire_all()
+            schedulable, _ = dag_run.update_state(session=session)
+            for ti in schedulable:
+                ti.try_number += 1
+                ti.state = TaskInstanceState.SCHEDULED
+            session.commit()
+            scheduled = [ti for ti in dag_run.get_task_instances(session=session)
+                         if ti.state == TaskInstanceState.SCHEDULED]
+            for ti in scheduled:
+                _run_task(ti=ti, task=dag.task_dict[ti.task_id], run_triggerer=True)
+            if not scheduled:
+                _time.sleep(0.5)
+        return SimpleNamespace(dag_id=dag_run.dag_id, run_id=dag_run.run_id, state=dag_run.state)
 
 
 def run_record(estate, dag_id: str, run_id: str) -> dict | None:

@@ -22,6 +22,7 @@ from cdc_runbooks.blue_green import (
     find_coordinates,
     plan_switchover,
     position_after_replicated,
+    production_is_blue,
     require_completed,
 )
 from cdc_runbooks.dms_task import Action
@@ -435,3 +436,11 @@ def test_fallback_looks_back_into_older_files_and_gives_up_without_blue_events()
     assert position_after_replicated(binlog, BLUE) == BinlogPosition("mysql-bin-changelog.000003", 329)
     assert position_after_replicated(binlog, 99) is None
     assert position_after_replicated([], BLUE) is None
+
+
+@pytest.mark.parametrize("status, blue", [
+    ("AVAILABLE", True), ("SWITCHOVER_FAILED", True), ("SWITCHOVER_IN_PROGRESS", False),
+    ("SWITCHOVER_COMPLETED", False), ("PROVISIONING", False), ("INVALID_CONFIGURATION", False),
+])
+def test_production_is_blue_only_before_or_after_a_rolled_back_switchover(status, blue):
+    assert production_is_blue(state(status)) is blue

@@ -1,8 +1,7 @@
-"""Every file in dags/ imports without errors and parses fast."""
+"""Every file in dags/ imports without errors (parse time is measured by `make bench`, not here)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,7 @@ DAGS = sorted((Path(__file__).resolve().parent.parent / "dags").glob("*.py"))
 def test_dag_file_imports_cleanly(dag_file):
     from airflow.dag_processing.dagbag import DagBag
 
-    started = time.perf_counter()
     bag = DagBag(dag_folder=str(dag_file), safe_mode=False)
-    elapsed = time.perf_counter() - started
 
     assert bag.import_errors == {}
     assert bag.dag_ids, f"{dag_file.name} defines no DAG"
-    assert elapsed < 1.0, f"{dag_file.name} took {elapsed:.2f}s to parse"

@@ -1,11 +1,13 @@
 """The flagship runbook against the estate, traffic running: aurora_blue_green_switchover, then the data
-platform's cdc_resume_after_switchover on the fact it publishes."""
+platform's cdc_resume_after_switchover.shop on the fact it publishes."""
 
 from __future__ import annotations
 
 import pytest
+from fault_matrix import measured_drift, run_outcome
 
 pytestmark = pytest.mark.estate
+RESUME = "cdc_resume_after_switchover.shop"
 
 
 def _step(record: dict, task_id: str) -> dict:
@@ -21,7 +23,7 @@ def test_happy_path_hands_cdc_to_green_with_no_drift(estate, run_dag):
     traffic = estate.traffic().start()
     try:
         switched, product = _switch(estate, run_dag, pre_approved=True)
-        resumed, data = run_dag(estate, "cdc_resume_after_switchover")
+        resumed, data = run_dag(estate, RESUME)
     finally:
         traffic.stop()
 
@@ -48,7 +50,8 @@ def test_approved_by_a_person_records_who(estate, run_dag, answer_approval):
     assert _step(product, "switchover")["result"]["status"] == "SWITCHOVER_COMPLETED"
 
 
-def test_rejected_approval_changes_nothing(estate, run_dag, answer_approval):
+def test_rejected_approval_changes_nothing(estate, run_dag, answer_approval, fault_row):
+    row = fault_row("approval rejected", expected="run fails at approve_switchover; nothing changed; drift 0")
     answer_approval("aurora_blue_green_switchover", "approve_switchover", "Reject")
     switched, product = _switch(estate, run_dag)
 
@@ -56,6 +59,8 @@ def test_rejected_approval_changes_nothing(estate, run_dag, answer_approval):
     assert _step(product, "approve_switchover")["state"] == "failed"
     assert _step(product, "pause_dms_task")["state"] == "upstream_failed"
     assert estate.task()["Status"] == "running" and not estate.bluegreen.switchover_calls
+    row.observe(f"{run_outcome(product)}; DMS {estate.task()['Status']}, no switchover call", measured_drift(estate))
+    assert row.drift == 0
 
 
 def test_dry_run_stops_after_preflight_and_plan(estate, run_dag):
@@ -68,7 +73,9 @@ def test_dry_run_stops_after_preflight_and_plan(estate, run_dag):
     assert estate.task()["Status"] == "running" and not estate.bluegreen.switchover_calls
 
 
-def test_green_parameter_group_without_row_blocks_at_preflight(estate, run_dag):
+def test_green_parameter_group_without_row_blocks_at_preflight(estate, run_dag, fault_row):
+    row = fault_row("green parameter group without ROW",
+                    expected="run fails at preflight naming parameter_group.binlog_format; nothing changed; drift 0")
     estate.aws.client("rds").modify_db_cluster_parameter_group(
         DBClusterParameterGroupName=estate.resources.green_parameter_group,
         Parameters=[{"ParameterName": "binlog_format", "ParameterValue": "MIXED", "ApplyMethod": "immediate"}])
@@ -79,9 +86,13 @@ def test_green_parameter_group_without_row_blocks_at_preflight(estate, run_dag):
     failure = _step(product, "preflight")["failure"]
     assert "nothing was changed" in failure and "parameter_group.binlog_format" in failure
     assert estate.task()["Status"] == "running" and not estate.bluegreen.switchover_calls
+    row.observe(f"{run_outcome(product)}; DMS {estate.task()['Status']}, no switchover call", measured_drift(estate))
+    assert row.drift == 0
 
 
-def test_failed_switchover_resumes_cdc_on_blue_and_fails_loudly(estate, run_dag):
+def test_failed_switchover_resumes_cdc_on_blue_and_fails_loudly(estate, run_dag, fault_row):
+    row = fault_row("switchover failed (rolled back)", expected="run fails at switchover: RDS rolled back, production "
+                                                                "still blue; CDC resumed on blue; drift 0")
     estate.bluegreen.faults.outcome = "fail"
     traffic = estate.traffic().start()
     try:
@@ -93,17 +104,19 @@ def test_failed_switchover_resumes_cdc_on_blue_and_fails_loudly(estate, run_dag)
     assert "SwitchoverRolledBack" in _step(product, "switchover")["failure"]
     assert _step(product, "resume_on_blue")["state"] == "success"
     assert estate.task()["Status"] == "running" and estate.source.writer is estate.source.blue
-    estate.wait_cdc_idle()
-    for table in ("customers", "orders"):
-        assert estate.source_rows(table) == estate.warehouse_rows(table)
+    row.observe(f"{run_outcome(product)}; resume_on_blue {_step(product, 'resume_on_blue')['state']}",
+                measured_drift(estate))
+    assert row.drift == 0
 
 
-def test_missing_coordinates_event_takes_the_fallback_and_says_so(estate, run_dag):
+def test_missing_coordinates_event_takes_the_fallback_and_says_so(estate, run_dag, fault_row):
+    row = fault_row("coordinates event never published", expected="fallback position (end of blue's last "
+                    "replicated transaction), marked needs reconciliation attention; both runs succeed; drift 0")
     estate.bluegreen.faults.publish_coordinates = False
     traffic = estate.traffic().start()
     try:
         switched, product = _switch(estate, run_dag, pre_approved=True, coordinates_wait_s=2)
-        resumed, data = run_dag(estate, "cdc_resume_after_switchover")
+        resumed, data = run_dag(estate, RESUME)
     finally:
         traffic.stop()
 
@@ -111,3 +124,49 @@ def test_missing_coordinates_event_takes_the_fallback_and_says_so(estate, run_da
     summary = _step(data, "summarize")["result"]
     assert summary["position_source"].startswith("fallback") and summary["needs_reconciliation_attention"]
     assert summary["new_position"] == str(estate.bluegreen.coordinates) and summary["drift"] == 0
+    row.observe(f"both runs succeed; position {summary['new_position']} from {summary['position_source']}, "
+                f"needs reconciliation attention: {summary['needs_reconciliation_attention']}", measured_drift(estate))
+    assert row.drift == 0
+
+
+def test_a_run_cleared_after_a_lost_worker_resumes_without_switching_twice(estate, run_dag, monkeypatch, fault_row):
+    """The worker dies while the switchover is in progress; the on-call engineer clears the failed step with its
+    downstream (the documented recovery); the re-run adopts the switchover instead of calling it again."""
+    row = fault_row("worker killed mid-step, task cleared and re-run",
+                    expected="run fails at switchover, CDC not resumed on blue; clear switchover: adopts the "
+                             "switchover (one call); resume succeeds; drift 0")
+    from cdc_runbooks.triggers import BlueGreenSwitchoverTrigger
+
+    async def worker_lost(self):
+        raise RuntimeError("worker lost while waiting for the switchover")
+        yield  # an async generator, like the trigger's run()
+
+    with monkeypatch.context() as lost_worker:
+        lost_worker.setattr(BlueGreenSwitchoverTrigger, "run", worker_lost)
+        lost_worker.setattr(run_dag.bag.dags["aurora_blue_green_switchover"].get_task("switchover"), "retries", 0)
+        traffic = estate.traffic().start()
+        try:
+            lost, lost_record = _switch(estate, run_dag, pre_approved=True)
+        finally:
+            stats = traffic.stop()
+    assert lost.state == "failed" and _step(lost_record, "switchover")["state"] == "failed"
+    assert _step(lost_record, "resume_on_blue")["state"] == "skipped"  # RDS went on: not rolled back
+    assert estate.task()["Status"] == "stopped"
+
+    traffic = estate.traffic().start()
+    try:
+        cleared, product = run_dag.clear_and_rerun(estate, lost, "switchover")
+        resumed, data = run_dag(estate, RESUME)
+    finally:
+        stats = traffic.stop()
+
+    assert cleared.state == "success", product
+    assert _step(product, "switchover")["result"]["action"] == "adopt"
+    assert _step(product, "new_position")["result"]["source"] == "event"
+    assert estate.bluegreen.switchover_calls == [estate.deployment_id]
+    assert resumed.state == "success", data
+    assert _step(data, "summarize")["result"]["drift"] == 0 and stats.committed > 0
+    row.observe(f"{run_outcome(lost_record)}; after the clear: switchover "
+                f"{_step(product, 'switchover')['result']['action']}, {len(estate.bluegreen.switchover_calls)} "
+                f"switchover call; {run_outcome(data)}", measured_drift(estate))
+    assert row.drift == 0

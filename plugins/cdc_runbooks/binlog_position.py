@@ -29,6 +29,8 @@ _CHECKPOINT = re.compile(rf"^checkpoint:V1#[0-9]+#{_FILE}:(?P<position>[0-9]{{1,
 # The same rule for a JSON-schema Param (ECMA regex): native form or DMS checkpoint.
 PARAM_PATTERN = (r"^(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.[0-9]{6,10}:[0-9]{1,20}"
                  r"|checkpoint:V1#[0-9]+#[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.[0-9]{6,10}:[0-9]{1,20}:[!-~]*)$")
+# Longest accepted value, as the DAG param's maxLength: a DMS checkpoint is about a hundred characters.
+MAX_LENGTH = 300
 # The first event of every binlog file starts after its 4-byte magic number.
 FIRST_EVENT_POSITION = 4
 _MAX_POSITION = 2**64 - 1
@@ -58,6 +60,9 @@ class BinlogPosition:
         """Parse a native position or a DMS checkpoint string; raise InvalidBinlogPosition otherwise."""
         if not isinstance(value, str):
             raise InvalidBinlogPosition(f"invalid binlog position {value!r}: expected a string {EXPECTED_FORM}")
+        if len(value) > MAX_LENGTH:
+            raise InvalidBinlogPosition(f"invalid binlog position {value[:60]!r}...: {len(value)} characters, "
+                                        f"at most {MAX_LENGTH}")
         match = _NATIVE.match(value.strip()) or _CHECKPOINT.match(value.strip())
         if match is None or not FIRST_EVENT_POSITION <= int(match["position"]) <= _MAX_POSITION:
             shown = value if len(value) <= 200 else value[:200] + "..."

@@ -71,7 +71,16 @@ def require_completed(state: DeploymentState) -> None:
     """Raise SwitchoverRolledBack unless the switchover completed."""
     if state.status != "SWITCHOVER_COMPLETED":
         raise SwitchoverRolledBack(f"switchover did not complete: {state.describe()}. RDS rolled it back; "
-                                   "production is still blue.")
+                                   "production is still blue and CDC resumes there (resume_on_blue). Read the "
+                                   "deployment's StatusDetails and events, fix the cause, then switch over in a new "
+                                   "run.")
+
+
+def production_is_blue(state: DeploymentState) -> bool:
+    """True when the deployment shows production still on blue: never switched (AVAILABLE, also after a
+    timeout's rollback) or rolled back (SWITCHOVER_FAILED). Only then may CDC resume on blue's checkpoint; in
+    progress or completed, blue's coordinates no longer describe production."""
+    return state.status in ("AVAILABLE", "SWITCHOVER_FAILED")
 
 
 def coordinates_from_event(message: str) -> BinlogPosition | None:

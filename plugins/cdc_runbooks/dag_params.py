@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import ExceptionRetryPolicy, Param, RetryAction, RetryRule
 
-from cdc_runbooks.binlog_position import PARAM_PATTERN
+from cdc_runbooks.binlog_position import MAX_LENGTH, PARAM_PATTERN
 from cdc_runbooks.pipelines import load_pipelines
 from cdc_runbooks.refusal import Refusal
 
@@ -17,6 +17,12 @@ def runbook_dag_args(dag_id: str, owner: str, **kwargs) -> dict:
     return {"dag_id": dag_id, "schedule": None, "start_date": datetime(2026, 1, 1),
             "catchup": False, "max_active_runs": 1, "render_template_as_native_obj": True,
             "default_args": default_args(owner), **kwargs}
+
+
+def one_run_per_pipeline() -> dict:
+    """DAG kwargs of a runbook that starts with ``claim_pipeline``: runs for different pipelines go on at once;
+    a second run for the same pipeline refuses at its claim (the lock, not max_active_runs, is the guard)."""
+    return {"max_active_runs": len(load_pipelines())}
 
 
 def default_args(owner: str) -> dict:
@@ -38,7 +44,7 @@ def dry_run_param(default: bool) -> Param:
 
 
 def position_param() -> Param:
-    return Param(None, type=["null", "string"], pattern=PARAM_PATTERN, maxLength=300, title="CDC start position",
+    return Param(None, type=["null", "string"], pattern=PARAM_PATTERN, maxLength=MAX_LENGTH, title="CDC start position",
                  description="binlog 'file:position' (e.g. mysql-bin-changelog.000024:373) or a DMS checkpoint")
 
 

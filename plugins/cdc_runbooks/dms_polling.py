@@ -7,16 +7,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-from airflow.providers.amazon.aws.hooks.dms import DmsHook
-
+from cdc_runbooks.aws_hooks import aws_client, dms_hook
 from cdc_runbooks.dms_task import DmsTaskState, DmsTaskStateError
 from cdc_runbooks.pipelines import get_pipeline
 
 
 def task_state(pipeline_name: str, task_arn: str) -> DmsTaskState:
     """The task as DescribeReplicationTasks reports it now."""
-    task = DmsHook(aws_conn_id=get_pipeline(pipeline_name).aws_conn_id).get_task_description(task_arn)
+    task = dms_hook(get_pipeline(pipeline_name).aws_conn_id).get_task_description(task_arn)
     if task is None:
         raise DmsTaskStateError(f"DMS task {task_arn} does not exist (DescribeReplicationTasks found nothing)")
     return DmsTaskState.from_api(task)
@@ -24,7 +22,7 @@ def task_state(pipeline_name: str, task_arn: str) -> DmsTaskState:
 
 def latency_dimensions(pipeline_name: str, state: DmsTaskState) -> list[dict]:
     """CloudWatch dimensions of a task's metrics: its instance's identifier and the task's resource id."""
-    hook = DmsHook(aws_conn_id=get_pipeline(pipeline_name).aws_conn_id)
+    hook = dms_hook(get_pipeline(pipeline_name).aws_conn_id)
     instances = hook.conn.describe_replication_instances(Filters=[
         {"Name": "replication-instance-arn", "Values": [state.replication_instance_arn]}])["ReplicationInstances"]
     if not instances:
@@ -37,7 +35,7 @@ def latency_dimensions(pipeline_name: str, state: DmsTaskState) -> list[dict]:
 def latest_latency(pipeline_name: str, dimensions: list[dict]) -> tuple[float, float] | None:
     """The newest (CDCLatencySource, CDCLatencyTarget) datapoints, None while either has none."""
     pipeline = get_pipeline(pipeline_name)
-    cloudwatch = AwsBaseHook(aws_conn_id=pipeline.aws_conn_id, client_type="cloudwatch").conn
+    cloudwatch = aws_client(pipeline.aws_conn_id, "cloudwatch")
     period, now = pipeline.metric_period_s, datetime.now(UTC)
     values = []
     for metric in ("CDCLatencySource", "CDCLatencyTarget"):

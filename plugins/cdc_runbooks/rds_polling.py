@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from airflow.providers.amazon.aws.hooks.rds import RdsHook
-
 from cdc_runbooks import identifiers
+from cdc_runbooks.aws_hooks import rds_hook
 from cdc_runbooks.blue_green import DeploymentState
 from cdc_runbooks.pipelines import get_pipeline
 
@@ -12,6 +11,6 @@ from cdc_runbooks.pipelines import get_pipeline
 def deployment_state(pipeline_name: str, deployment_identifier: str) -> DeploymentState:
     """DescribeBlueGreenDeployments for one deployment."""
     identifiers.deployment_identifier(deployment_identifier)
-    rds = RdsHook(aws_conn_id=get_pipeline(pipeline_name).aws_conn_id).conn
+    rds = rds_hook(get_pipeline(pipeline_name).aws_conn_id).conn
     found = rds.describe_blue_green_deployments(BlueGreenDeploymentIdentifier=deployment_identifier)
     return DeploymentState.from_api(found["BlueGreenDeployments"][0])

@@ -1,4 +1,5 @@
-"""Runbook pages: ``runbooks/<dag_id>.md``, shown as the DAG's ``doc_md``.
+"""Runbook pages: ``runbooks/<dag_id>.md``, shown as the DAG's ``doc_md``; a DAG made per pipeline
+(``<runbook>.<pipeline>``) shows its runbook's page.
 
 A step of a page is a level-3 heading whose text is the task id in backticks
 (``### `pause_dms_task` ``); a test keeps a page's steps and its DAG's task ids equal.
@@ -15,7 +16,12 @@ _STEP = re.compile(r"^### `([a-z0-9_]+)`", re.MULTILINE)
 
 
 def runbook_page(dag_id: str) -> str:
-    return (RUNBOOKS_DIR / f"{dag_id}.md").read_text()
+    return (RUNBOOKS_DIR / f"{runbook_of(dag_id)}.md").read_text()
+
+
+def runbook_of(dag_id: str) -> str:
+    """The runbook a DAG implements: its id, without the ``.<pipeline>`` of a per-pipeline DAG."""
+    return dag_id.partition(".")[0]
 
 
 def runbook_steps(page: str) -> list[str]:

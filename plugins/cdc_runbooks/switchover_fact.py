@@ -32,4 +32,5 @@ def summary(fact: dict, drained: dict, restarted: dict, counts: dict) -> dict:
     return {"blue_checkpoint": fact["checkpoint"], "old_blue_end": drained["old_blue_end"],
             "new_position": fact["position"], "position_source": fact["position_source"],
             "needs_reconciliation_attention": fact["needs_reconciliation_attention"],
+            "cdc_stopped_at": fact["paused_at"], "cdc_running_at": restarted["running_since"],
             "cdc_gap_s": round(gap.total_seconds(), 3), "drift": counts["drift"], "tables": counts["tables"]}

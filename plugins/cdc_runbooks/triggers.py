@@ -79,15 +79,19 @@ class DmsTaskStatusTrigger(BaseTrigger):
             await asyncio.sleep(self.waiter_delay)
         yield TriggerEvent({"status": "error", "carry": self.carry, "message": (
             f"{self.task_arn} did not become {self.wanted} after {self.waiter_max_attempts} polls "
-            f"{self.waiter_delay:g} s apart: {state.describe() if state else 'never described'}")})
+            f"{self.waiter_delay:g} s apart: {state.describe() if state else 'never described'}. The request was "
+            "made and DMS may still get there: check the task in the DMS console, then clear this step (a cleared "
+            "pause or restart adopts what it started; it never calls DMS twice).")})
 
 
 class CdcLatencyTrigger(BaseTrigger):
     """Fire when CDCLatencySource and CDCLatencyTarget of the task stay at or below ``max_latency_s`` for
-    ``sustain_s`` (CloudWatch, AWS/DMS); error after ``timeout_s``."""
+    ``sustain_s`` (CloudWatch, AWS/DMS); error after ``timeout_s``, or at once when the task (``task_arn``) is no
+    longer running (a failed task publishes no latency, and its last datapoints must not pass for converged)."""
 
     def __init__(self, *, pipeline_name: str, dimensions: list[dict], max_latency_s: float, sustain_s: float,
-                 timeout_s: float, poll_s: float, what: str, carry: dict | None = None) -> None:
+                 timeout_s: float, poll_s: float, what: str, carry: dict | None = None,
+                 task_arn: str | None = None) -> None:
         super().__init__()
         self.pipeline_name = pipeline_name
         self.dimensions = dimensions
@@ -97,19 +101,27 @@ class CdcLatencyTrigger(BaseTrigger):
         self.poll_s = poll_s
         self.what = what
         self.carry = carry or {}
+        self.task_arn = task_arn
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (f"{type(self).__module__}.{type(self).__qualname__}", {
             "pipeline_name": self.pipeline_name, "dimensions": self.dimensions, "max_latency_s": self.max_latency_s,
             "sustain_s": self.sustain_s, "timeout_s": self.timeout_s, "poll_s": self.poll_s, "what": self.what,
-            "carry": self.carry})
+            "carry": self.carry, "task_arn": self.task_arn})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from cdc_runbooks.dms_polling import latest_latency
+        from cdc_runbooks.dms_polling import latest_latency, task_state
 
         window = LatencyWindow(self.max_latency_s, self.sustain_s)
         deadline = time.monotonic() + self.timeout_s
         while not window.settled:
+            state = await asyncio.to_thread(task_state, self.pipeline_name, self.task_arn) if self.task_arn else None
+            if state is not None and state.status != "running":
+                yield TriggerEvent({"status": "error", "carry": self.carry, "message": (
+                    f"CDC stopped while waiting to {self.what}: {state.describe()}. Read the failure; once its "
+                    "cause is fixed, restart CDC with dms_cdc_restart from the task's RecoveryCheckpoint "
+                    f"{state.recovery_checkpoint}.")})
+                return
             if time.monotonic() > deadline:
                 yield TriggerEvent({"status": "error", "carry": self.carry, "message": (
                     f"CDC did not {self.what} within {self.timeout_s:g} s: {window.describe()}")})

@@ -18,6 +18,7 @@ from airflow.providers.amazon.aws.hooks.rds import RdsHook
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 from airflow.sdk import BaseOperator
 
+from cdc_runbooks.aws_hooks import rds_hook
 from cdc_runbooks.binlog_readiness import (
     ApiFacts,
     BinlogNotReady,
@@ -40,7 +41,7 @@ def check_binlog_readiness(pipeline: Pipeline, cluster: str, role: str = "produc
                            min_retention_hours: int | None = None) -> ReadinessReport:
     """Gather the API and SQL facts of ``cluster`` with the pipeline's connections and evaluate them
     (binlog retention against ``min_retention_hours``, default the pipeline's minimum)."""
-    rds = RdsHook(aws_conn_id=pipeline.aws_conn_id)
+    rds = rds_hook(pipeline.aws_conn_id)
     writer = describe_writer(rds, cluster)
     api = ApiFacts(parameter_group=writer.parameter_group,
                    parameters=cluster_parameters(rds, writer.parameter_group),
@@ -55,7 +56,7 @@ def readiness_targets(pipeline: Pipeline) -> list[tuple[str, str]]:
     """(cluster, role) to check for a pipeline: production, and the green cluster of every AVAILABLE blue/green
     deployment whose source is production (DescribeBlueGreenDeployments:
     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeBlueGreenDeployments.html)."""
-    rds = RdsHook(aws_conn_id=pipeline.aws_conn_id).conn
+    rds = rds_hook(pipeline.aws_conn_id).conn
     production = rds.describe_db_clusters(DBClusterIdentifier=pipeline.source_cluster)["DBClusters"][0]
     targets = [(pipeline.source_cluster, "production")]
     for page in rds.get_paginator("describe_blue_green_deployments").paginate():

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
-from airflow.providers.amazon.aws.hooks.rds import RdsHook
 from airflow.sdk import BaseOperator, conf
 
+from cdc_runbooks.aws_hooks import rds_hook
 from cdc_runbooks.blue_green import (
     BlueGreenStateError,
     DeploymentState,
@@ -80,7 +80,7 @@ class BlueGreenSwitchoverOperator(BaseOperator):
         if not 30 <= timeout <= 3600:
             raise BlueGreenStateError(f"switchover_timeout {timeout} is outside RDS's 30-3600 seconds")
         state = deployment_state(pipeline.name, self.deployment_identifier)
-        rds = RdsHook(aws_conn_id=pipeline.aws_conn_id).conn
+        rds = rds_hook(pipeline.aws_conn_id).conn
         self._require_production_source(rds, pipeline, state)
         action = plan_switchover(state)
         carry = {"deployment": state.identifier, "action": action.value}
@@ -92,6 +92,10 @@ class BlueGreenSwitchoverOperator(BaseOperator):
             rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=state.identifier,
                                                  SwitchoverTimeout=timeout)
             self.log.info("SwitchoverBlueGreenDeployment(%s, SwitchoverTimeout=%s) called", state.identifier, timeout)
+        else:  # a retry or a cleared task of the run that switched over: it began after the run did
+            run_started = getattr(context.get("dag_run"), "start_date", None)
+            carry["started_at"] = run_started.isoformat() if run_started else None
+            self.log.info("Not switching again: %s; adopting it", state.describe())
         if not self.wait_for_completion:
             return carry
         delay = self.waiter_delay if self.waiter_delay is not None else pipeline.poll_interval_s
@@ -149,7 +153,7 @@ class BlueGreenCoordinatesOperator(BaseOperator):
     @records_failure
     def execute(self, context) -> dict:
         pipeline = get_pipeline(self.pipeline_name)
-        rds = RdsHook(aws_conn_id=pipeline.aws_conn_id).conn
+        rds = rds_hook(pipeline.aws_conn_id).conn
         since = datetime.fromisoformat(str(self.since))
         deadline = time.monotonic() + float(self.event_timeout_s)
         while True:
@@ -165,11 +169,11 @@ class BlueGreenCoordinatesOperator(BaseOperator):
 
     def _fallback(self, pipeline: Pipeline, rds) -> dict:
         state = deployment_state(pipeline.name, self.deployment_identifier)
-        old_blue = describe_writer(RdsHook(aws_conn_id=pipeline.aws_conn_id), _cluster(rds, state.source)[
+        old_blue = describe_writer(rds_hook(pipeline.aws_conn_id), _cluster(rds, state.source)[
             "DBClusterIdentifier"])
         blue_server_id = int(writer_sql_hook(pipeline.source_conn_id, old_blue).get_first("SELECT @@server_id")[0])
         new_writer = writer_sql_hook(pipeline.source_conn_id, describe_writer(
-            RdsHook(aws_conn_id=pipeline.aws_conn_id), pipeline.source_cluster))
+            rds_hook(pipeline.aws_conn_id), pipeline.source_cluster))
         files = [row[0] for row in new_writer.get_records("SHOW BINARY LOGS")]
         binlog = [(f, new_writer.get_records("SHOW BINLOG EVENTS IN %s", parameters=(f,))) for f in files]
         position = position_after_replicated(binlog, blue_server_id)
@@ -221,7 +225,7 @@ class BlueGreenPreflightOperator(BaseOperator):
         from cdc_runbooks.operators.binlog_readiness import check_binlog_readiness
 
         pipeline = get_pipeline(self.pipeline_name)
-        rds = RdsHook(aws_conn_id=pipeline.aws_conn_id).conn
+        rds = rds_hook(pipeline.aws_conn_id).conn
         deployment = deployment_state(pipeline.name, self.deployment_identifier)
         blue, green = _cluster(rds, deployment.source), _cluster(rds, deployment.target)
         production = _cluster(rds, pipeline.source_cluster)["DBClusterArn"]
@@ -251,7 +255,7 @@ class BlueGreenPreflightOperator(BaseOperator):
     @staticmethod
     def _green_lag(pipeline: Pipeline, green_cluster: str) -> float | None:
         hook = writer_sql_hook(pipeline.source_conn_id,
-                               describe_writer(RdsHook(aws_conn_id=pipeline.aws_conn_id), green_cluster))
+                               describe_writer(rds_hook(pipeline.aws_conn_id), green_cluster))
         with closing(hook.get_conn()) as conn, closing(conn.cursor()) as cursor:
             cursor.execute("SHOW REPLICA STATUS")
             row = cursor.fetchone()

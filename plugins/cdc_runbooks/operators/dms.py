@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from airflow.providers.amazon.aws.hooks.dms import DmsHook
-from airflow.providers.amazon.aws.hooks.rds import RdsHook
 from airflow.sdk import BaseOperator, conf
+from botocore.exceptions import ClientError
 
+from cdc_runbooks.aws_hooks import dms_hook, rds_hook
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.dms_polling import latency_dimensions, task_state
 from cdc_runbooks.dms_task import RESTARTABLE, Action, DmsTaskState, DmsTaskStateError, plan_pause, plan_restart
@@ -68,7 +69,7 @@ class _DmsCdcOperator(BaseOperator):
             pipeline_name=pipeline.name, dimensions=latency_dimensions(pipeline.name, state),
             max_latency_s=float(self.max_latency_s or pipeline.drain_max_latency_s),
             sustain_s=float(self.sustain_s or pipeline.drain_sustain_s), timeout_s=self.latency_timeout_s,
-            poll_s=min(self._delay(pipeline), pipeline.metric_period_s), what=what, carry=carry)
+            poll_s=min(self._delay(pipeline), pipeline.metric_period_s), what=what, carry=carry, task_arn=state.arn)
 
     @staticmethod
     def _fired(event: dict) -> dict:
@@ -79,8 +80,10 @@ class _DmsCdcOperator(BaseOperator):
 
 
 def _run_started(context) -> datetime | None:
+    """When the DAG run began: its ``run_after`` (set when the run is created and kept when a task is cleared,
+    while clearing a finished run resets ``start_date`` to the moment of the clear)."""
     dag_run = context.get("dag_run") if context else None
-    return getattr(dag_run, "start_date", None)
+    return getattr(dag_run, "run_after", None) or getattr(dag_run, "start_date", None)
 
 
 class DmsPauseTaskOperator(_DmsCdcOperator):
@@ -123,7 +126,7 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
     def stop_when_drained(self, context, event: dict) -> dict:
         carry = self._fired(event)
         carry["drained"] = carry.pop("waited")
-        DmsHook(aws_conn_id=self._pipeline().aws_conn_id).stop_replication_task(carry["task"])
+        dms_hook(self._pipeline().aws_conn_id).stop_replication_task(carry["task"])
         self.log.info("%s; StopReplicationTask(ReplicationTaskArn=%r) called", carry["drained"], carry["task"])
         if not self.wait_for_completion:
             return {**carry, "status": "stopping"}
@@ -188,7 +191,7 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
             return {"dry_run": True, "task": state.arn, "status": state.status, "action": action.value,
                     "would_call": call}
         if action is Action.ACT:
-            DmsHook(aws_conn_id=pipeline.aws_conn_id).start_replication_task(state.arn, "start-replication", **start)
+            self._start(pipeline, state, start)
             self.log.info("StartReplicationTask(%s) called", call)
         carry = {"task": state.arn, "action": action.value, "called": {k: str(v) for k, v in call.items()}}
         if not self.wait_for_completion:
@@ -202,7 +205,7 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
         carry.pop("waited")
         pipeline = self._pipeline()
         running = task_state(pipeline.name, carry["task"])
-        carry["running_since"] = running.start_date.isoformat() if running.start_date else None
+        carry["running_since"] = datetime.now(UTC).isoformat()  # seen running: the end of the CDC gap
         return wait_for(self, context, self._until_latency(pipeline, running, "converge", carry), "record_converged")
 
     @records_failure
@@ -210,6 +213,16 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
         carry = self._fired(event)
         carry["converged"] = carry.pop("waited")
         return {**carry, "status": "running"}
+
+    @staticmethod
+    def _start(pipeline: Pipeline, state: DmsTaskState, start: dict) -> None:
+        try:
+            dms_hook(pipeline.aws_conn_id).start_replication_task(state.arn, "start-replication", **start)
+        except ClientError as error:
+            raise DmsTaskFailed(
+                f"DMS refused StartReplicationTask for {state.identifier} ({error}); the task was not started and "
+                f"is still {state.status}. Fix what DMS names, then clear this step: it checks the task again "
+                "before starting it.") from error
 
     def _start_arguments(self) -> dict:
         if bool(self.cdc_start_position) == bool(self.cdc_start_time):
@@ -223,7 +236,7 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
 
     def _check_position(self, pipeline: Pipeline, position: BinlogPosition) -> None:
         """Refuse a position that is not a transaction start in a binlog the current writer still has."""
-        writer = describe_writer(RdsHook(aws_conn_id=pipeline.aws_conn_id), pipeline.source_cluster)
+        writer = describe_writer(rds_hook(pipeline.aws_conn_id), pipeline.source_cluster)
         sql = writer_sql_hook(pipeline.source_conn_id, writer)
         logs = {row[0]: int(row[1]) for row in sql.get_records("SHOW BINARY LOGS")}
         event = None
@@ -246,22 +259,25 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
 
     Application writes go on between the pause and the switchover's write fence; they are in old blue's binlog
     after the pause checkpoint, and before green's coordinates in green's. This step points the task's source
-    endpoint at old blue (``<cluster>-old1``, read-only now; ModifyEndpoint), starts CDC there from the pause
-    checkpoint, waits until latency settles, stops, checks the new checkpoint is old blue's binlog end, and
-    points the endpoint back (always, also on failure). Nothing to do when the checkpoint is already the end.
+    endpoint at old blue (``<cluster>-old1``, read-only now; ModifyEndpoint), runs CDC there from the pause
+    checkpoint until the task's RecoveryCheckpoint is old blue's binlog end (start, stop once running, resume
+    from the new checkpoint while short), and points the endpoint back (always, also on failure). Nothing to do
+    when the checkpoint is already the end.
     It runs inline (not deferrable): the endpoint must be restored in the same process.
 
     :param pipeline_name: pipeline in the pipelines configuration.
     :param deployment_identifier: the switched-over deployment (its Source names old blue).
     :param checkpoint: the RecoveryCheckpoint recorded by the pause.
+    :param drain_rounds: start/stop rounds on old blue before giving up short of its binlog end.
     """
 
     template_fields: Sequence[str] = ("pipeline_name", "deployment_identifier", "checkpoint")
 
-    def __init__(self, *, deployment_identifier: str, checkpoint: str, **kwargs) -> None:
+    def __init__(self, *, deployment_identifier: str, checkpoint: str, drain_rounds: int = 5, **kwargs) -> None:
         super().__init__(deferrable=False, **kwargs)
         self.deployment_identifier = deployment_identifier
         self.checkpoint = checkpoint
+        self.drain_rounds = drain_rounds
 
     @records_failure
     def execute(self, context) -> dict:
@@ -277,12 +293,12 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
         if checkpoint >= end:
             self.log.info("Nothing to drain: the checkpoint %s is old blue's binlog end", checkpoint)
             return {**result, "action": Action.ADOPT.value, "drained_to": str(checkpoint)}
-        dms = DmsHook(aws_conn_id=pipeline.aws_conn_id)
+        dms = dms_hook(pipeline.aws_conn_id)
         source = dms.conn.describe_endpoints(Filters=[{"Name": "endpoint-arn", "Values": [
             state.source_endpoint_arn]}])["Endpoints"][0]
         self._point(dms, source["EndpointArn"], old_blue.endpoint, old_blue.port)
         try:
-            drained_to = self._apply_until_stopped(context, pipeline, dms, state, checkpoint)
+            drained_to = self._apply_until_stopped(pipeline, dms, state, checkpoint, end)
         finally:
             self._point(dms, source["EndpointArn"], source["ServerName"], source["Port"])
         if drained_to != end:
@@ -293,7 +309,7 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
         deployment = deployment_state(pipeline.name, self.deployment_identifier)
         if deployment.status != "SWITCHOVER_COMPLETED":
             raise DmsTaskStateError(f"refusing to drain old blue: {deployment.describe()}; drain after the switchover")
-        rds = RdsHook(aws_conn_id=pipeline.aws_conn_id)
+        rds = rds_hook(pipeline.aws_conn_id)
         old = rds.conn.describe_db_clusters(DBClusterIdentifier=deployment.source)["DBClusters"][0]
         return describe_writer(rds, old["DBClusterIdentifier"])
 
@@ -306,12 +322,18 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
         dms.conn.modify_endpoint(EndpointArn=endpoint_arn, ServerName=server, Port=int(port))
         self.log.info("ModifyEndpoint(%s, ServerName=%s, Port=%s)", endpoint_arn, server, port)
 
-    def _apply_until_stopped(self, context, pipeline: Pipeline, dms: DmsHook, state: DmsTaskState,
-                             checkpoint: BinlogPosition) -> BinlogPosition:
-        dms.start_replication_task(state.arn, "start-replication", CdcStartPosition=str(checkpoint))
-        self._fired(run_inline(self._until_status(pipeline, state.arn, "running", ["failed", "stopped"], {})))
-        running = task_state(pipeline.name, state.arn)
-        self._fired(run_inline(self._until_latency(pipeline, running, "settle on old blue", {})))
-        dms.stop_replication_task(state.arn)
-        self._fired(run_inline(self._until_status(pipeline, state.arn, "stopped", ["failed", "running"], {})))
-        return BinlogPosition.parse(task_state(pipeline.name, state.arn).recovery_checkpoint)
+    def _apply_until_stopped(self, pipeline: Pipeline, dms: DmsHook, state: DmsTaskState,
+                             checkpoint: BinlogPosition, end: BinlogPosition) -> BinlogPosition:
+        """Run CDC on old blue until its RecoveryCheckpoint reaches ``end``: start from the checkpoint, stop as
+        soon as it runs, and resume from the new checkpoint while it is short (old blue takes no writes, so
+        every round only applies what is left; ``drain_rounds`` bounds them)."""
+        for _ in range(self.drain_rounds):
+            dms.start_replication_task(state.arn, "start-replication", CdcStartPosition=str(checkpoint))
+            self._fired(run_inline(self._until_status(pipeline, state.arn, "running", ["failed", "stopped"], {})))
+            dms.stop_replication_task(state.arn)
+            self._fired(run_inline(self._until_status(pipeline, state.arn, "stopped", ["failed", "running"], {})))
+            checkpoint = BinlogPosition.parse(task_state(pipeline.name, state.arn).recovery_checkpoint)
+            self.log.info("Old blue applied up to %s (binlog end %s)", checkpoint, end)
+            if checkpoint >= end:
+                break
+        return checkpoint

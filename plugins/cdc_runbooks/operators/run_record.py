@@ -9,6 +9,7 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.hooks.sns import SnsHook
 from airflow.sdk import BaseOperator, TriggerRule
 
+from cdc_runbooks.operators.pipeline_lock import release_pipeline
 from cdc_runbooks.operators.step import FAILURE_KEY
 from cdc_runbooks.pipelines import get_pipeline
 from cdc_runbooks.refusal import Refusal
@@ -28,16 +29,19 @@ class RecordRunOperator(BaseOperator):
     :param pipeline_name: the run's pipeline, or a list of them (each gets the record in its bucket and topic).
     :param step_ids: the runbook's steps, in order.
     :param dry_run: whether the run was a dry run (recorded as such).
+    :param releases_pipeline: the runbook claimed its pipeline(s) with ``claim_pipeline``; release them now
+        that the run is over (whatever its outcome).
     """
 
     template_fields: Sequence[str] = ("pipeline_name", "dry_run")
 
     def __init__(self, *, pipeline_name: str | list[str], step_ids: Sequence[str], dry_run: bool = False,
-                 **kwargs) -> None:
+                 releases_pipeline: bool = False, **kwargs) -> None:
         super().__init__(trigger_rule=TriggerRule.ALL_DONE, **kwargs)
         self.pipeline_name = pipeline_name
         self.step_ids = list(step_ids)
         self.dry_run = dry_run
+        self.releases_pipeline = releases_pipeline
 
     def execute(self, context) -> dict:
         names = [self.pipeline_name] if isinstance(self.pipeline_name, str) else list(self.pipeline_name)
@@ -51,6 +55,10 @@ class RecordRunOperator(BaseOperator):
         for topic, conn_id in {(p.sns_topic_arn, p.aws_conn_id) for p in pipelines if p.sns_topic_arn}:
             SnsHook(aws_conn_id=conn_id).publish_to_target(
                 topic, record.to_markdown(), subject=f"[{record.outcome}] {record.dag_id} {record.pipeline}"[:100])
+        if self.releases_pipeline:
+            for pipeline in pipelines:
+                if release_pipeline(pipeline, record.dag_id, record.run_id):
+                    self.log.info("Released %s for other runs of %s", pipeline.name, record.dag_id)
         if record.failed_steps:
             raise RunbookFailed(f"{record.dag_id} failed at {', '.join(record.failed_steps)}; the run record "
                                 f"lists what was done. See the runbook page for recovery.")

@@ -1,0 +1,48 @@
+"""AWS hooks are reused per connection content: one client per connection, a fresh one when it changes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cdc_runbooks.aws_hooks import aws_client, aws_hook, dms_hook, rds_hook
+
+
+def _connection(monkeypatch, endpoint: str) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_HOOKS_TEST", json.dumps({
+        "conn_type": "aws", "login": "key", "password": "secret",
+        "extra": {"region_name": "us-east-1", "endpoint_url": endpoint}}))
+
+
+def test_the_same_connection_gives_the_same_hook_and_client(monkeypatch):
+    _connection(monkeypatch, "http://127.0.0.1:1")
+    assert dms_hook("aws_hooks_test") is dms_hook("aws_hooks_test")
+    assert dms_hook("aws_hooks_test").conn is dms_hook("aws_hooks_test").conn
+    assert aws_client("aws_hooks_test", "cloudwatch") is aws_client("aws_hooks_test", "cloudwatch")
+
+
+def test_an_edited_connection_gives_a_new_hook_pointing_where_it_now_says(monkeypatch):
+    _connection(monkeypatch, "http://127.0.0.1:1")
+    before = rds_hook("aws_hooks_test")
+    _connection(monkeypatch, "http://127.0.0.1:2")
+    after = rds_hook("aws_hooks_test")
+
+    assert after is not before
+    assert after.conn.meta.endpoint_url == "http://127.0.0.1:2"
+
+
+def test_hook_classes_and_client_types_are_kept_apart(monkeypatch):
+    _connection(monkeypatch, "http://127.0.0.1:1")
+    assert type(dms_hook("aws_hooks_test")).__name__ == "DmsHook"
+    assert type(rds_hook("aws_hooks_test")).__name__ == "RdsHook"
+    assert aws_client("aws_hooks_test", "sns").meta.service_model.service_name == "sns"
+    assert aws_client("aws_hooks_test", "cloudwatch").meta.service_model.service_name == "cloudwatch"
+
+
+def test_an_unknown_connection_fails_with_its_id():
+    from airflow.exceptions import AirflowNotFoundException
+    from airflow.providers.amazon.aws.hooks.dms import DmsHook
+
+    with pytest.raises(AirflowNotFoundException, match="no_such_connection"):
+        aws_hook(DmsHook, "no_such_connection")
