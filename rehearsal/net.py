@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import time
@@ -11,19 +12,28 @@ LOOPBACK = "127.0.0.1"
 
 # Below Linux's ephemeral range (32768-60999): the estate opens many short client connections, and a
 # server told to listen on a port an outgoing connection happens to use fails to start.
-_PORTS = range(20000, 32000)
+PORTS = range(20000, 32000)
+# Processes that start estates side by side (parallel test workers) each get a slice, "FIRST-LAST", so
+# that two of them never pick the same free port between checking it and binding it.
+PORTS_ENV = "CDC_ESTATE_PORTS"
+
+
+def port_range() -> range:
+    first, _, last = os.environ.get(PORTS_ENV, "").partition("-")
+    return range(int(first), int(last) + 1) if first and last else PORTS
 
 
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1, outside the ephemeral range, that nothing uses right now."""
-    for port in random.sample(_PORTS, 200):
+    ports = port_range()
+    for port in random.sample(ports, min(200, len(ports))):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
                 sock.bind((LOOPBACK, port))
             except OSError:
                 continue
             return port
-    raise RuntimeError(f"no free port on {LOOPBACK} in {_PORTS.start}-{_PORTS.stop}")
+    raise RuntimeError(f"no free port on {LOOPBACK} in {ports.start}-{ports.stop - 1}")
 
 
 def wait_for_port(port: int, timeout: float, what: str) -> None:

@@ -18,6 +18,20 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 
 
+def _worker_ports() -> None:
+    """Parallel workers (pytest -n N) start estates side by side: give each its own slice of ports."""
+    from rehearsal.net import PORTS, PORTS_ENV
+
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if worker and count:
+        size = len(PORTS) // int(count)
+        first = PORTS.start + int(worker.removeprefix("gw")) * size
+        os.environ[PORTS_ENV] = f"{first}-{first + size - 1}"
+
+
+_worker_ports()
+
+
 @pytest.fixture
 def estate():
     """A fresh estate for a test that changes production (a switchover is one-way)."""
