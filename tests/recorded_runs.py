@@ -1,0 +1,186 @@
+"""One compact set of runbook runs on one estate, recorded for the IAM and secrets tests (test helper).
+
+Every path of every DAG that calls AWS runs once, in an order one estate allows:
+the binlog guard; pause; restart; a switchover that RDS rolls back (so CDC resumes on
+blue); a switchover that completes, under traffic; the data platform's resume after it
+(draining what old blue wrote). While they run, it records every AWS call the DAGs
+make (signed with the Airflow connection's key, apart from the estate's), every log
+line (Airflow's task output and all stdlib logging at DEBUG), and afterwards the run
+records, SNS notifications, XComs and asset events, and the estate's secrets.
+
+:func:`recorded_runs` runs the set once per test session (cached): the tests that use it
+share the runs instead of repeating them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from aws_calls import AwsCall, recording
+
+from rehearsal.aws import DAG_ACCESS_KEY_ID
+
+
+@dataclass(frozen=True)
+class Run:
+    dag_id: str
+    conf: dict = field(default_factory=dict)
+    setup: str | None = None  # a method of _Runner that prepares the estate and returns more conf
+    traffic: bool = False
+    expected: str = "success"
+
+
+RUN_SET = (
+    Run("cdc_binlog_guard"),
+    Run("dms_cdc_pause", {"pipeline": "shop"}),
+    Run("dms_cdc_restart", {"pipeline": "shop", "dry_run": False}, "position_at_writer_end"),
+    # RDS rolls the switchover back: the run resumes CDC on blue and fails loudly.
+    Run("aurora_blue_green_switchover", {"pipeline": "shop", "pre_approved": True}, "switchover_times_out",
+        expected="failed"),
+    Run("aurora_blue_green_switchover", {"pipeline": "shop", "pre_approved": True}, "switchover_completes",
+        traffic=True),
+    # Traffic during the switchover leaves old blue with writes after the pause: the drain has work to do.
+    Run("cdc_resume_after_switchover.shop", traffic=True),
+)
+
+
+@dataclass(frozen=True)
+class RecordedRuns:
+    states: list[tuple[str, str]]  # (dag_id, final state), in run order
+    calls: dict[str, list[AwsCall]]  # dag_id -> the AWS calls its runs made with the DAGs' credentials
+    logs: str
+    records: list[str]  # run records as written to the records bucket
+    notifications: list[str]
+    xcoms: list[str]
+    asset_events: list[str]
+    secrets: dict[str, str]  # what must never appear anywhere above -> its value
+
+
+class _Tee(io.TextIOBase):
+    """Write to a stream and keep a copy."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.copy = stream, io.StringIO()
+
+    def write(self, text: str) -> int:
+        self.copy.write(text)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+@contextlib.contextmanager
+def _captured_logs() -> Iterator[io.StringIO]:
+    """Airflow's task output (structlog writes to the current sys.stdout/stderr) and every stdlib log record
+    at DEBUG, whatever the configured levels."""
+    copy = io.StringIO()
+    handler = logging.StreamHandler(copy)
+    handler.setLevel(logging.DEBUG)
+    root, level = logging.getLogger(), logging.getLogger().level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    out, err = _Tee(sys.stdout), _Tee(sys.stderr)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            yield copy
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        copy.write(out.copy.getvalue() + err.copy.getvalue())
+
+
+class _Runner:
+    def __init__(self, estate) -> None:
+        from airflow.dag_processing.dagbag import DagBag
+
+        self.estate = estate
+        self.bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"], safe_mode=False)
+        self.run_ids: list[str] = []
+
+    def run(self, run: Run) -> str:
+        conf = {**run.conf, **(getattr(self, run.setup)() if run.setup else {})}
+        traffic = self.estate.traffic().start() if run.traffic else None
+        try:
+            dag_run = self.bag.dags[run.dag_id].test(run_conf=conf)
+        finally:
+            if traffic is not None:
+                traffic.stop()
+        self.run_ids.append(dag_run.run_id)
+        return dag_run.state
+
+    def position_at_writer_end(self) -> dict:
+        end = self.estate.source.writer.master_status()
+        return {"cdc_start_position": f"{end.file}:{end.position}"}
+
+    def switchover_times_out(self) -> dict:
+        self.estate.bluegreen.faults.outcome = "timeout"  # RDS rolls back; the deployment stays AVAILABLE
+        return {"deployment_id": self.estate.deployment_id}
+
+    def switchover_completes(self) -> dict:
+        self.estate.bluegreen.faults.outcome = "complete"
+        return {"deployment_id": self.estate.deployment_id}
+
+    def stored(self) -> dict[str, list[str]]:
+        """What the runs left behind: run records, SNS notifications, XComs, asset events."""
+        from airflow.models.asset import AssetEvent
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        s3, bucket = self.estate.aws.client("s3"), self.estate.resources.records_bucket
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+        records = [s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode() for key in keys]
+        topics = self.estate.aws.backend("sns").topics.values()
+        notifications = [repr(sent) for topic in topics for sent in topic.sent_notifications]
+        with create_session() as session:
+            xcoms = [json.dumps(x.value, default=str) for x in session.scalars(
+                select(XComModel).where(XComModel.run_id.in_(self.run_ids)))]
+            events = [json.dumps(e.extra, default=str) for e in session.scalars(select(AssetEvent))]
+        return {"records": records, "notifications": notifications, "xcoms": xcoms, "asset_events": events}
+
+
+def _secrets(estate) -> dict[str, str]:
+    """Every password and key the estate hands out (all random, so any match is a real leak)."""
+    found = {f"{name} connection password": json.loads(value)["password"]
+             for name, value in estate.airflow_env().items() if "password" in json.loads(value)}
+    return {**found, "DMS source endpoint password": estate.source.dms.password,
+            "replication user password": estate.source._repl.password,  # green's MASTER_PASSWORD
+            "application user password": estate.source.app.password}
+
+
+@functools.cache
+def _run_set() -> RecordedRuns:
+    from rehearsal.estate import Estate
+
+    with Estate.running() as estate, pytest.MonkeyPatch.context() as env:
+        for name, value in estate.airflow_env().items():
+            env.setenv(name, value)
+        runner, states, calls = _Runner(estate), [], {}
+        # One recording for the whole set: the runbooks cache their AWS clients across runs.
+        with _captured_logs() as logs, recording() as recorded:
+            for run in RUN_SET:
+                first = len(recorded)
+                states.append((run.dag_id, runner.run(run)))
+                calls.setdefault(run.dag_id, []).extend(
+                    c for c in recorded[first:] if c.access_key == DAG_ACCESS_KEY_ID)
+        return RecordedRuns(states=states, calls=calls, logs=logs.getvalue(), secrets=_secrets(estate),
+                            **runner.stored())
+
+
+def recorded_runs() -> RecordedRuns:
+    """The recorded run set (run once per test session); fails if a run did not end as expected.
+    Needs the ``airflow_db`` fixture."""
+    runs = _run_set()
+    for index, (run, (dag_id, state)) in enumerate(zip(RUN_SET, runs.states, strict=True)):
+        assert state == run.expected, f"run {index} of {dag_id} ended {state}, expected {run.expected}"
+    return runs
