@@ -252,14 +252,27 @@ def tripwire(monkeypatch):
 
 def _operators():
     from cdc_runbooks.operators.binlog_readiness import BinlogReadinessOperator
-    from cdc_runbooks.operators.blue_green import BlueGreenPreflightOperator, BlueGreenSwitchoverOperator
-    from cdc_runbooks.operators.dms import DmsPauseTaskOperator, DmsRestartCdcOperator
+    from cdc_runbooks.operators.blue_green import (
+        BlueGreenCoordinatesOperator,
+        BlueGreenPreflightOperator,
+        BlueGreenSwitchoverOperator,
+    )
+    from cdc_runbooks.operators.dms import DmsDrainOldBlueOperator, DmsPauseTaskOperator, DmsRestartCdcOperator
 
     deployment = "bgd-0123456789abcdef"
     return {  # name -> (make the operator from the hostile value, the field its refusal names, hostile values)
         "restart.cdc_start_position": (lambda v: DmsRestartCdcOperator(
-            task_id="t", pipeline_name="shop", cdc_start_position=v, dry_run=False), "binlog position",
-            HOSTILE_POSITIONS.filter(lambda v: isinstance(v, str) and v.strip())),
+            task_id="t", pipeline_name="shop", cdc_start_position=v, dry_run=False), "cdc_start_position",
+            HOSTILE_POSITIONS.filter(lambda v: bool(v))),
+        "restart.cdc_start_time": (lambda v: DmsRestartCdcOperator(
+            task_id="t", pipeline_name="shop", cdc_start_time=v, dry_run=False), "cdc_start_time",
+            HOSTILE.filter(lambda v: bool(v))),
+        "drain.checkpoint": (lambda v: DmsDrainOldBlueOperator(
+            task_id="t", pipeline_name="shop", deployment_identifier=deployment, checkpoint=v), "checkpoint",
+            HOSTILE_POSITIONS),
+        "coordinates.since": (lambda v: BlueGreenCoordinatesOperator(
+            task_id="t", pipeline_name="shop", deployment_identifier=deployment, green_writer="w", since=v),
+            "since", HOSTILE),
         "switchover.deployment_identifier": (lambda v: BlueGreenSwitchoverOperator(
             task_id="t", pipeline_name="shop", deployment_identifier=v), "deployment_id", HOSTILE),
         "switchover.switchover_timeout": (lambda v: BlueGreenSwitchoverOperator(

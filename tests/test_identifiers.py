@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from cdc_runbooks import identifiers
@@ -49,3 +51,19 @@ def test_lake_identifiers(check, good, bad):
     for value in bad:
         with pytest.raises(identifiers.InvalidIdentifier, match="^field_x: "):
             check(value, "field_x")
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2026-11-27T03:00:00+00:00", datetime(2026, 11, 27, 3, tzinfo=UTC)),
+    ("2026-11-27T04:00:00+01:00", datetime(2026, 11, 27, 3, tzinfo=UTC)),
+    ("2026-11-27T03:00:00", datetime(2026, 11, 27, 3, tzinfo=UTC)),  # naive: UTC
+])
+def test_iso_datetime_reads_iso_8601_and_takes_naive_values_as_utc(value, expected):
+    assert identifiers.iso_datetime(value, "cdc_start_time") == expected
+
+
+@pytest.mark.parametrize("value", ["yesterday", "", None, 1764212400, "2026-13-01T00:00:00", "9" * 65,
+                                   "2026-11-27T03:00:00'; DROP TABLE x;--"])
+def test_iso_datetime_refuses_anything_else_naming_the_field(value):
+    with pytest.raises(identifiers.InvalidIdentifier, match=r"^since: .* expected an ISO 8601 date-time"):
+        identifiers.iso_datetime(value, "since")

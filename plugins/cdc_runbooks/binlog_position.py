@@ -56,18 +56,20 @@ class BinlogPosition:
                 f"with a position of at least {FIRST_EVENT_POSITION}")
 
     @classmethod
-    def parse(cls, value: str) -> BinlogPosition:
-        """Parse a native position or a DMS checkpoint string; raise InvalidBinlogPosition otherwise."""
+    def parse(cls, value: str, field: str | None = None) -> BinlogPosition:
+        """Parse a native position or a DMS checkpoint string; raise InvalidBinlogPosition otherwise (its message
+        starting with ``field`` when given, e.g. the operator argument the value came from)."""
+        where = f"{field}: " if field else ""
         if not isinstance(value, str):
-            raise InvalidBinlogPosition(f"invalid binlog position {value!r}: expected a string {EXPECTED_FORM}")
+            raise InvalidBinlogPosition(f"{where}invalid binlog position {value!r}: expected a string {EXPECTED_FORM}")
         if len(value) > MAX_LENGTH:
-            raise InvalidBinlogPosition(f"invalid binlog position {value[:60]!r}...: {len(value)} characters, "
+            raise InvalidBinlogPosition(f"{where}invalid binlog position {value[:60]!r}...: {len(value)} characters, "
                                         f"at most {MAX_LENGTH}")
         match = _NATIVE.match(value.strip()) or _CHECKPOINT.match(value.strip())
         if match is None or not FIRST_EVENT_POSITION <= int(match["position"]) <= _MAX_POSITION:
             shown = value if len(value) <= 200 else value[:200] + "..."
             raise InvalidBinlogPosition(
-                f"invalid binlog position {shown!r}: expected {EXPECTED_FORM} (position at least "
+                f"{where}invalid binlog position {shown!r}: expected {EXPECTED_FORM} (position at least "
                 f"{FIRST_EVENT_POSITION}) or a DMS checkpoint 'checkpoint:V1#<n>#<binlog file>:<position>:...'")
         return cls(match["file"], int(match["position"]))
 

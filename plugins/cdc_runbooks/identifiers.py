@@ -8,6 +8,7 @@ the field, quotes the value and shows the expected form.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from cdc_runbooks.refusal import Refusal
 
@@ -70,6 +71,18 @@ def conn_id(value: object, field: str = "conn_id") -> str:
 
 def s3_bucket(value: object, field: str = "bucket") -> str:
     return _check(field, value, _S3_BUCKET, "an S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
+
+
+def iso_datetime(value: object, field: str) -> datetime:
+    """An ISO 8601 date-time (naive values are taken as UTC)."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) and len(value) <= 64 else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise InvalidIdentifier(f"{field}: {_shown(value)} is not valid; expected an ISO 8601 date-time such as "
+                                "'2026-11-27T03:00:00+00:00'")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def arn(kind: str, value: object, field: str) -> str:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import BaseOperator, conf
 
+from cdc_runbooks import identifiers
 from cdc_runbooks.aws_hooks import rds_hook
 from cdc_runbooks.blue_green import (
     BlueGreenStateError,
@@ -154,7 +155,7 @@ class BlueGreenCoordinatesOperator(BaseOperator):
     def execute(self, context) -> dict:
         pipeline = get_pipeline(self.pipeline_name)
         rds = rds_hook(pipeline.aws_conn_id).conn
-        since = datetime.fromisoformat(str(self.since))
+        since = identifiers.iso_datetime(self.since, "since")
         deadline = time.monotonic() + float(self.event_timeout_s)
         while True:
             events = rds.describe_events(SourceType="db-instance", StartTime=since - timedelta(minutes=1))["Events"]

@@ -17,6 +17,7 @@ from airflow.providers.amazon.aws.hooks.dms import DmsHook
 from airflow.sdk import BaseOperator, conf
 from botocore.exceptions import ClientError
 
+from cdc_runbooks import identifiers
 from cdc_runbooks.aws_hooks import dms_hook, rds_hook
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.dms_polling import latency_dimensions, task_state
@@ -228,11 +229,10 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
         if bool(self.cdc_start_position) == bool(self.cdc_start_time):
             raise ValueError("give exactly one of cdc_start_position (preferred) and cdc_start_time")
         if self.cdc_start_position:
+            position = BinlogPosition.parse(self.cdc_start_position, "cdc_start_position")  # either form
             given = self.cdc_start_position.strip()
-            position = BinlogPosition.parse(given)  # refuses a malformed value in either form
             return {"CdcStartPosition": given if given.startswith("checkpoint:") else str(position)}
-        moment = datetime.fromisoformat(str(self.cdc_start_time))
-        return {"CdcStartTime": moment if moment.tzinfo else moment.replace(tzinfo=UTC)}
+        return {"CdcStartTime": identifiers.iso_datetime(self.cdc_start_time, "cdc_start_time")}
 
     def _check_position(self, pipeline: Pipeline, position: BinlogPosition) -> None:
         """Refuse a position that is not a transaction start in a binlog the current writer still has."""
@@ -282,7 +282,7 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
     @records_failure
     def execute(self, context) -> dict:
         pipeline = self._pipeline()
-        checkpoint = BinlogPosition.parse(str(self.checkpoint))
+        checkpoint = BinlogPosition.parse(self.checkpoint, "checkpoint")
         state = task_state(pipeline.name, pipeline.dms_task_arn)
         if state.status not in RESTARTABLE:
             raise DmsTaskStateError(f"refusing to drain old blue: {state.describe()}; pause it first")
