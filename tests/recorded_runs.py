@@ -1,9 +1,11 @@
 """One compact set of runbook runs on one estate, recorded for the IAM and secrets tests (test helper).
 
 Every path of every DAG that calls AWS runs once, in an order one estate allows:
-the binlog guard; pause; restart; a switchover that RDS rolls back (so CDC resumes on
-blue); a switchover that completes, under traffic; the data platform's resume after it
-(draining what old blue wrote). While they run, it records every AWS call the DAGs
+the binlog guard; pause; restart; a reconciliation of the running pipeline; the snapshot
+export for two consecutive days, the second keeping one interval (so retention deletes
+the first day's snapshot, files and partitions); a switchover that RDS rolls back (so CDC
+resumes on blue); a switchover that completes, under traffic; the data platform's resume
+after it (draining what old blue wrote). While they run, it records every AWS call the DAGs
 make (signed with the Airflow connection's key, apart from the estate's), every log
 line (Airflow's task output and all stdlib logging at DEBUG), and afterwards the run
 records, SNS notifications, XComs and asset events, and the estate's secrets.
@@ -23,9 +25,11 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pytest
 from aws_calls import AwsCall, recording
+from test_snapshot_to_athena_dag import LAG, _day
 
 from rehearsal.aws import DAG_ACCESS_KEY_ID
 
@@ -37,12 +41,16 @@ class Run:
     setup: str | None = None  # a method of _Runner that prepares the estate and returns more conf
     traffic: bool = False
     expected: str = "success"
+    logical_date: datetime | None = None  # for DAGs that work on their data interval
 
 
 RUN_SET = (
     Run("cdc_binlog_guard"),
     Run("dms_cdc_pause", {"pipeline": "shop"}),
     Run("dms_cdc_restart", {"pipeline": "shop", "dry_run": False}, "position_at_writer_end"),
+    Run("cdc_reconcile", {"pipeline": "shop", "settle_s": 30}),
+    Run("aurora_snapshot_to_athena", LAG, logical_date=_day(1)),
+    Run("aurora_snapshot_to_athena", {"keep_intervals": 1}, logical_date=_day(0)),
     # RDS rolls the switchover back: the run resumes CDC on blue and fails loudly.
     Run("aurora_blue_green_switchover", {"pipeline": "shop", "pre_approved": True}, "switchover_times_out",
         expected="failed"),
@@ -111,7 +119,8 @@ class _Runner:
         conf = {**run.conf, **(getattr(self, run.setup)() if run.setup else {})}
         traffic = self.estate.traffic().start() if run.traffic else None
         try:
-            dag_run = self.bag.dags[run.dag_id].test(run_conf=conf)
+            dated = {"logical_date": run.logical_date} if run.logical_date else {}
+            dag_run = self.bag.dags[run.dag_id].test(run_conf=conf, **dated)
         finally:
             if traffic is not None:
                 traffic.stop()
