@@ -33,7 +33,9 @@ _SIGNING_KEY = re.compile(r"Credential=([^/,\s]+)/")
 
 
 class Throttled(ServiceException):
-    """What AWS answers a throttled call: HTTP 400 with a throttling error code."""
+    """What AWS answers a throttled call: HTTP 400 with a throttling error code (moto serialises it in the
+    service's protocol, and warns that the code is not one of the service model's error shapes: AWS sends it
+    for every service without modelling it)."""
 
     def __init__(self, code: str) -> None:
         super().__init__(code, "Rate exceeded")

@@ -4,7 +4,7 @@ platform's cdc_resume_after_switchover.shop on the fact it publishes."""
 from __future__ import annotations
 
 import pytest
-from fault_matrix import measured_drift, run_outcome
+from fault_matrix import run_outcome
 
 pytestmark = pytest.mark.estate
 RESUME = "cdc_resume_after_switchover.shop"
@@ -59,8 +59,7 @@ def test_rejected_approval_changes_nothing(estate, run_dag, answer_approval, fau
     assert _step(product, "approve_switchover")["state"] == "failed"
     assert _step(product, "pause_dms_task")["state"] == "upstream_failed"
     assert estate.task()["Status"] == "running" and not estate.bluegreen.switchover_calls
-    row.observe(f"{run_outcome(product)}; DMS {estate.task()['Status']}, no switchover call", measured_drift(estate))
-    assert row.drift == 0
+    assert row.recovered(estate, f"{run_outcome(product)}; DMS {estate.task()['Status']}, no switchover call") == 0
 
 
 def test_dry_run_stops_after_preflight_and_plan(estate, run_dag):
@@ -86,8 +85,7 @@ def test_green_parameter_group_without_row_blocks_at_preflight(estate, run_dag, 
     failure = _step(product, "preflight")["failure"]
     assert "nothing was changed" in failure and "parameter_group.binlog_format" in failure
     assert estate.task()["Status"] == "running" and not estate.bluegreen.switchover_calls
-    row.observe(f"{run_outcome(product)}; DMS {estate.task()['Status']}, no switchover call", measured_drift(estate))
-    assert row.drift == 0
+    assert row.recovered(estate, f"{run_outcome(product)}; DMS {estate.task()['Status']}, no switchover call") == 0
 
 
 def test_failed_switchover_resumes_cdc_on_blue_and_fails_loudly(estate, run_dag, fault_row):
@@ -104,9 +102,8 @@ def test_failed_switchover_resumes_cdc_on_blue_and_fails_loudly(estate, run_dag,
     assert "SwitchoverRolledBack" in _step(product, "switchover")["failure"]
     assert _step(product, "resume_on_blue")["state"] == "success"
     assert estate.task()["Status"] == "running" and estate.source.writer is estate.source.blue
-    row.observe(f"{run_outcome(product)}; resume_on_blue {_step(product, 'resume_on_blue')['state']}",
-                measured_drift(estate))
-    assert row.drift == 0
+    resumed_on_blue = _step(product, "resume_on_blue")["state"]
+    assert row.recovered(estate, f"{run_outcome(product)}; resume_on_blue {resumed_on_blue}") == 0
 
 
 def test_missing_coordinates_event_takes_the_fallback_and_says_so(estate, run_dag, fault_row):
@@ -124,9 +121,9 @@ def test_missing_coordinates_event_takes_the_fallback_and_says_so(estate, run_da
     summary = _step(data, "summarize")["result"]
     assert summary["position_source"].startswith("fallback") and summary["needs_reconciliation_attention"]
     assert summary["new_position"] == str(estate.bluegreen.coordinates) and summary["drift"] == 0
-    row.observe(f"both runs succeed; position {summary['new_position']} from {summary['position_source']}, "
-                f"needs reconciliation attention: {summary['needs_reconciliation_attention']}", measured_drift(estate))
-    assert row.drift == 0
+    assert row.recovered(estate, f"both runs succeed; position {summary['new_position']} from "
+                                 f"{summary['position_source']}, needs reconciliation attention: "
+                                 f"{summary['needs_reconciliation_attention']}") == 0
 
 
 def test_a_run_cleared_after_a_lost_worker_resumes_without_switching_twice(estate, run_dag, monkeypatch, fault_row):
@@ -166,7 +163,6 @@ def test_a_run_cleared_after_a_lost_worker_resumes_without_switching_twice(estat
     assert estate.bluegreen.switchover_calls == [estate.deployment_id]
     assert resumed.state == "success", data
     assert _step(data, "summarize")["result"]["drift"] == 0 and stats.committed > 0
-    row.observe(f"{run_outcome(lost_record)}; after the clear: switchover "
-                f"{_step(product, 'switchover')['result']['action']}, {len(estate.bluegreen.switchover_calls)} "
-                f"switchover call; {run_outcome(data)}", measured_drift(estate))
-    assert row.drift == 0
+    assert row.recovered(estate, f"{run_outcome(lost_record)}; after the clear: switchover "
+                                 f"{_step(product, 'switchover')['result']['action']}, "
+                                 f"{len(estate.bluegreen.switchover_calls)} switchover call; {run_outcome(data)}") == 0

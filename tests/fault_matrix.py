@@ -1,0 +1,144 @@
+"""The fault matrix of the switchover runbooks (issue #8): a pytest plugin that collects one row per fault test
+and prints the table at the end of the run (test helper, registered by ``tests/conftest.py``).
+
+A test declares its row and, once the documented recovery is done, what it saw::
+
+    row = fault_row("approval timed out", expected="run fails at approve_switchover; nothing changed; drift 0")
+    ...
+    assert row.recovered(estate, "approve_switchover failed after 5 s; DMS running, no switchover call") == 0
+
+A row whose test fails is marked FAILED, whatever it observed. The table (fault, expected outcome, observed, drift,
+test) is printed in the terminal summary; with ``FAULT_MATRIX_OUT=<path>`` set it is also written there as markdown
+(a relative path is taken from the repository root), so a plain ``make test`` writes no file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# The rows of issue #8, in its order; a test names one of them (a typo fails the test, not the table).
+FAULTS = (
+    "switchover failed (rolled back)",
+    "switchover timed out",
+    "coordinates event never published",
+    "DMS start fails",
+    "DMS stuck in starting",
+    "DMS task fails after restart (FATAL_ERROR)",
+    "worker killed mid-step, task cleared and re-run",
+    "binlog file purged before restart (retention too short)",
+    "green parameter group without ROW",
+    "approval rejected",
+    "approval timed out",
+    "AWS throttling bursts on describe calls",
+    "warehouse unavailable during reconcile",
+    "two runs of the same runbook for the same pipeline at once",
+)
+COLUMNS = ("fault", "expected outcome", "observed", "drift", "test")
+_ROWS = pytest.StashKey[dict]()
+
+
+@dataclass
+class FaultRow:
+    fault: str
+    expected: str
+    test: str
+    observed: str = "(the test ended before observing)"
+    drift: int | None = None
+    failed: bool = False
+
+    def observe(self, observed: str, drift: int) -> None:
+        """What the run states and messages showed, and the drift after the documented recovery."""
+        self.observed, self.drift = observed, drift
+
+    def recovered(self, estate, observed: str) -> int:
+        """Observe ``observed`` with the drift of ``estate`` measured now, after the recovery; return the drift."""
+        self.observe(observed, measured_drift(estate))
+        return self.drift
+
+    def cells(self) -> tuple[str, ...]:
+        observed = f"FAILED: {self.observed}" if self.failed else self.observed
+        return (self.fault, self.expected, observed, "?" if self.drift is None else str(self.drift),
+                f"{'FAILED' if self.failed else 'passed'} `{self.test}`")
+
+
+def measured_drift(estate) -> int:
+    """Rows that differ between the source writer and the warehouse, over every estate table, once CDC has applied
+    all the writer binlogged: rows missing on either side, duplicates and changed rows each count."""
+    estate.wait_cdc_idle()
+    drift = 0
+    for table in estate.source_counts():
+        source, warehouse = Counter(estate.source_rows(table)), Counter(estate.warehouse_rows(table))
+        drift += (source - warehouse).total() + (warehouse - source).total()
+    return drift
+
+
+def run_outcome(record: dict) -> str:
+    """A run record in one line for the observed column: its outcome, or the first failed step and the first
+    paragraph of its recorded failure (what the on-call engineer reads first)."""
+    failed = [step for step in record["steps"] if step["state"] == "failed"]
+    if not failed:
+        return f"{record['dag_id']} {record['outcome']}"
+    reason = " ".join((failed[0]["failure"] or "no message recorded").split("\n\n")[0].split())
+    return f"{record['dag_id']} failed at {failed[0]['task_id']}: \"{reason}\""
+
+
+class FaultRows:
+    """The ``fault_row`` fixture: ``fault_row(fault, expected=...)`` declares the test's row and returns it."""
+
+    def __init__(self, rows: dict[str, FaultRow], test: str) -> None:
+        self._rows = rows
+        self._test = test
+
+    def __call__(self, fault: str, expected: str) -> FaultRow:
+        if fault not in FAULTS:
+            raise ValueError(f"{fault!r} is not a row of the fault matrix: {FAULTS}")
+        row = self._rows[self._test] = FaultRow(fault, expected, self._test)
+        return row
+
+    def observe(self, observed: str, drift: int) -> None:
+        self._rows[self._test].observe(observed, drift)
+
+
+@pytest.fixture
+def fault_row(request) -> FaultRows:
+    return FaultRows(request.config.stash.setdefault(_ROWS, {}), request.node.name)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    row = item.config.stash.get(_ROWS, {}).get(item.name)
+    if row is not None and report.failed:
+        row.failed = True
+    return report
+
+
+def ordered_rows(rows: dict[str, FaultRow]) -> list[FaultRow]:
+    return sorted(rows.values(), key=lambda row: (FAULTS.index(row.fault), row.test))
+
+
+def to_markdown(rows: list[FaultRow]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row.cells()) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    rows = ordered_rows(config.stash.get(_ROWS, {}))
+    if not rows:
+        return
+    terminalreporter.write_sep("=", "fault matrix")
+    for row in rows:
+        fault, expected, observed, drift, test = row.cells()
+        terminalreporter.write_line(f"{fault}\n    expected: {expected}\n    observed: {observed}\n"
+                                    f"    drift: {drift}    {test}")
+    out = os.environ.get("FAULT_MATRIX_OUT")
+    if out:
+        path = Path(config.rootpath, out)
+        path.write_text(to_markdown(rows))
+        terminalreporter.write_line(f"fault matrix written to {path}")
