@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, TriggerRule, task
 
 from cdc_runbooks.assets import SWITCHOVER_COMPLETED, switchover_completed
@@ -15,6 +14,7 @@ from cdc_runbooks.dag_params import (
     pipeline_param,
     runbook_dag_args,
 )
+from cdc_runbooks.operators.approval import RunbookApprovalOperator
 from cdc_runbooks.operators.binlog_readiness import BinlogReadinessOperator
 from cdc_runbooks.operators.blue_green import (
     BlueGreenCoordinatesOperator,
@@ -64,10 +64,10 @@ with DAG(**runbook_dag_args(
             return []
         return ["pause_dms_task"] if params["pre_approved"] else ["approve_switchover"]
 
-    approve = ApprovalOperator(
+    approve = RunbookApprovalOperator(
         task_id="approve_switchover", subject="Switch {{ params.pipeline }} over ({{ params.deployment_id }})?",
         body="{{ ti.xcom_pull(task_ids='preflight')['markdown'] }}\n\n{{ ti.xcom_pull(task_ids='preflight')['plan'] }}",
-        defaults="Reject", fail_on_reject=True, response_timeout=timedelta(hours=1), retries=0)
+        response_timeout=timedelta(hours=1))
     pause = DmsPauseTaskOperator(task_id="pause_dms_task", pipeline_name=PIPELINE, owner="data-platform",
                                  trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     switchover = BlueGreenSwitchoverOperator(task_id="switchover", pipeline_name=PIPELINE,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
@@ -39,7 +39,9 @@ FAULTS = (
     "two runs of the same runbook for the same pipeline at once",
 )
 COLUMNS = ("fault", "expected outcome", "observed", "drift", "test")
-_ROWS = pytest.StashKey[dict]()
+_ROWS = pytest.StashKey[dict]()  # the rows of the tests run in this process
+_PROPERTY = "fault_row"
+_table_rows: dict[str, FaultRow] = {}  # the rows reported to this process (its own, or its workers')
 
 
 @dataclass
@@ -111,11 +113,20 @@ def fault_row(request) -> FaultRows:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
+    """Carry the test's row on its reports: with parallel workers (pytest -n) the table is printed by the
+    controlling process, which sees only the reports."""
     report = yield
     row = item.config.stash.get(_ROWS, {}).get(item.name)
-    if row is not None and report.failed:
-        row.failed = True
+    if row is not None:
+        row.failed = row.failed or report.failed
+        report.user_properties.append((_PROPERTY, asdict(row)))
     return report
+
+
+def pytest_runtest_logreport(report) -> None:
+    for name, row in report.user_properties:
+        if name == _PROPERTY:
+            _table_rows[row["test"]] = FaultRow(**row)
 
 
 def ordered_rows(rows: dict[str, FaultRow]) -> list[FaultRow]:
@@ -129,7 +140,7 @@ def to_markdown(rows: list[FaultRow]) -> str:
 
 
 def pytest_terminal_summary(terminalreporter, config) -> None:
-    rows = ordered_rows(config.stash.get(_ROWS, {}))
+    rows = ordered_rows(_table_rows)
     if not rows:
         return
     terminalreporter.write_sep("=", "fault matrix")

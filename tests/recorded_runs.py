@@ -49,8 +49,9 @@ RUN_SET = (
     Run("dms_cdc_pause", {"pipeline": "shop"}),
     Run("dms_cdc_restart", {"pipeline": "shop", "dry_run": False}, "position_at_writer_end"),
     Run("cdc_reconcile", {"pipeline": "shop", "settle_s": 30}),
-    Run("aurora_snapshot_to_athena", LAG, logical_date=_day(1)),
-    Run("aurora_snapshot_to_athena", {"keep_intervals": 1}, logical_date=_day(0)),
+    # Days of their own: tests/test_snapshot_to_athena_dag.py runs days 1 and 0 in the same metadata DB.
+    Run("aurora_snapshot_to_athena", LAG, logical_date=_day(3)),
+    Run("aurora_snapshot_to_athena", {**LAG, "keep_intervals": 1}, logical_date=_day(2)),
     # RDS rolls the switchover back: the run resumes CDC on blue and fails loudly.
     Run("aurora_blue_green_switchover", {"pipeline": "shop", "pre_approved": True}, "switchover_times_out",
         expected="failed"),

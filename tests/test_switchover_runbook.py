@@ -57,6 +57,9 @@ def test_rejected_approval_changes_nothing(estate, run_dag, answer_approval, fau
 
     assert switched.state == "failed" and product["outcome"] == "failed"
     assert _step(product, "approve_switchover")["state"] == "failed"
+    assert _step(product, "approve_switchover")["failure"].startswith(
+        "ChangeNotApproved: rejected by On-call SRE at ")
+    assert "nothing was changed" in _step(product, "approve_switchover")["failure"]
     assert _step(product, "pause_dms_task")["state"] == "upstream_failed"
     assert estate.task()["Status"] == "running" and not estate.bluegreen.switchover_calls
     assert row.recovered(estate, f"{run_outcome(product)}; DMS {estate.task()['Status']}, no switchover call") == 0

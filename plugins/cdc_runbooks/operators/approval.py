@@ -1,0 +1,35 @@
+"""The human decision before a production change: Airflow's HITL approval, failing safe with a clear record."""
+
+from __future__ import annotations
+
+from airflow.providers.standard.exceptions import HITLRejectException
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+from cdc_runbooks.operators.step import records_failure
+from cdc_runbooks.refusal import Refusal
+
+
+class ChangeNotApproved(Refusal, RuntimeError):
+    """A person rejected the change, or nobody answered in time; nothing was changed."""
+
+
+class RunbookApprovalOperator(ApprovalOperator):
+    """An :class:`ApprovalOperator` that fails the run on Reject (``fail_on_reject``), with "Reject" as the
+    default when nobody answers within ``response_timeout``, and records *why* it failed: who rejected, or
+    that nobody answered, and that nothing was changed (the run record's failure for this step)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(defaults="Reject", fail_on_reject=True, retries=0, **kwargs)
+
+    @records_failure
+    def execute_complete(self, context, event: dict):
+        try:
+            return super().execute_complete(context=context, event=event)
+        except HITLRejectException:
+            user = event.get("responded_by_user") or {}
+            who = user.get("name") or user.get("id")
+            if who:
+                raise ChangeNotApproved(f"rejected by {who} at {event.get('responded_at')}: nothing was changed. "
+                                        "Trigger a new run when the change should go ahead.") from None
+            raise ChangeNotApproved(f"nobody answered within {self.response_timeout}; the default (Reject) applied: "
+                                    "nothing was changed. Trigger a new run when someone can decide.") from None
