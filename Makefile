@@ -24,7 +24,7 @@ demo: install servers
 
 ## Lint, then the whole test suite (needs MariaDB and PostgreSQL server binaries).
 test: install servers lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .

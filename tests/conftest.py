@@ -11,8 +11,10 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 pytest_plugins = ["fault_matrix"]  # the fault matrix table (tests/fault_matrix.py)
 
-# Before anything imports airflow: a throw-away home, this repo's dags/, no examples.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="cdc-airflow-home-"))
+# Before anything imports airflow: a throw-away home (its own per parallel worker: the metadata DB is SQLite
+# in it), this repo's dags/, no examples.
+if os.environ.get("PYTEST_XDIST_WORKER") or "AIRFLOW_HOME" not in os.environ:
+    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="cdc-airflow-home-")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"

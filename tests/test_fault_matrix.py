@@ -247,6 +247,9 @@ def test_unanswered_approval_times_out_and_changes_nothing(estate, run_dag, faul
 
     assert switched.state == "failed" and product["outcome"] == "failed"
     assert _step(product, "approve_switchover")["state"] == "failed"
+    assert _step(product, "approve_switchover")["failure"] == (
+        "ChangeNotApproved: nobody answered within 0:00:05; the default (Reject) applied: nothing was changed. "
+        "Trigger a new run when someone can decide.")
     assert _step(product, "pause_dms_task")["state"] == "upstream_failed"
     assert estate.task()["Status"] == "running" and not estate.bluegreen.switchover_calls
     assert not [r for r in estate.dms.requests if r["action"] == "StopReplicationTask"]
@@ -297,7 +300,9 @@ def test_warehouse_down_during_reconcile_fails_it_and_a_clear_proves_the_data(es
 
     failure = _step(unproven, "reconcile")["failure"]
     assert resumed.state == "failed" and unproven["outcome"] == "failed"
+    assert failure.startswith("SideUnreachable: could not read the warehouse (connection 'warehouse'): ")
     assert "Connection refused" in failure and f"port {estate.warehouse.port}" in failure
+    assert "Nothing was concluded about drift; when it is reachable again, clear this step." in failure
     assert _step(unproven, "restart_cdc")["state"] == "success" and _step(unproven, "summarize")["result"] is None
 
     estate.warehouse.resume()

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from airflow.providers.amazon.aws.hooks.rds import RdsHook
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 from airflow.sdk import BaseHook, BaseOperator
 
 from cdc_runbooks import identifiers
+from cdc_runbooks.aws_hooks import rds_hook
 from cdc_runbooks.compared_table import Side
 from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
@@ -36,20 +36,36 @@ class UnknownTable(Refusal, ValueError):
     """A table asked for is not one of the pipeline's configured tables."""
 
 
+class SideUnreachable(RuntimeError):
+    """A side could not be read: nothing is concluded about drift (a transient error: the step retries)."""
+
+
+def _reading(what: str, conn_id: str, get_records):
+    """``get_records`` whose database errors say which side failed and what to do."""
+    def run(sql, parameters=None):
+        try:
+            return get_records(sql, parameters=parameters)
+        except Exception as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise SideUnreachable(f"could not read the {what} (connection {conn_id!r}): {first_line}. Nothing was "
+                                  "concluded about drift; when it is reachable again, clear this step.") from error
+    return run
+
+
 def source_side(pipeline: Pipeline) -> Side:
-    hook = writer_sql_hook(pipeline.source_conn_id, describe_writer(RdsHook(aws_conn_id=pipeline.aws_conn_id),
+    hook = writer_sql_hook(pipeline.source_conn_id, describe_writer(rds_hook(pipeline.aws_conn_id),
                                                                      pipeline.source_cluster))
-    return Side(Dialect.MYSQL, pipeline.target_schema, hook.get_records)
+    return Side(Dialect.MYSQL, pipeline.target_schema, _reading("source", pipeline.source_conn_id, hook.get_records))
 
 
 def target_side(pipeline: Pipeline) -> Side:
     if BaseHook.get_connection(pipeline.target_conn_id).conn_type == "redshift":
         from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
 
-        return Side(Dialect.REDSHIFT, pipeline.target_schema,
-                    RedshiftSQLHook(redshift_conn_id=pipeline.target_conn_id).get_records)
-    return Side(Dialect.POSTGRES, pipeline.target_schema,
-                PostgresHook(postgres_conn_id=pipeline.target_conn_id).get_records)
+        dialect, hook = Dialect.REDSHIFT, RedshiftSQLHook(redshift_conn_id=pipeline.target_conn_id)
+    else:
+        dialect, hook = Dialect.POSTGRES, PostgresHook(postgres_conn_id=pipeline.target_conn_id)
+    return Side(dialect, pipeline.target_schema, _reading("warehouse", pipeline.target_conn_id, hook.get_records))
 
 
 def selected_tables(pipeline: Pipeline, tables: Sequence[str] | None) -> tuple[str, ...]:
