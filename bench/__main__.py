@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("estate", "switchover", "dag_parse")
+BENCHMARKS = ("estate", "switchover", "dag_parse", "reconcile")
 
 
 def main(names: list[str]) -> int:

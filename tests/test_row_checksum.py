@@ -130,10 +130,17 @@ def test_a_numeric_key_in_the_warehouse_is_floored():
 def test_bounds_count_and_key_queries():
     ref = _ref(RS)
     assert ref.bounds_sql() == 'SELECT MIN("id"), MAX("id") FROM "shop"."orders"'
-    assert ref.count_sql(42) == 'SELECT COUNT(*) FROM "shop"."orders" WHERE "id" <= 42'
+    assert ref.count_sql(42) == ('SELECT COUNT(*) - (SELECT COUNT(*) FROM "shop"."orders" WHERE "id" > 42) '
+                                 'FROM "shop"."orders"')
     assert ref.row_hashes_sql([(1, 2)]).endswith('WHERE ("id" >= 1 AND "id" <= 2)')
     assert ref.fields_by_key_sql([5]) == (f'SELECT "id", {field_sql(RS, ID)}, {field_sql(RS, NOTE)} '  # noqa: S608
                                           'FROM "shop"."orders" WHERE "id" IN (5)')
+
+
+def test_a_nullable_key_counts_only_rows_with_a_key():
+    nullable = Column("id", Kind.INTEGER, nullable=True)
+    assert _ref(MY, (nullable,), (0,)).count_sql(7) == (
+        "SELECT COUNT(`id`) - (SELECT COUNT(*) FROM `shop`.`orders` WHERE `id` > 7) FROM `shop`.`orders`")
 
 
 @pytest.mark.parametrize("bad", ["1; DROP TABLE x", 1.5, True, None])

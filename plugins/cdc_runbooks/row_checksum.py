@@ -300,8 +300,13 @@ class TableRef:
         return f"SELECT MIN({self._key}), MAX({self._key}) FROM {self.name}"  # noqa: S608
 
     def count_sql(self, hi: int) -> str:
-        """``COUNT(*)`` of the rows at or below the cut ``hi``."""
-        return f"SELECT COUNT(*) FROM {self.name} WHERE {self._key} <= {_int(hi)}"  # noqa: S608
+        """The number of rows whose key is at or below the cut ``hi``, in one statement (one snapshot): the rows
+        with a key (a bare ``COUNT(*)`` when the key is NOT NULL: the cheapest full count the database has,
+        no per-row filter) minus those above ``hi`` (a key range, empty unless rows arrived after the cut)."""
+        nullable = next(c.nullable for c in self.columns if c.name == self.key)
+        with_key = f"COUNT({self._key})" if nullable else "COUNT(*)"
+        return (f"SELECT {with_key} - (SELECT COUNT(*) FROM {self.name} WHERE {self._key} > {_int(hi)}) "  # noqa: S608
+                f"FROM {self.name}")
 
     def segments_sql(self, origin: int, width: int, ranges: Iterable[tuple[int, int]]) -> str:
         """``(segment, count, checksum)`` of every non-empty segment ``(key - origin) // width`` of the
