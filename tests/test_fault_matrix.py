@@ -312,7 +312,7 @@ def test_warehouse_down_during_reconcile_fails_it_and_a_clear_proves_the_data(es
     assert row.recovered(estate, f"{run_outcome(unproven)}; after the clear: {run_outcome(data)}") == 0
 
 
-def _awaiting_input_run(dag_id: str, task_id: str, timeout: float = 120) -> str:
+def _awaiting_input_run(dag_id: str, task_id: str, timeout: float = 300) -> str:
     """The run id of the run whose ``task_id`` is parked for a human answer."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
@@ -338,7 +338,7 @@ def _run_in_another_process(dag_id: str, conf: dict) -> str:
               "bag = DagBag(dag_folder=os.environ['AIRFLOW__CORE__DAGS_FOLDER'], safe_mode=False)\n"
               "print(json.dumps({'run_id': bag.dags[sys.argv[1]].test(run_conf=json.loads(sys.argv[2])).run_id}))\n")
     done = subprocess.run([sys.executable, "-c", script, dag_id, json.dumps(conf)], capture_output=True, text=True,
-                          timeout=240, check=True)
+                          timeout=400, check=True)
     return next(json.loads(line) for line in reversed(done.stdout.splitlines()) if line.startswith('{"run_id"'))[
         "run_id"]
 
@@ -361,6 +361,10 @@ def test_a_second_run_for_the_same_pipeline_refuses_while_the_first_holds_it(est
                                                       Key=f"locks/{SWITCHOVER}/shop.json")["Body"].read()
             seen.update(lock=json.loads(lock)["run_id"], dms=estate.task()["Status"],
                         switchovers=list(estate.bluegreen.switchover_calls))
+        except subprocess.CalledProcessError as error:
+            seen["error"] = f"{error}\n{error.stderr[-3000:]}"
+        except Exception as error:  # reported by the assertion below, not lost in the thread
+            seen["error"] = repr(error)
         finally:
             answer_approval(SWITCHOVER, "approve_switchover", "Approve" if "second" in seen else "Reject")
 
@@ -369,6 +373,7 @@ def test_a_second_run_for_the_same_pipeline_refuses_while_the_first_holds_it(est
     with _traffic(estate):
         switched, product = _switch(estate, run_dag)
         helper.join(timeout=30)
+        assert "second" in seen, seen.get("error", "the second run never finished")
         refused = run_record(estate, SWITCHOVER, seen["second"])
         failure = _step(refused, "claim_pipeline")["failure"]
         assert refused["outcome"] == "failed" and _step(refused, "preflight")["state"] == "upstream_failed"
