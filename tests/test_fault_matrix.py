@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -337,8 +338,12 @@ def _run_in_another_process(dag_id: str, conf: dict) -> str:
               "from airflow.dag_processing.dagbag import DagBag\n"
               "bag = DagBag(dag_folder=os.environ['AIRFLOW__CORE__DAGS_FOLDER'], safe_mode=False)\n"
               "print(json.dumps({'run_id': bag.dags[sys.argv[1]].test(run_conf=json.loads(sys.argv[2])).run_id}))\n")
+    from airflow import settings
+
+    same_database = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.engine.url.render_as_string(
+        hide_password=False)}
     done = subprocess.run([sys.executable, "-c", script, dag_id, json.dumps(conf)], capture_output=True, text=True,
-                          timeout=400, check=True)
+                          timeout=400, check=True, env=same_database)
     return next(json.loads(line) for line in reversed(done.stdout.splitlines()) if line.startswith('{"run_id"'))[
         "run_id"]
 
