@@ -13,8 +13,11 @@ pytest_plugins = ["fault_matrix"]  # the fault matrix table (tests/fault_matrix.
 
 # Before anything imports airflow: a throw-away home (its own per parallel worker: the metadata DB is SQLite
 # in it), this repo's dags/, no examples.
-if os.environ.get("PYTEST_XDIST_WORKER") or "AIRFLOW_HOME" not in os.environ:
-    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="cdc-airflow-home-")
+# Once per process: this module imported again under another name must not move the home under Airflow's feet.
+if os.environ.get("CDC_TESTS_AIRFLOW_HOME_OF") != str(os.getpid()):
+    if os.environ.get("PYTEST_XDIST_WORKER") or "AIRFLOW_HOME" not in os.environ:
+        os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="cdc-airflow-home-")
+    os.environ["CDC_TESTS_AIRFLOW_HOME_OF"] = str(os.getpid())
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import run_record
 
 from cdc_runbooks import glue_schema
 from cdc_runbooks.pipelines import DEFAULT_PATH
-from tests.conftest import run_record
 
 pytestmark = pytest.mark.estate
 
