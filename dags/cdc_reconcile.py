@@ -6,6 +6,7 @@ from __future__ import annotations
 from airflow.sdk import DAG, Param
 
 from cdc_runbooks.dag_params import runbook_dag_args
+from cdc_runbooks.identifiers import TABLE_PATTERN
 from cdc_runbooks.operators.reconcile import ReconcileOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
 from cdc_runbooks.pipelines import load_pipelines
@@ -24,7 +25,7 @@ with DAG(**runbook_dag_args(
         "pipeline": Param("all", enum=["all", *PIPELINES], title="Pipeline",
                           description="One pipeline of config/pipelines.yaml, or all (scheduled runs: all)"),
         "tables": Param(None, type=["null", "array"],
-                        items={"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"},
+                        items={"type": "string", "pattern": TABLE_PATTERN},
                         uniqueItems=True, title="Tables",
                         description="Only these tables of the pipeline; empty = every configured table"),
         "mode": Param("count", enum=["count", "checksum"], title="Mode",

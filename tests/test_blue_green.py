@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from cdc_runbooks.action import Action
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.blue_green import (
     BlueGreenStateError,
@@ -25,7 +26,6 @@ from cdc_runbooks.blue_green import (
     production_is_blue,
     require_completed,
 )
-from cdc_runbooks.dms_task import Action
 from cdc_runbooks.refusal import Refusal
 
 STATUSES = ("PROVISIONING", "AVAILABLE", "SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED",

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from cdc_runbooks.action import Action
 from cdc_runbooks.dms_task import (
     RESTARTABLE,
-    Action,
     DmsTaskState,
     DmsTaskStateError,
     plan_pause,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cdc_runbooks.dms_task import Action
+from cdc_runbooks.action import Action
 from cdc_runbooks.pipeline_lock import LockHolder, PipelineBusy, check_holder, lock_key
 from cdc_runbooks.refusal import Refusal
 

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from cdc_runbooks import snapshot_export as se
-from cdc_runbooks.snapshot_export import Action, ExportState, IntervalExport
+from cdc_runbooks.action import Action
+from cdc_runbooks.snapshot_export import ExportState, IntervalExport
 
 DAY = datetime(2026, 3, 4, tzinfo=UTC)
 
@@ -81,7 +82,7 @@ def _state(status, **kwargs):
 @pytest.mark.parametrize(("status", "action"), [("starting", Action.WAIT), ("in_progress", Action.WAIT),
                                                 ("complete", Action.ADOPT)])
 def test_an_existing_export_is_adopted_or_waited_for(status, action):
-    assert se.plan_export(None, ARN, "b", "aurora", ONLY) is Action.START
+    assert se.plan_export(None, ARN, "b", "aurora", ONLY) is Action.ACT
     assert se.plan_export(_state(status), ARN, "b", "aurora/", list(reversed(ONLY))) is action
 
 

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from cdc_runbooks.action import Action
 from cdc_runbooks.binlog_position import BinlogPosition, InvalidBinlogPosition
-from cdc_runbooks.dms_task import Action
 from cdc_runbooks.refusal import Refusal
 
 COORDINATES_EVENT = re.compile(

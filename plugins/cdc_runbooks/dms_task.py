@@ -9,10 +9,10 @@ result of its own earlier attempt instead of repeating it.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from cdc_runbooks.action import Action
 from cdc_runbooks.refusal import Refusal
 
 RESTARTABLE = frozenset({"stopped", "ready", "failed"})
@@ -21,11 +21,6 @@ RESTARTABLE = frozenset({"stopped", "ready", "failed"})
 class DmsTaskStateError(Refusal, RuntimeError):
     """The task is in a state in which the requested step must not run."""
 
-
-class Action(enum.Enum):
-    ACT = "act"  # call the API
-    WAIT = "wait"  # the change is under way (ours, retried): wait for it
-    ADOPT = "adopt"  # this run already did it: report it again
 
 
 @dataclass(frozen=True)

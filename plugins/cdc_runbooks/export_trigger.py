@@ -21,11 +21,10 @@ from cdc_runbooks.snapshot_export import FAILED, ExportState
 def export_state(pipeline_name: str, export_id: str) -> ExportState | None:
     """DescribeExportTasks for one id (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeExportTasks.html);
     None when RDS has no export of that id."""
-    from airflow.providers.amazon.aws.hooks.rds import RdsHook
-
+    from cdc_runbooks.aws_hooks import rds_hook
     from cdc_runbooks.pipelines import get_pipeline
 
-    rds = RdsHook(aws_conn_id=get_pipeline(pipeline_name).aws_conn_id).conn
+    rds = rds_hook(get_pipeline(pipeline_name).aws_conn_id).conn
     try:
         tasks = rds.describe_export_tasks(ExportTaskIdentifier=export_id)["ExportTasks"]
     except rds.exceptions.ExportTaskNotFoundFault:

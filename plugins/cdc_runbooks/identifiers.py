@@ -16,7 +16,8 @@ from cdc_runbooks.refusal import Refusal
 _CLUSTER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
 _DEPLOYMENT = re.compile(r"^bgd-[a-z0-9]{16}$")
 # Unquoted MySQL identifiers restricted to the portable subset; anything else is refused, never escaped.
-_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+TABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"  # also the JSON-schema pattern of table Params
+_TABLE = re.compile(TABLE_PATTERN)
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 _PARTITION_REGION_ACCOUNT = r"^arn:aws(?:-[a-z]+)*:{service}:[a-z]{{2}}(?:-[a-z]+)+-\d:\d{{12}}:"
 _ARN = {

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from cdc_runbooks.dms_task import Action
+from cdc_runbooks.action import Action
 from cdc_runbooks.refusal import Refusal
 
 

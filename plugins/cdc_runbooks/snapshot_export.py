@@ -17,11 +17,11 @@ run can check the Athena count against them.
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from cdc_runbooks.action import Action
 from cdc_runbooks.refusal import Refusal
 
 MAX_CONCURRENT_EXPORTS = 5  # per account: aurora-export-snapshot.Considerations.html
@@ -46,12 +46,6 @@ class ExportIncomplete(Refusal, RuntimeError):
 
 class CountMismatch(Refusal, RuntimeError):
     """Athena's count of a snapshot partition differs from what the source held at the snapshot."""
-
-
-class Action(enum.Enum):
-    START = "start"  # nothing exists yet: create it
-    WAIT = "wait"  # it exists and is under way (an earlier try): wait for it
-    ADOPT = "adopt"  # it exists and is done: use it
 
 
 # -- names -------------------------------------------------------------------------------------------
@@ -183,7 +177,7 @@ def plan_export(existing: ExportState | None, source_arn: str, bucket: str, pref
     """Start, wait for, or adopt the interval's export. An export of that id that failed, was canceled, or
     exports something else (another snapshot, bucket, prefix or table list) is refused, never restarted."""
     if existing is None:
-        return Action.START
+        return Action.ACT
     if existing.status in FAILED:
         raise ExportFailed(f"{existing.describe()}. The id is used up: fix the cause, then re-run the interval "
                            f"with export_attempt raised by one (a new snapshot and export id).")

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 import pyarrow.parquet as pq
 from airflow.providers.amazon.aws.hooks.athena import AthenaHook
 from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-from airflow.providers.amazon.aws.hooks.rds import RdsHook
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
 from cdc_runbooks import glue_schema
 from cdc_runbooks import snapshot_export as se
+from cdc_runbooks.aws_hooks import aws_hook, rds_hook
 from cdc_runbooks.operators.snapshot_export import (
     LakeStep,
     SnapshotStep,
@@ -61,7 +61,7 @@ class RegisterTablesOperator(LakeStep):
             return {"dry_run": "nothing exported yet"}
         if found is None:
             raise se.ExportIncomplete(f"{pipeline.name}: export {names.export_id} has no export_tables_info")
-        glue = GlueCatalogHook(aws_conn_id=pipeline.aws_conn_id).conn
+        glue = aws_hook(GlueCatalogHook, pipeline.aws_conn_id).conn
         result = {}
         for table in se.verify_tables(found, export_only(pipeline)):
             columns = glue_schema.columns(list(table.type_mappings))
@@ -145,7 +145,7 @@ class ValidateCountsOperator(SnapshotStep):
         snapshot = find_snapshot(pipeline, names, self.snapshot_source, start, end)
         if snapshot is None:
             raise se.ExportRefused(f"{pipeline.name}: the interval's snapshot does not exist")
-        tags = RdsHook(aws_conn_id=pipeline.aws_conn_id).conn.list_tags_for_resource(
+        tags = rds_hook(pipeline.aws_conn_id).conn.list_tags_for_resource(
             ResourceName=snapshot["DBClusterSnapshotArn"])["TagList"]
         recorded = se.recorded_counts(tags)
         athena = {table: self._count(pipeline, table, names.partition_value) for table in pipeline.tables}
@@ -157,7 +157,7 @@ class ValidateCountsOperator(SnapshotStep):
         return {check.table: check.describe() for check in checks}
 
     def _count(self, pipeline: Pipeline, table: str, date: str) -> int:
-        hook = AthenaHook(aws_conn_id=pipeline.aws_conn_id)
+        hook = aws_hook(AthenaHook, pipeline.aws_conn_id)
         query = glue_schema.count_query(pipeline.glue_database, table, date)
         query_id = hook.run_query(query, query_context={"Database": pipeline.glue_database},
                                   result_configuration={"OutputLocation": pipeline.athena_output},
@@ -172,14 +172,14 @@ class ValidateCountsOperator(SnapshotStep):
 
     @staticmethod
     def _file_rows(pipeline: Pipeline, names: IntervalExport, table: str) -> int:
-        s3 = S3Hook(aws_conn_id=pipeline.aws_conn_id)
+        s3 = aws_hook(S3Hook, pipeline.aws_conn_id)
         folder = names.table_folder(pipeline.export_prefix, pipeline.target_schema, table)
         return sum(pq.ParquetFile(io.BytesIO(s3.get_key(key, pipeline.export_bucket).get()["Body"].read()))
                    .metadata.num_rows for key in data_keys(pipeline, folder))
 
     @staticmethod
     def _mark_validated(pipeline: Pipeline, date: str) -> None:
-        glue = GlueCatalogHook(aws_conn_id=pipeline.aws_conn_id).conn
+        glue = aws_hook(GlueCatalogHook, pipeline.aws_conn_id).conn
         now = datetime.now(UTC).isoformat(timespec="seconds")
         for table in pipeline.tables:
             partition = glue.get_partition(DatabaseName=pipeline.glue_database, TableName=table,

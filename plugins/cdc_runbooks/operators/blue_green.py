@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import BaseOperator, conf
 
 from cdc_runbooks import identifiers
+from cdc_runbooks.action import Action
 from cdc_runbooks.aws_hooks import rds_hook
 from cdc_runbooks.blue_green import (
     BlueGreenStateError,
@@ -24,7 +25,6 @@ from cdc_runbooks.blue_green import (
     position_after_replicated,
     require_completed,
 )
-from cdc_runbooks.dms_task import Action
 from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
 from cdc_runbooks.rds_polling import deployment_state

@@ -18,10 +18,11 @@ from airflow.sdk import BaseOperator, conf
 from botocore.exceptions import ClientError
 
 from cdc_runbooks import identifiers
+from cdc_runbooks.action import Action
 from cdc_runbooks.aws_hooks import dms_hook, rds_hook
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.dms_polling import latency_dimensions, task_state
-from cdc_runbooks.dms_task import RESTARTABLE, Action, DmsTaskState, DmsTaskStateError, plan_pause, plan_restart
+from cdc_runbooks.dms_task import RESTARTABLE, DmsTaskState, DmsTaskStateError, plan_pause, plan_restart
 from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
 from cdc_runbooks.rds_polling import deployment_state

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import date
 
 from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-from airflow.providers.amazon.aws.hooks.rds import RdsHook
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
 from cdc_runbooks import snapshot_export as se
+from cdc_runbooks.aws_hooks import aws_hook, rds_hook
 from cdc_runbooks.operators.athena_tables import VALIDATED
 from cdc_runbooks.operators.snapshot_export import LakeStep
 from cdc_runbooks.pipelines import Pipeline
@@ -47,16 +47,16 @@ class ApplyRetentionOperator(LakeStep):
             if interval.partition_value not in kept_dates:
                 self._drop_partitions(pipeline, interval)
             if interval in roots:
-                S3Hook(aws_conn_id=pipeline.aws_conn_id).delete_objects(
+                aws_hook(S3Hook, pipeline.aws_conn_id).delete_objects(
                     pipeline.export_bucket, roots[interval])
             if interval in snapshots:
-                RdsHook(aws_conn_id=pipeline.aws_conn_id).conn.delete_db_cluster_snapshot(
+                rds_hook(pipeline.aws_conn_id).conn.delete_db_cluster_snapshot(
                     DBClusterSnapshotIdentifier=interval.snapshot_id)
         return plan.to_dict()
 
     @staticmethod
     def _snapshots(pipeline: Pipeline) -> set[IntervalExport]:
-        rds = RdsHook(aws_conn_id=pipeline.aws_conn_id).conn
+        rds = rds_hook(pipeline.aws_conn_id).conn
         pages = rds.get_paginator("describe_db_cluster_snapshots").paginate(
             DBClusterIdentifier=pipeline.source_cluster, SnapshotType="manual")
         found = (se.parse_key(pipeline.name, s["DBClusterSnapshotIdentifier"]) for page in pages
@@ -66,7 +66,7 @@ class ApplyRetentionOperator(LakeStep):
     @staticmethod
     def _export_roots(pipeline: Pipeline) -> dict[IntervalExport, list[str]]:
         """{interval: every key under its export root} for the pipeline's exports in the bucket."""
-        s3 = S3Hook(aws_conn_id=pipeline.aws_conn_id)
+        s3 = aws_hook(S3Hook, pipeline.aws_conn_id)
         base = f"{pipeline.export_prefix.strip('/')}/" if pipeline.export_prefix else ""
         roots = {}
         for folder in s3.list_prefixes(bucket_name=pipeline.export_bucket, prefix=base, delimiter="/"):
@@ -78,7 +78,7 @@ class ApplyRetentionOperator(LakeStep):
     @staticmethod
     def _partitions(pipeline: Pipeline) -> dict[str, dict[str, bool]]:
         """{snapshot date: {table: validated}} over the pipeline's Glue tables."""
-        hook = GlueCatalogHook(aws_conn_id=pipeline.aws_conn_id)
+        hook = aws_hook(GlueCatalogHook, pipeline.aws_conn_id)
         result: dict[str, dict[str, bool]] = {}
         for table in pipeline.tables:
             try:
@@ -92,7 +92,7 @@ class ApplyRetentionOperator(LakeStep):
 
     @staticmethod
     def _drop_partitions(pipeline: Pipeline, interval: IntervalExport) -> None:
-        glue = GlueCatalogHook(aws_conn_id=pipeline.aws_conn_id).conn
+        glue = aws_hook(GlueCatalogHook, pipeline.aws_conn_id).conn
         for table in pipeline.tables:
             try:
                 glue.delete_partition(DatabaseName=pipeline.glue_database, TableName=table,

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from airflow.sdk import BaseOperator
 from botocore.exceptions import ClientError
 
+from cdc_runbooks.action import Action
 from cdc_runbooks.aws_hooks import aws_client
-from cdc_runbooks.dms_task import Action
 from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipeline_lock import LockHolder, check_holder
 from cdc_runbooks.pipelines import Pipeline, PipelineConfigError, get_pipeline

@@ -9,6 +9,7 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.hooks.sns import SnsHook
 from airflow.sdk import BaseOperator, TriggerRule
 
+from cdc_runbooks.aws_hooks import aws_hook
 from cdc_runbooks.operators.pipeline_lock import release_pipeline
 from cdc_runbooks.operators.step import FAILURE_KEY
 from cdc_runbooks.pipelines import get_pipeline
@@ -49,11 +50,11 @@ class RecordRunOperator(BaseOperator):
         record = self._record(context, ", ".join(names))
         self.log.info("Run record:\n%s", record.to_markdown())
         for bucket, conn_id in {(p.records_bucket, p.aws_conn_id) for p in pipelines if p.records_bucket}:
-            S3Hook(aws_conn_id=conn_id).load_string(record.to_json(), key=record.key, bucket_name=bucket,
+            aws_hook(S3Hook, conn_id).load_string(record.to_json(), key=record.key, bucket_name=bucket,
                                                     replace=True)
             self.log.info("Run record written to s3://%s/%s", bucket, record.key)
         for topic, conn_id in {(p.sns_topic_arn, p.aws_conn_id) for p in pipelines if p.sns_topic_arn}:
-            SnsHook(aws_conn_id=conn_id).publish_to_target(
+            aws_hook(SnsHook, conn_id).publish_to_target(
                 topic, record.to_markdown(), subject=f"[{record.outcome}] {record.dag_id} {record.pipeline}"[:100])
         if self.releases_pipeline:
             for pipeline in pipelines:

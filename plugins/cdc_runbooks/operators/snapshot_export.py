@@ -13,21 +13,19 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from airflow.providers.amazon.aws.hooks.athena import AthenaHook
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-from airflow.providers.amazon.aws.hooks.rds import RdsHook
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseOperator, conf
 
-from cdc_runbooks import identifiers
 from cdc_runbooks import snapshot_export as se
+from cdc_runbooks.action import Action
+from cdc_runbooks.aws_hooks import aws_client, aws_hook, rds_hook
 from cdc_runbooks.export_trigger import ExportTasksTrigger, export_state
+from cdc_runbooks.operators.reconcile import source_side
 from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
-from cdc_runbooks.snapshot_export import Action, ExportedTable, ExportRefused, IntervalExport
+from cdc_runbooks.row_checksum import Dialect, quote
+from cdc_runbooks.snapshot_export import ExportedTable, ExportRefused, IntervalExport
 from cdc_runbooks.triggers import wait_for
-from cdc_runbooks.writer import describe_writer, writer_sql_hook
 
 SNAPSHOT_SOURCES = ("manual", "automated")
 
@@ -80,7 +78,7 @@ class LakeStep(BaseOperator):
 def find_snapshot(pipeline: Pipeline, names: IntervalExport, source: str, start: datetime,
                   end: datetime) -> dict | None:
     """The interval's snapshot: the manual one of its deterministic id, or the newest automated one inside it."""
-    rds = RdsHook(aws_conn_id=pipeline.aws_conn_id).conn
+    rds = rds_hook(pipeline.aws_conn_id).conn
     if source == "automated":
         pages = rds.get_paginator("describe_db_cluster_snapshots").paginate(
             DBClusterIdentifier=pipeline.source_cluster, SnapshotType="automated")
@@ -96,11 +94,9 @@ def find_snapshot(pipeline: Pipeline, names: IntervalExport, source: str, start:
 
 
 def source_counts(pipeline: Pipeline) -> dict[str, int]:
-    """Row count of each pipeline table on the cluster's current writer."""
-    hook = writer_sql_hook(pipeline.source_conn_id, describe_writer(RdsHook(aws_conn_id=pipeline.aws_conn_id),
-                                                                     pipeline.source_cluster))
-    schema = identifiers.table_name(pipeline.target_schema, "target_schema")
-    return {t: int(hook.get_first(f"SELECT COUNT(*) FROM `{schema}`.`{identifiers.table_name(t)}`")[0])  # noqa: S608
+    """Row count of each pipeline table on the cluster's current writer (the reconciliation's source side)."""
+    side, schema = source_side(pipeline), quote(Dialect.MYSQL, pipeline.target_schema)
+    return {t: int(side.run(f"SELECT COUNT(*) FROM {schema}.{quote(Dialect.MYSQL, t)}", None)[0][0])  # noqa: S608
             for t in pipeline.tables}
 
 
@@ -110,7 +106,7 @@ def export_only(pipeline: Pipeline) -> list[str]:
 
 def read_tables_info(pipeline: Pipeline, names: IntervalExport) -> dict[str, ExportedTable] | None:
     """perTableStatus of every export_tables_info file of the interval's export; None if there is none."""
-    s3 = S3Hook(aws_conn_id=pipeline.aws_conn_id)
+    s3 = aws_hook(S3Hook, pipeline.aws_conn_id)
     prefix = f"{names.export_root(pipeline.export_prefix)}/export_tables_info_{names.export_id}_from_"
     keys = s3.list_keys(bucket_name=pipeline.export_bucket, prefix=prefix)
     if not keys:
@@ -122,7 +118,7 @@ def read_tables_info(pipeline: Pipeline, names: IntervalExport) -> dict[str, Exp
 
 def data_keys(pipeline: Pipeline, folder: str) -> list[str]:
     """Objects under a table folder that Athena reads (names starting with '_' or '.' are not data)."""
-    keys = S3Hook(aws_conn_id=pipeline.aws_conn_id).list_keys(bucket_name=pipeline.export_bucket, prefix=folder)
+    keys = aws_hook(S3Hook, pipeline.aws_conn_id).list_keys(bucket_name=pipeline.export_bucket, prefix=folder)
     return [k for k in keys if not k.endswith("/") and not k.rsplit("/", 1)[-1].startswith(("_", "."))]
 
 
@@ -163,21 +159,18 @@ class LakePreflightOperator(SnapshotStep):
 
     def run_one(self, context, pipeline: Pipeline, names: IntervalExport) -> str:
         conn = pipeline.aws_conn_id
+        s3, role, key = aws_hook(S3Hook, conn), pipeline.export_role_arn, pipeline.export_kms_key_arn
         missing = [what for what, present in (
-            (f"export bucket {pipeline.export_bucket}", S3Hook(aws_conn_id=conn).check_for_bucket(
-                pipeline.export_bucket)),
-            (f"Athena output bucket of {pipeline.athena_output}", S3Hook(aws_conn_id=conn).check_for_bucket(
+            (f"export bucket {pipeline.export_bucket}", s3.check_for_bucket(pipeline.export_bucket)),
+            (f"Athena output bucket of {pipeline.athena_output}", s3.check_for_bucket(
                 S3Hook.parse_s3_url(pipeline.athena_output)[0])),
-            (f"Glue database {pipeline.glue_database}", _exists(lambda: GlueCatalogHook(aws_conn_id=conn).conn
-                                                                 .get_database(Name=pipeline.glue_database))),
-            (f"Athena workgroup {pipeline.athena_workgroup}", _exists(lambda: AthenaHook(aws_conn_id=conn).conn
+            (f"Glue database {pipeline.glue_database}", _exists(lambda: aws_client(conn, "glue").get_database(
+                Name=pipeline.glue_database))),
+            (f"Athena workgroup {pipeline.athena_workgroup}", _exists(lambda: aws_client(conn, "athena")
                                                                        .get_work_group(WorkGroup=pipeline.athena_workgroup))),
-            (f"IAM role {pipeline.export_role_arn}", _exists(lambda: AwsBaseHook(aws_conn_id=conn, client_type="iam")
-                                                              .conn.get_role(RoleName=pipeline.export_role_arn
-                                                                             .rsplit("/", 1)[-1]))),
-            (f"KMS key {pipeline.export_kms_key_arn}", _exists(lambda: AwsBaseHook(aws_conn_id=conn, client_type="kms")
-                                                                .conn.describe_key(KeyId=pipeline.export_kms_key_arn))),
-            (f"cluster {pipeline.source_cluster}", _exists(lambda: RdsHook(aws_conn_id=conn).conn.describe_db_clusters(
+            (f"IAM role {role}", _exists(lambda: aws_client(conn, "iam").get_role(RoleName=role.rsplit("/", 1)[-1]))),
+            (f"KMS key {key}", _exists(lambda: aws_client(conn, "kms").describe_key(KeyId=key))),
+            (f"cluster {pipeline.source_cluster}", _exists(lambda: rds_hook(conn).conn.describe_db_clusters(
                 DBClusterIdentifier=pipeline.source_cluster))),
         ) if not present]
         if missing:
@@ -225,7 +218,7 @@ class TakeSnapshotOperator(SnapshotStep):
         if self.dry_run:
             self.log.info("DRY RUN: would CreateDBClusterSnapshot(%s, %s)", pipeline.source_cluster, names.snapshot_id)
             return {"action": "dry_run", "snapshot_id": names.snapshot_id}
-        hook = RdsHook(aws_conn_id=pipeline.aws_conn_id)
+        hook = rds_hook(pipeline.aws_conn_id)
         before = source_counts(pipeline)
         created = hook.conn.create_db_cluster_snapshot(
             DBClusterIdentifier=pipeline.source_cluster, DBClusterSnapshotIdentifier=names.snapshot_id,
@@ -237,13 +230,13 @@ class TakeSnapshotOperator(SnapshotStep):
         hook.conn.add_tags_to_resource(ResourceName=created["DBClusterSnapshotArn"], Tags=se.count_tags(before, after))
         self.log.info("Snapshot %s taken; source rows before..after: %s", names.snapshot_id,
                       {t: f"{before[t]}..{after[t]}" for t in before})
-        return {"action": Action.START.value, "snapshot_id": names.snapshot_id,
+        return {"action": Action.ACT.value, "snapshot_id": names.snapshot_id,
                 "snapshot_arn": created["DBClusterSnapshotArn"],
                 "source_rows": {t: f"{before[t]}..{after[t]}" for t in before}}
 
     def _adopt(self, pipeline: Pipeline, found: dict) -> dict:
         if found["Status"] != "available":
-            RdsHook(aws_conn_id=pipeline.aws_conn_id).wait_for_db_cluster_snapshot_state(
+            rds_hook(pipeline.aws_conn_id).wait_for_db_cluster_snapshot_state(
                 found["DBClusterSnapshotIdentifier"], target_state="available",
                 check_interval=max(1, int(pipeline.poll_interval_s)))
         self.log.info("Using existing %s snapshot %s", found["SnapshotType"], found["DBClusterSnapshotIdentifier"])
@@ -301,9 +294,9 @@ class ExportSnapshotOperator(SnapshotStep):
                    "S3BucketName": pipeline.export_bucket, "IamRoleArn": pipeline.export_role_arn,
                    "KmsKeyId": pipeline.export_kms_key_arn, "ExportOnly": export_only(pipeline),
                    **({"S3Prefix": pipeline.export_prefix} if pipeline.export_prefix else {})}
-        if action is Action.START and self.dry_run:
+        if action is Action.ACT and self.dry_run:
             self.log.info("DRY RUN: would StartExportTask(%s)", request)
-        elif action is Action.START:
+        elif action is Action.ACT:
             self._start(pipeline, request)
         else:
             self.log.info("%s: %s is %s; adopting it", pipeline.name, names.export_id, existing.status)
@@ -312,7 +305,7 @@ class ExportSnapshotOperator(SnapshotStep):
                 "s3_root": f"s3://{pipeline.export_bucket}/{names.export_root(pipeline.export_prefix)}/"}
 
     def _start(self, pipeline: Pipeline, request: dict) -> None:
-        rds = RdsHook(aws_conn_id=pipeline.aws_conn_id).conn
+        rds = rds_hook(pipeline.aws_conn_id).conn
         tasks = [t for page in rds.get_paginator("describe_export_tasks").paginate() for t in page["ExportTasks"]]
         se.check_capacity([t["ExportTaskIdentifier"] for t in tasks if t["Status"] in se.RUNNING],
                           request["ExportTaskIdentifier"])
