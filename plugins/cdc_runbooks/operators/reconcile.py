@@ -40,12 +40,18 @@ class SideUnreachable(RuntimeError):
     """A side could not be read: nothing is concluded about drift (a transient error: the step retries)."""
 
 
+# DB-API's connection-level errors (PEP 249), whichever driver raises them; a SQL error is not one of them.
+_UNREACHABLE = ("OperationalError", "InterfaceError")
+
+
 def _reading(what: str, conn_id: str, get_records):
-    """``get_records`` whose database errors say which side failed and what to do."""
+    """``get_records`` whose connection errors say which side could not be read and what to do."""
     def run(sql, parameters=None):
         try:
             return get_records(sql, parameters=parameters)
         except Exception as error:
+            if type(error).__name__ not in _UNREACHABLE:
+                raise
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise SideUnreachable(f"could not read the {what} (connection {conn_id!r}): {first_line}. Nothing was "
                                   "concluded about drift; when it is reachable again, clear this step.") from error
