@@ -263,6 +263,16 @@ class Estate:
             time.sleep(0.1)
         return task
 
+    def wait_deployment_status(self, status: str, timeout: float = 30) -> dict:
+        """Poll DescribeBlueGreenDeployments (each poll lets a due switchover finish) until ``status``."""
+        rds, deadline = self.aws.client("rds"), time.monotonic() + timeout
+        while (deployment := rds.describe_blue_green_deployments(
+                BlueGreenDeploymentIdentifier=self.deployment_id)["BlueGreenDeployments"][0])["Status"] != status:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"blue/green deployment is {deployment['Status']}, expected {status}")
+            time.sleep(0.1)
+        return deployment
+
     def wait_cdc_idle(self, timeout: float = 30, writer: MariaDBServer | None = None) -> None:
         """Wait until the running task has applied everything the writer (or ``writer``) has binlogged."""
         deadline = time.monotonic() + timeout

@@ -152,6 +152,8 @@ def test_a_run_cleared_after_a_lost_worker_resumes_without_switching_twice(estat
     assert lost.state == "failed" and _step(lost_record, "switchover")["state"] == "failed"
     assert _step(lost_record, "resume_on_blue")["state"] == "skipped"  # RDS went on: not rolled back
     assert estate.task()["Status"] == "stopped"
+    # the on-call looks before clearing: RDS went on and completed, before the cleared run (re)starts
+    estate.wait_deployment_status("SWITCHOVER_COMPLETED")
 
     traffic = estate.traffic().start()
     try:

@@ -25,7 +25,7 @@ from cdc_runbooks.blue_green import (
     position_after_replicated,
     require_completed,
 )
-from cdc_runbooks.operators.step import records_failure
+from cdc_runbooks.operators.step import records_failure, run_started_at
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
 from cdc_runbooks.rds_polling import deployment_state
 from cdc_runbooks.refusal import Refusal
@@ -93,8 +93,8 @@ class BlueGreenSwitchoverOperator(BaseOperator):
             rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=state.identifier,
                                                  SwitchoverTimeout=timeout)
             self.log.info("SwitchoverBlueGreenDeployment(%s, SwitchoverTimeout=%s) called", state.identifier, timeout)
-        else:  # a retry or a cleared task of the run that switched over: it began after the run did
-            run_started = getattr(context.get("dag_run"), "start_date", None)
+        else:  # a retry or a cleared task of the run that switched over: it began after the run was triggered
+            run_started = run_started_at(context)
             carry["started_at"] = run_started.isoformat() if run_started else None
             self.log.info("Not switching again: %s; adopting it", state.describe())
         if not self.wait_for_completion:

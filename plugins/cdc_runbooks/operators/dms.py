@@ -23,7 +23,7 @@ from cdc_runbooks.aws_hooks import dms_hook, rds_hook
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.dms_polling import latency_dimensions, task_state
 from cdc_runbooks.dms_task import RESTARTABLE, DmsTaskState, DmsTaskStateError, plan_pause, plan_restart
-from cdc_runbooks.operators.step import records_failure
+from cdc_runbooks.operators.step import records_failure, run_started_at
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
 from cdc_runbooks.rds_polling import deployment_state
 from cdc_runbooks.start_position import UnsafeStartPosition, check_on_writer
@@ -81,13 +81,6 @@ class _DmsCdcOperator(BaseOperator):
         return dict(event["carry"], waited=event["message"])
 
 
-def _run_started(context) -> datetime | None:
-    """When the DAG run began: its ``run_after`` (set when the run is created and kept when a task is cleared,
-    while clearing a finished run resets ``start_date`` to the moment of the clear)."""
-    dag_run = context.get("dag_run") if context else None
-    return getattr(dag_run, "run_after", None) or getattr(dag_run, "start_date", None)
-
-
 class DmsPauseTaskOperator(_DmsCdcOperator):
     """Pause a pipeline's DMS CDC task: wait until CDC has drained, stop it, wait for ``stopped`` and record
     its RecoveryCheckpoint (StopReplicationTask:
@@ -113,7 +106,7 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
     def execute(self, context) -> dict:
         pipeline = self._pipeline()
         state = task_state(pipeline.name, pipeline.dms_task_arn)
-        action = plan_pause(state, _run_started(context))
+        action = plan_pause(state, run_started_at(context))
         if self.dry_run:
             self.log.info("DRY RUN: %s. Would wait for CDC to drain, then call StopReplicationTask("
                           "ReplicationTaskArn=%r) and wait for 'stopped'. Nothing was changed.", state.describe(),
@@ -183,7 +176,7 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
         pipeline = self._pipeline()
         start = self._start_arguments()
         state = task_state(pipeline.name, pipeline.dms_task_arn)
-        action = plan_restart(state, start.get("CdcStartPosition"), _run_started(context))
+        action = plan_restart(state, start.get("CdcStartPosition"), run_started_at(context))
         if action is Action.ACT and "CdcStartPosition" in start:
             self._check_position(pipeline, BinlogPosition.parse(start["CdcStartPosition"]))
         call = {"ReplicationTaskArn": state.arn, "StartReplicationTaskType": "start-replication", **start}

@@ -11,7 +11,7 @@ from airflow.sdk import BaseOperator, TriggerRule
 
 from cdc_runbooks.aws_hooks import aws_hook
 from cdc_runbooks.operators.pipeline_lock import release_pipeline
-from cdc_runbooks.operators.step import FAILURE_KEY
+from cdc_runbooks.operators.step import FAILURE_KEY, run_started_at
 from cdc_runbooks.pipelines import get_pipeline
 from cdc_runbooks.refusal import Refusal
 from cdc_runbooks.run_record import RunRecord, StepRecord
@@ -74,7 +74,7 @@ class RecordRunOperator(BaseOperator):
         steps = [StepRecord(task_id, states.get(task_id), results.get(task_id), failures.get(task_id))
                  for task_id in self.step_ids]
         return RunRecord(dag_id=dag_run.dag_id, run_id=dag_run.run_id, pipeline=pipeline,
-                         started_at=dag_run.start_date, finished_at=datetime.now(UTC), dry_run=bool(self.dry_run),
+                         started_at=run_started_at(context), finished_at=datetime.now(UTC), dry_run=bool(self.dry_run),
                          steps=steps)
 
     def _pull(self, ti, key: str | None) -> dict:

@@ -1,4 +1,4 @@
-"""Runbook steps leave their failure in the run record.
+"""Runbook steps leave their failure in the run record, and know when their run began.
 
 Decorate an operator's ``execute`` (and every method it resumes in after a
 deferral) with :func:`records_failure`: when it raises, the message is pushed to
@@ -9,6 +9,7 @@ step failed, not only that it did.
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 
 FAILURE_KEY = "failure"
 
@@ -25,3 +26,11 @@ def records_failure(method):
             raise
 
     return wrapper
+
+
+def run_started_at(context) -> datetime | None:
+    """When the DAG run began: its ``run_after`` (set when the run is created and kept when a task is cleared,
+    while clearing a finished run resets ``start_date`` to the moment of the clear). Whatever this run did
+    happened after it."""
+    dag_run = context.get("dag_run") if context else None
+    return getattr(dag_run, "run_after", None) or getattr(dag_run, "start_date", None)
