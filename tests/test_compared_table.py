@@ -7,7 +7,16 @@ import pytest
 
 from cdc_runbooks.compared_table import Side, TableMismatch, describe_table
 from cdc_runbooks.identifiers import InvalidIdentifier
-from cdc_runbooks.row_checksum import COLUMNS_SQL, PRIMARY_KEY_SQL, Dialect, UnsupportedColumn
+from cdc_runbooks.row_checksum import (
+    COLUMNS_SQL,
+    CONCAT_PROBE_SQL,
+    GROUP_CONCAT_MAX_LEN,
+    PRIMARY_KEY_SQL,
+    ConcatLimit,
+    Dialect,
+    Fingerprint,
+    UnsupportedColumn,
+)
 
 SOURCE_COLUMNS = [("id", "bigint", "NO", 0, None), ("amount", "decimal", "NO", 2, None),
                   ("flag", "tinyint", "YES", 0, None), ("note", "varchar", "YES", None, "utf8mb4")]
@@ -16,25 +25,53 @@ TARGET_COLUMNS = [("id", "bigint", "NO", 0, None), ("amount", "numeric", "NO", 4
 
 
 class FakeDatabase:
-    """Answers only information-schema queries (with parameters); records every statement."""
+    """Answers only information-schema queries (with parameters), the version and the group_concat_max_len
+    probe (``honours`` the statement's limit, else MySQL's default 1024); records every statement."""
 
-    def __init__(self, columns, primary_key=("id",)) -> None:
+    def __init__(self, columns, primary_key=("id",), version="10.11.19-MariaDB", honours=True) -> None:
         self.columns, self.primary_key, self.statements = columns, primary_key, []
+        self.version, self.honours = version, honours
 
     def run(self, sql, params):
         self.statements.append((sql, params))
         if sql == PRIMARY_KEY_SQL:
             return [(k,) for k in self.primary_key]
+        if sql == "SELECT VERSION()":
+            return [(self.version,)]
+        if sql in {limit.statement([CONCAT_PROBE_SQL]) for limit in ConcatLimit}:
+            return [(GROUP_CONCAT_MAX_LEN if self.honours else 1024,)]
         assert sql in COLUMNS_SQL.values(), f"unexpected data query {sql}"
         return list(self.columns)
 
 
 def _describe(source_columns=SOURCE_COLUMNS, target_columns=TARGET_COLUMNS, table="orders", key=None,
-              primary_key=("id",), target_dialect=Dialect.REDSHIFT):
-    source, target = FakeDatabase(source_columns, primary_key), FakeDatabase(target_columns)
+              primary_key=("id",), target_dialect=Dialect.REDSHIFT, **server):
+    source, target = FakeDatabase(source_columns, primary_key, **server), FakeDatabase(target_columns)
     pair = describe_table(Side(Dialect.MYSQL, "shop", source.run), Side(target_dialect, "shop", target.run),
                           table, key)
     return pair, source, target
+
+
+@pytest.mark.parametrize(("server", "limit"), [
+    ({"version": "10.11.19-MariaDB"}, ConcatLimit.SET_STATEMENT), ({"version": "8.0.32"}, ConcatLimit.SET_VAR_HINT)])
+def test_mysql_to_postgres_fingerprints_ordered_md5_with_the_servers_concat_limit(server, limit):
+    pair, source, _ = _describe(target_dialect=Dialect.POSTGRES, **server)
+
+    assert pair.source.ref.fingerprint is pair.target.ref.fingerprint is Fingerprint.ORDERED_MD5
+    assert pair.source.ref.concat_limit is limit and pair.target.ref.concat_limit is None
+    assert (limit.statement([CONCAT_PROBE_SQL]), None) in source.statements
+
+
+def test_a_mysql_that_ignores_the_limit_falls_back_to_row_hash_sums():
+    pair, _, _ = _describe(target_dialect=Dialect.POSTGRES, version="5.7.12", honours=False)
+    assert pair.source.ref.fingerprint is pair.target.ref.fingerprint is Fingerprint.ROW_HASH_SUM
+
+
+def test_redshift_always_gets_row_hash_sums_without_probing_the_source():
+    pair, source, _ = _describe(target_dialect=Dialect.REDSHIFT)
+
+    assert pair.source.ref.fingerprint is pair.target.ref.fingerprint is Fingerprint.ROW_HASH_SUM
+    assert ("SELECT VERSION()", None) not in source.statements
 
 
 def test_pairs_columns_with_the_larger_scale_and_the_primary_key():

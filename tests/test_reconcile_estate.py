@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import replace
 from decimal import Decimal
 
 import pymysql
 import pytest
 
-from cdc_runbooks.compared_table import Side, describe_table
+from cdc_runbooks.compared_table import Side, TableReader, describe_table
 from cdc_runbooks.reconcile import Settings, reconcile
-from cdc_runbooks.row_checksum import Dialect
+from cdc_runbooks.row_checksum import ConcatLimit, Dialect, Fingerprint
 from rehearsal import drift
 from rehearsal.net import LOOPBACK
 
@@ -71,6 +72,21 @@ def test_every_supported_type_renders_and_hashes_identically(shared_estate):
     assert sorted(pair.source.fields(keys)) == sorted(pair.target.fields(keys))
     assert sorted(pair.source.row_hashes([(1, 4)])) == sorted(pair.target.row_hashes([(1, 4)]))
     assert reconcile(*sides(shared_estate), ["every_type"], Settings(mode="checksum", settle_s=0)).passed
+
+
+def test_both_fingerprints_summarise_every_type_identically_and_mariadb_gets_ordered_md5(shared_estate):
+    _every_type_table(shared_estate)
+    pair = describe_table(*sides(shared_estate), "every_type")
+    assert pair.source.ref.fingerprint is Fingerprint.ORDERED_MD5
+    assert pair.source.ref.concat_limit is ConcatLimit.SET_STATEMENT
+
+    for fingerprint in Fingerprint:
+        source, target = (TableReader(replace(reader.ref, fingerprint=fingerprint), reader.side)
+                          for reader in (pair.source, pair.target))
+        for width in (1, 2, 8):
+            segments = source.segments(1, width, [(1, 4)])
+            assert segments == target.segments(1, width, [(1, 4)]), (fingerprint, width)
+            assert sum(rows for rows, _ in segments.values()) == len(TYPES_ROWS)
 
 
 def test_a_one_column_difference_of_every_type_is_found(shared_estate):

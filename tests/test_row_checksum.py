@@ -7,8 +7,12 @@ import pytest
 
 from cdc_runbooks.identifiers import InvalidIdentifier
 from cdc_runbooks.row_checksum import (
+    GROUP_CONCAT_MAX_LEN,
+    SEGMENTS_PER_STATEMENT,
     Column,
+    ConcatLimit,
     Dialect,
+    Fingerprint,
     Kind,
     TableRef,
     UnsupportedColumn,
@@ -25,8 +29,9 @@ NOTE = Column("note", Kind.TEXT)
 HOSTILE = ["orders; DROP TABLE x", "a`b", 'a"b', "a'b", "1abc", "", "x" * 65, "a b", "a--", "é", None, 7]
 
 
-def _ref(dialect, columns=(ID, NOTE), scales=(0, 0), key="id") -> TableRef:
-    return TableRef(dialect, "shop", "orders", tuple(columns), key, tuple(scales))
+def _ref(dialect, columns=(ID, NOTE), scales=(0, 0), key="id", fingerprint=Fingerprint.ROW_HASH_SUM,
+         concat_limit=None) -> TableRef:
+    return TableRef(dialect, "shop", "orders", tuple(columns), key, tuple(scales), fingerprint, concat_limit)
 
 
 @pytest.mark.parametrize(("dialect", "expected"), [
@@ -108,23 +113,78 @@ def test_row_hash_is_60_bits_of_md5(dialect, expected):
     assert row_hash_sql(dialect, (ID,), (0,)) == expected
 
 
-def test_segments_are_one_group_by_scan_per_dialect():
+def test_row_hash_sum_segments_are_one_group_by_scan_per_dialect():
     hash_pg = row_hash_sql(PG, (ID, NOTE), (0, 0))
     hash_rs = row_hash_sql(RS, (ID, NOTE), (0, 0))
-    assert _ref(MY).segments_sql(10, 64, [(10, 99), (200, 263)]) == (
+    assert _ref(MY).segments_sql(10, 64, [(10, 99), (200, 263)]) == [
         f"SELECT (`id` - 10) DIV 64 AS segment, COUNT(*), SUM({row_hash_sql(MY, (ID, NOTE), (0, 0))}) "  # noqa: S608
-        "FROM `shop`.`orders` WHERE (`id` >= 10 AND `id` <= 99) OR (`id` >= 200 AND `id` <= 263) GROUP BY 1")
-    assert _ref(PG).segments_sql(0, 8, [(0, 7)]) == (
+        "FROM `shop`.`orders` WHERE (`id` >= 10 AND `id` <= 99) OR (`id` >= 200 AND `id` <= 263) GROUP BY 1"]
+    assert _ref(PG).segments_sql(0, 8, [(0, 7)]) == [
         f'SELECT ("id" - 0) / 8 AS segment, COUNT(*), SUM({hash_pg}) FROM "shop"."orders" '  # noqa: S608
-        'WHERE ("id" >= 0 AND "id" <= 7) GROUP BY 1')
-    assert _ref(RS).segments_sql(-5, 2, [(-5, 4)]) == (
+        'WHERE ("id" >= 0 AND "id" <= 7) GROUP BY 1']
+    assert _ref(RS).segments_sql(-5, 2, [(-5, 4)]) == [
         f'SELECT ("id" - -5) / 2 AS segment, COUNT(*), SUM(CAST({hash_rs} AS DECIMAL(38,0))) '  # noqa: S608
-        'FROM "shop"."orders" WHERE ("id" >= -5 AND "id" <= 4) GROUP BY 1')
+        'FROM "shop"."orders" WHERE ("id" >= -5 AND "id" <= 4) GROUP BY 1']
+
+
+def test_ordered_md5_segments_in_postgres_are_one_group_by_scan_in_key_order():
+    text = row_text_sql(PG, (ID, NOTE), (0, 0))
+    assert _ref(PG, fingerprint=Fingerprint.ORDERED_MD5).segments_sql(0, 8, [(0, 15)]) == [
+        f"""SELECT ("id" - 0) / 8 AS segment, COUNT(*), MD5(STRING_AGG({text}, ';' ORDER BY "id")) """  # noqa: S608
+        """FROM "shop"."orders" WHERE ("id" >= 0 AND "id" <= 15) GROUP BY 1"""]
+
+
+def _mysql_read(segment, where):
+    text = row_text_sql(MY, (ID, NOTE), (0, 0))
+    return (f"SELECT {segment} AS segment, COUNT(*), MD5(GROUP_CONCAT({text} SEPARATOR ';')) "  # noqa: S608
+            f"FROM `shop`.`orders` WHERE {where} HAVING COUNT(*) > 0")
+
+
+def test_ordered_md5_segments_in_mariadb_are_key_range_reads_with_the_limit_lifted_for_the_statement():
+    ref = _ref(MY, fingerprint=Fingerprint.ORDERED_MD5, concat_limit=ConcatLimit.SET_STATEMENT)
+    # segments of width 8 from 0: ranges 3..9 and 12..13 share segment 1 (8..15): one read of both parts
+    assert ref.segments_sql(0, 8, [(3, 9), (12, 13)]) == [
+        f"SET STATEMENT group_concat_max_len = {GROUP_CONCAT_MAX_LEN} FOR "
+        + _mysql_read(0, "(`id` >= 3 AND `id` <= 7)") + " UNION ALL "
+        + _mysql_read(1, "(`id` >= 8 AND `id` <= 9) OR (`id` >= 12 AND `id` <= 13)")]
+
+
+def test_ordered_md5_segments_in_mysql_8_carry_the_set_var_hint_in_every_select():
+    ref = _ref(MY, fingerprint=Fingerprint.ORDERED_MD5, concat_limit=ConcatLimit.SET_VAR_HINT)
+    hint = f"SELECT /*+ SET_VAR(group_concat_max_len = {GROUP_CONCAT_MAX_LEN}) */ "
+    statements = ref.segments_sql(0, 1, [(0, SEGMENTS_PER_STATEMENT)])  # one more segment than a statement holds
+
+    assert len(statements) == 2
+    assert statements[1] == hint + _mysql_read(SEGMENTS_PER_STATEMENT, f"(`id` >= {SEGMENTS_PER_STATEMENT} AND "
+                                               f"`id` <= {SEGMENTS_PER_STATEMENT})").removeprefix("SELECT ")
+    assert statements[0].count(hint) == statements[0].count(" UNION ALL ") + 1 == SEGMENTS_PER_STATEMENT
+
+
+@pytest.mark.parametrize(("version", "limit"), [
+    ("10.11.19-MariaDB-0+deb12u1-log", ConcatLimit.SET_STATEMENT), ("8.0.32", ConcatLimit.SET_VAR_HINT),
+    ("5.7.12", ConcatLimit.SET_VAR_HINT)])  # 5.7 ignores the hint: the probe in describe_table tells
+def test_the_concat_limit_form_follows_the_server(version, limit):
+    assert ConcatLimit.for_version(version) is limit
+
+
+@pytest.mark.parametrize(("dialect", "limit"), [(RS, None), (MY, None)])
+def test_ordered_md5_is_refused_where_it_cannot_be_computed(dialect, limit):
+    with pytest.raises(ValueError, match="cannot fingerprint segments by ordered_md5"):
+        _ref(dialect, fingerprint=Fingerprint.ORDERED_MD5, concat_limit=limit)
+
+
+def test_ordered_md5_key_bounds_must_be_integers():
+    ref = _ref(MY, fingerprint=Fingerprint.ORDERED_MD5, concat_limit=ConcatLimit.SET_STATEMENT)
+    with pytest.raises(TypeError, match="must be an integer"):
+        ref.segments_sql(0, 8, [(0, "7; DROP TABLE x")])
+    with pytest.raises(ValueError, match="at least one key range"):
+        ref.segments_sql(0, 8, [])
 
 
 def test_a_numeric_key_in_the_warehouse_is_floored():
     key = Column("id", Kind.DECIMAL, nullable=False, scale=0)
-    assert _ref(PG, (key,), (0,)).segments_sql(1, 4, [(1, 8)]).startswith('SELECT FLOOR(("id" - 1) / 4) AS segment')
+    statement, = _ref(PG, (key,), (0,)).segments_sql(1, 4, [(1, 8)])
+    assert statement.startswith('SELECT FLOOR(("id" - 1) / 4) AS segment')
 
 
 def test_bounds_count_and_key_queries():

@@ -13,6 +13,9 @@ Rules (each refusal names the table, the column and the reason, before any data 
 - the table must exist on both sides (information schema), with the same column names (case-insensitive);
 - every column must have a canonical rendering and compatible kinds on both sides;
 - the key is the source's single-column integer primary key (or ``key``, which must be an integer column).
+
+Segments are fingerprinted by ``ORDERED_MD5`` when both sides can (PostgreSQL; MySQL/MariaDB whose statements
+can lift ``group_concat_max_len``, which a probe checks), else by ``ROW_HASH_SUM`` (always with Redshift).
 """
 
 from __future__ import annotations
@@ -24,9 +27,13 @@ from cdc_runbooks import identifiers
 from cdc_runbooks.refusal import Refusal
 from cdc_runbooks.row_checksum import (
     COLUMNS_SQL,
+    CONCAT_PROBE_SQL,
+    GROUP_CONCAT_MAX_LEN,
     PRIMARY_KEY_SQL,
     Column,
+    ConcatLimit,
     Dialect,
+    Fingerprint,
     Kind,
     TableRef,
     column_from_information_schema,
@@ -79,9 +86,11 @@ class TableReader:
     def count(self, hi: int) -> int:
         return int(self._run(self.ref.count_sql(hi))[0][0])
 
-    def segments(self, origin: int, width: int, ranges: Iterable[tuple[int, int]]) -> dict[int, tuple[int, int]]:
-        """{segment: (rows, checksum)}."""
-        return {int(s): (int(n), int(total)) for s, n, total in self._run(self.ref.segments_sql(origin, width, ranges))}
+    def segments(self, origin: int, width: int, ranges: Iterable[tuple[int, int]]) -> dict[int, tuple[int, int | str]]:
+        """{segment: (rows, fingerprint)}."""
+        summary = int if self.ref.fingerprint is Fingerprint.ROW_HASH_SUM else str
+        return {int(s): (int(n), summary(fingerprint)) for statement in self.ref.segments_sql(origin, width, ranges)
+                for s, n, fingerprint in self._run(statement)}
 
     def row_hashes(self, ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
         return [(int(k), int(h)) for k, h in self._run(self.ref.row_hashes_sql(ranges))]
@@ -137,6 +146,25 @@ def _paired(table: str, source: list[Column], target: list[Column]) -> list[tupl
     return pairs
 
 
+def concat_limit(side: Side) -> ConcatLimit | None:
+    """How a MySQL side's statements lift ``group_concat_max_len``: the form its version understands, if a
+    probe shows that it works (MySQL 5.7 ignores the hint); None for other dialects or when it does not."""
+    if side.dialect is not Dialect.MYSQL:
+        return None
+    limit = ConcatLimit.for_version(side.run("SELECT VERSION()", None)[0][0])
+    return limit if int(side.run(limit.statement([CONCAT_PROBE_SQL]), None)[0][0]) == GROUP_CONCAT_MAX_LEN else None
+
+
+def _fingerprint(source: Side, target: Side) -> tuple[Fingerprint, ConcatLimit | None, ConcatLimit | None]:
+    """``ORDERED_MD5`` when both sides can compute it, else ``ROW_HASH_SUM``; and each side's concat limit."""
+    if Dialect.REDSHIFT in (source.dialect, target.dialect):
+        return Fingerprint.ROW_HASH_SUM, None, None
+    sides = source, target
+    limits = tuple(concat_limit(side) for side in sides)
+    able = all(limit is not None or side.dialect is Dialect.POSTGRES for side, limit in zip(sides, limits, strict=True))
+    return (Fingerprint.ORDERED_MD5, *limits) if able else (Fingerprint.ROW_HASH_SUM, None, None)
+
+
 def describe_table(source: Side, target: Side, table: str, key: str | None = None) -> TablePair:
     """Validate ``table`` on both sides and return its readers; refuses (:class:`TableMismatch`,
     :class:`~cdc_runbooks.identifiers.InvalidIdentifier`) before any data query."""
@@ -148,9 +176,10 @@ def describe_table(source: Side, target: Side, table: str, key: str | None = Non
         raise TableMismatch(f"{table}: key {key!r} must be an integer column of the table")
     scales = tuple(_scale(s, t) for s, t in pairs)
     target_key = next(t.name for s, t in pairs if s is found)
+    fingerprint, source_limit, target_limit = _fingerprint(source, target)
     return TablePair(
         table=table, key=found.name, columns=tuple(s.name for s, _ in pairs),
         source=TableReader(TableRef(source.dialect, source.schema, table, tuple(s for s, _ in pairs),
-                                    found.name, scales), source),
+                                    found.name, scales, fingerprint, source_limit), source),
         target=TableReader(TableRef(target.dialect, target.schema, table, tuple(t for _, t in pairs),
-                                    target_key, scales), target))
+                                    target_key, scales, fingerprint, target_limit), target))

@@ -21,13 +21,15 @@ The consistent cut (why a live pipeline shows no false drift, and why a real los
    re-read). A change in flight (target lagging by the CDC latency) disappears once applied; a lost,
    extra, duplicated or wrongly changed row never does, so it is reported. ``settle_s`` must exceed the
    CDC latency; if it does not, the result is false drift (loud), never hidden drift.
-3. Checksum mode: a key range counts as equal only when its row count *and* the exact sum of 60-bit row
-   hashes agree on one read; in-flight changes cannot fake that. Count mode compares only counts (a lost
+3. Checksum mode: a key range counts as equal only when its row count *and* its fingerprint (the MD5 of
+   its rows' canonical renderings in key order, or the exact sum of their 60-bit row hashes where Redshift
+   is a side: :class:`~cdc_runbooks.row_checksum.Fingerprint`) agree on one read; in-flight changes cannot
+   fake that. Count mode compares only counts (a lost
    row and a duplicated one cancel out), and localises to keys when counts differ after settling.
 
 Localisation (drift to keys, faster than per-segment diff tools): level 0 buckets the cut into at most
-``max_segments`` power-of-two-wide key segments and gets every segment's count and checksum from ONE
-``GROUP BY`` scan per side. Differing segments (at most ``max_keys`` of them; the rest are reported
+``max_segments`` power-of-two-wide key segments and gets every segment's count and fingerprint from ONE
+pass over the table per side. Differing segments (at most ``max_keys`` of them; the rest are reported
 as ranges) are split again with one query per level, touching only their key ranges, until a segment
 has at most ``leaf_rows`` rows; then (key, row hash) pairs are fetched and classified: missing, extra,
 changed (with the columns that differ, NULL-vs-value named) and duplicate key in the target.
@@ -58,7 +60,7 @@ class Settings:
     :param tolerance: rows of drift per table that still pass (0: any difference fails).
     :param max_keys: differing segments followed to keys per level, and keys listed per kind.
     :param leaf_rows: a segment with at most this many rows per side is compared key by key.
-    :param max_segments: segments per query (bounds memory and the GROUP BY size).
+    :param max_segments: segments per pass (bounds memory and the GROUP BY size).
     """
 
     mode: str = "count"
