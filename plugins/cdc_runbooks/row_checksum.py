@@ -10,7 +10,7 @@ Public API (used by :mod:`cdc_runbooks.reconcile` and the benchmark)::
     TableRef.bounds_sql() / count_sql(hi) / segments_sql(origin, width, ranges) -> [statement, ...]
     TableRef.row_hashes_sql(ranges) / fields_by_key_sql(keys)
     Fingerprint.ROW_HASH_SUM | Fingerprint.ORDERED_MD5
-    ConcatLimit.SET_STATEMENT | ConcatLimit.SET_VAR_HINT, ConcatLimit.for_version(version), .statement(sql)
+    ConcatLimit.SET_STATEMENT | ConcatLimit.SET_VAR_HINT, ConcatLimit.for_version(version), .statement(selects)
 
 Canonical rendering (what both sides hash, byte for byte, UTF-8):
 ``field_1 '|' field_2 '|' ...`` over every column in the source's column order, where a NULL is ``N``
