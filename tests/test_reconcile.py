@@ -137,6 +137,15 @@ def test_a_change_in_flight_settles_and_is_not_drift():
     assert (result.source, result.target) == (1000, 1000)  # the settled read's counts, not the first one's
 
 
+def test_a_change_landing_between_the_segment_pass_and_the_keys_reports_counts_that_agree():
+    lagging = FakeReader([r for r in ROWS if r[0] != "999"], after_reads=(2, list(ROWS)))  # bounds, segments
+
+    result, _ = _run(ROWS, lagging, mode="checksum")
+
+    assert result.status == "ok" and result.drift == 0
+    assert (result.source, result.target) == (1000, 1000)  # not the segment pass's 1000 vs 999
+
+
 def test_a_real_loss_is_reported_only_after_the_settle_window():
     clock = Clock()
 

@@ -234,6 +234,20 @@ def _settle(probe: _Probe, found: _Findings, deadline: float, settings: Settings
     return found
 
 
+def _counts_until_equal(probe: _Probe, settings: Settings, clock: Callable[[], float], sleep: Callable[[float], None],
+                        deadline: float | None = None) -> tuple[tuple[int, int], float | None]:
+    """Counts re-read until both sides agree or ``settle_s`` after they first differed (or ``deadline``);
+    the counts and that deadline."""
+    counts = probe.counts()
+    while counts[0] != counts[1]:
+        deadline = deadline or clock() + settings.settle_s
+        if clock() >= deadline:
+            break
+        sleep(settings.poll_s)
+        counts = probe.counts()
+    return counts, deadline
+
+
 def reconcile_table(pair: TablePair, settings: Settings = Settings(), *, clock: Callable[[], float] = time.monotonic,
                     sleep: Callable[[float], None] = time.sleep) -> TableResult:
     """Reconcile one validated table (see the module docstring for the rules)."""
@@ -246,13 +260,7 @@ def reconcile_table(pair: TablePair, settings: Settings = Settings(), *, clock: 
             return TableResult(source=0, target=0, elapsed_s=clock() - started, reads=1, **result)
         deadline = None
         if settings.mode == "count":
-            counts = probe.counts()
-            while counts[0] != counts[1]:
-                deadline = deadline or clock() + settings.settle_s
-                if clock() >= deadline:
-                    break
-                sleep(settings.poll_s)
-                counts = probe.counts()
+            counts, deadline = _counts_until_equal(probe, settings, clock, sleep)
             if counts[0] == counts[1]:
                 return TableResult(source=counts[0], target=counts[1], elapsed_s=clock() - started,
                                    reads=probe.reads, **result)
@@ -260,8 +268,8 @@ def reconcile_table(pair: TablePair, settings: Settings = Settings(), *, clock: 
         counts = counts if settings.mode == "count" else totals
         if found:
             found = _settle(probe, found, deadline or clock() + settings.settle_s, settings, clock, sleep)
-            if not found:  # settled: report counts of a read after CDC caught up, not of the first one
-                counts = probe.counts()
+        if not found and counts[0] != counts[1]:  # it was in flight: the counts of a read after CDC caught up
+            counts, _ = _counts_until_equal(probe, settings, clock, sleep, deadline)
         changed = probe.changed_rows(sorted(found.changed)[:settings.max_keys])
         return TableResult(source=counts[0], target=counts[1], elapsed_s=clock() - started, reads=probe.reads,
                            missing=tuple(sorted(found.missing)), extra=tuple(sorted(found.extra)),
