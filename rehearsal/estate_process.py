@@ -27,6 +27,7 @@ from pathlib import Path
 import boto3
 
 from rehearsal.aws import CREDENTIALS, REGION
+from rehearsal.process import terminate
 
 STARTUP_TIMEOUT_S = 120.0
 
@@ -88,16 +89,11 @@ class EstateProcess:
             self._proc.send_signal(signal.SIGTERM)
 
     def stop(self, timeout: float = 60.0) -> None:
-        """Stop the estate (``request_stop``), wait; whatever is left of its process group is then killed."""
+        """Stop the estate (SIGTERM, wait, SIGKILL if it lingers); whatever is left of its process group is then
+        killed."""
         if self._proc is None:
             return
-        if self._proc.poll() is None:
-            self.request_stop()
-            try:
-                self._proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(timeout=10)
+        terminate(self._proc, timeout)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self._proc.pid, signal.SIGKILL)
 

@@ -62,6 +62,15 @@ def test_mysql_to_postgres_fingerprints_ordered_md5_with_the_servers_concat_limi
     assert (limit.statement([CONCAT_PROBE_SQL]), None) in source.statements
 
 
+def test_the_source_is_probed_once_however_many_tables_are_described_on_it():
+    source, target = FakeDatabase(SOURCE_COLUMNS), FakeDatabase(TARGET_COLUMNS)
+    sides = Side(Dialect.MYSQL, "shop", source.run), Side(Dialect.POSTGRES, "shop", target.run)
+    pairs = [describe_table(*sides, table) for table in ("orders", "customers")]
+
+    assert all(pair.source.ref.fingerprint is Fingerprint.ORDERED_MD5 for pair in pairs)
+    assert [sql for sql, _ in source.statements].count("SELECT VERSION()") == 1
+
+
 def test_a_mysql_that_ignores_the_limit_falls_back_to_row_hash_sums():
     pair, _, _ = _describe(target_dialect=Dialect.POSTGRES, version="5.7.12", honours=False)
     assert pair.source.ref.fingerprint is pair.target.ref.fingerprint is Fingerprint.ROW_HASH_SUM

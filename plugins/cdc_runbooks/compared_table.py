@@ -4,6 +4,7 @@ schemas and validated before any data query runs. Pure (no Airflow): a side is a
 Public API::
 
     Side(dialect, schema, run)                 # run(sql, params_or_None) -> list of row tuples
+    Side.concat_limit                          # probed once per side (MySQL)
     describe_table(source, target, table, key=None) -> TablePair
     TablePair(table, key, columns, source: TableReader, target: TableReader)
     TableReader.bounds() / count(hi) / segments(origin, width, ranges) / row_hashes(ranges) / fields(keys)
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from cdc_runbooks import identifiers
 from cdc_runbooks.refusal import Refusal
@@ -56,6 +58,16 @@ class Side:
 
     def __post_init__(self) -> None:
         identifiers.table_name(self.schema, "schema")
+
+    @cached_property
+    def concat_limit(self) -> ConcatLimit | None:
+        """How a MySQL side's statements lift ``group_concat_max_len``: the form its version understands, if a
+        probe shows that it works (MySQL 5.7 ignores the hint); None for other dialects or when it does not.
+        Asked once per side, however many tables are described on it."""
+        if self.dialect is not Dialect.MYSQL:
+            return None
+        limit = ConcatLimit.for_version(self.run("SELECT VERSION()", None)[0][0])
+        return limit if int(self.run(limit.statement([CONCAT_PROBE_SQL]), None)[0][0]) == GROUP_CONCAT_MAX_LEN else None
 
 
 _COMPATIBLE = {
@@ -146,21 +158,12 @@ def _paired(table: str, source: list[Column], target: list[Column]) -> list[tupl
     return pairs
 
 
-def concat_limit(side: Side) -> ConcatLimit | None:
-    """How a MySQL side's statements lift ``group_concat_max_len``: the form its version understands, if a
-    probe shows that it works (MySQL 5.7 ignores the hint); None for other dialects or when it does not."""
-    if side.dialect is not Dialect.MYSQL:
-        return None
-    limit = ConcatLimit.for_version(side.run("SELECT VERSION()", None)[0][0])
-    return limit if int(side.run(limit.statement([CONCAT_PROBE_SQL]), None)[0][0]) == GROUP_CONCAT_MAX_LEN else None
-
-
 def _fingerprint(source: Side, target: Side) -> tuple[Fingerprint, ConcatLimit | None, ConcatLimit | None]:
     """``ORDERED_MD5`` when both sides can compute it, else ``ROW_HASH_SUM``; and each side's concat limit."""
     if Dialect.REDSHIFT in (source.dialect, target.dialect):
         return Fingerprint.ROW_HASH_SUM, None, None
     sides = source, target
-    limits = tuple(concat_limit(side) for side in sides)
+    limits = tuple(side.concat_limit for side in sides)
     able = all(limit is not None or side.dialect is Dialect.POSTGRES for side, limit in zip(sides, limits, strict=True))
     return (Fingerprint.ORDERED_MD5, *limits) if able else (Fingerprint.ROW_HASH_SUM, None, None)
 

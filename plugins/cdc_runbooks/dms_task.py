@@ -22,7 +22,6 @@ class DmsTaskStateError(Refusal, RuntimeError):
     """The task is in a state in which the requested step must not run."""
 
 
-
 @dataclass(frozen=True)
 class DmsTaskState:
     arn: str

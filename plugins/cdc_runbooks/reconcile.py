@@ -24,8 +24,8 @@ The consistent cut (why a live pipeline shows no false drift, and why a real los
 3. Checksum mode: a key range counts as equal only when its row count *and* its fingerprint (the MD5 of
    its rows' canonical renderings in key order, or the exact sum of their 60-bit row hashes where Redshift
    is a side: :class:`~cdc_runbooks.row_checksum.Fingerprint`) agree on one read; in-flight changes cannot
-   fake that. Count mode compares only counts (a lost
-   row and a duplicated one cancel out), and localises to keys when counts differ after settling.
+   fake that. Count mode compares only counts (a lost row and a duplicated one cancel out), and localises
+   to keys when counts differ after settling.
 
 Localisation (drift to keys, faster than per-segment diff tools): level 0 buckets the cut into at most
 ``max_segments`` power-of-two-wide key segments and gets every segment's count and fingerprint from ONE

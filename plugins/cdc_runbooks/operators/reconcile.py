@@ -60,7 +60,7 @@ def _reading(what: str, conn_id: str, get_records):
 
 def source_side(pipeline: Pipeline) -> Side:
     hook = writer_sql_hook(pipeline.source_conn_id, describe_writer(rds_hook(pipeline.aws_conn_id),
-                                                                     pipeline.source_cluster))
+                                                                    pipeline.source_cluster))
     return Side(Dialect.MYSQL, pipeline.target_schema, _reading("source", pipeline.source_conn_id, hook.get_records))
 
 

@@ -50,8 +50,7 @@ class RecordRunOperator(BaseOperator):
         record = self._record(context, ", ".join(names))
         self.log.info("Run record:\n%s", record.to_markdown())
         for bucket, conn_id in {(p.records_bucket, p.aws_conn_id) for p in pipelines if p.records_bucket}:
-            aws_hook(S3Hook, conn_id).load_string(record.to_json(), key=record.key, bucket_name=bucket,
-                                                    replace=True)
+            aws_hook(S3Hook, conn_id).load_string(record.to_json(), key=record.key, bucket_name=bucket, replace=True)
             self.log.info("Run record written to s3://%s/%s", bucket, record.key)
         for topic, conn_id in {(p.sns_topic_arn, p.aws_conn_id) for p in pipelines if p.sns_topic_arn}:
             aws_hook(SnsHook, conn_id).publish_to_target(
