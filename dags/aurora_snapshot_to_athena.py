@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
 from cdc_runbooks.dag_params import dry_run_param, runbook_dag_args
@@ -17,8 +19,11 @@ from cdc_runbooks.operators.snapshot_export import (
 from cdc_runbooks.pipelines import load_pipelines
 from cdc_runbooks.runbook_docs import runbook_page
 
-STEPS = ("preflight", "take_snapshot", "export_snapshot", "verify_export", "register_tables", "validate_counts",
+STEPS = ("preflight", "take_snapshot", "export_snapshot", "verify_export", "validate_counts", "register_tables",
          "apply_retention")
+# Any past day can be asked for (the tasks of a run before the DAG's start_date would silently not run); the
+# schedule has no catch-up, so this start date schedules nothing by itself.
+START_DATE = datetime(2000, 1, 1, tzinfo=UTC)
 PIPELINES = sorted(name for name, pipeline in load_pipelines().items() if pipeline.exports_to_athena)
 
 with DAG(**runbook_dag_args(
@@ -26,7 +31,7 @@ with DAG(**runbook_dag_args(
     doc_md=runbook_page("aurora_snapshot_to_athena"),
     description="Snapshot each pipeline's Aurora cluster for the day, export it to S3 Parquet, register and "
                 "validate it in Athena",
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"), start_date=START_DATE,
     params={
         "pipelines": Param(PIPELINES, type="array", items={"enum": PIPELINES}, minItems=1, uniqueItems=True,
                            title="Pipelines", description="Pipelines to export (scheduled runs: every one with "
@@ -60,4 +65,4 @@ with DAG(**runbook_dag_args(
                                        **step)
     record = RecordRunOperator(task_id="record_run", pipeline_name="{{ params.pipelines }}", step_ids=STEPS,
                                dry_run="{{ params.dry_run }}")
-    preflight >> take >> export >> verify >> register >> validate >> retention >> record
+    preflight >> take >> export >> verify >> validate >> register >> retention >> record

@@ -3,9 +3,10 @@
 Real AWS throttles a busy account's control-plane calls (HTTP 400, code ``ThrottlingException`` on DMS,
 ``Throttling`` on RDS); SDK retries are expected to absorb short bursts (botocore retries both codes:
 https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html). Installed into moto, this
-controller makes the actions in :data:`THROTTLED_ACTIONS` answer calls signed with the DAGs' key
-(the Airflow connection's, never the estate's own) in a repeating pattern: ``faults.burst`` consecutive calls
-are throttled, then ``faults.served`` calls are served. Off by default (``burst == 0``).
+controller makes the actions in ``faults.actions`` (default: :data:`THROTTLED_ACTIONS`; any of
+:data:`THROTTLEABLE_ACTIONS`) answer calls signed with the DAGs' key (the Airflow connection's, never the
+estate's own) in a repeating pattern: ``faults.burst`` consecutive calls are throttled, then ``faults.served``
+calls are served. Off by default (``burst == 0``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ THROTTLED_ACTIONS = {
     "DescribeBlueGreenDeployments": (RDSResponse, "describe_blue_green_deployments", "Throttling"),
     "DescribeDBClusters": (RDSResponse, "describe_db_clusters", "Throttling"),
 }
+THROTTLEABLE_ACTIONS = {**THROTTLED_ACTIONS,
+                        "DescribeExportTasks": (RDSResponse, "describe_export_tasks", "Throttling")}
 _SIGNING_KEY = re.compile(r"Credential=([^/,\s]+)/")
 
 
@@ -45,6 +48,7 @@ class Throttled(ServiceException):
 class ThrottlingFaults:
     burst: int = 0  # consecutive throttled calls per action; 0 = off
     served: int = 5  # calls served between bursts
+    actions: frozenset[str] = frozenset(THROTTLED_ACTIONS)  # which of THROTTLEABLE_ACTIONS
 
 
 class ThrottlingController:
@@ -57,7 +61,7 @@ class ThrottlingController:
 
     def install(self) -> None:
         """Wrap each action's moto response method (whatever is installed now, e.g. the DMS controller's)."""
-        for action, (response_cls, method, code) in THROTTLED_ACTIONS.items():
+        for action, (response_cls, method, code) in THROTTLEABLE_ACTIONS.items():
             self._patches.set(response_cls, method, self._throttling(action, code, getattr(response_cls, method)))
 
     def uninstall(self) -> None:
@@ -76,7 +80,7 @@ class ThrottlingController:
     def _throttles(self, action: str) -> bool:
         with self._lock:
             burst, served = self.faults.burst, self.faults.served
-            if burst <= 0:
+            if burst <= 0 or action not in self.faults.actions:
                 return False
             position = self._calls[action] % (burst + served)
             self._calls[action] += 1

@@ -203,6 +203,7 @@ _RESOURCE = {
     ("glue", "GetTable"): _glue("DatabaseName", "Name"),
     ("glue", "CreateTable"): _glue("DatabaseName", "TableInput"),
     ("glue", "UpdateTable"): _glue("DatabaseName", "TableInput"),
+    ("glue", "DeleteTable"): _glue("DatabaseName", "Name"),
     ("glue", "GetPartitions"): _glue("DatabaseName", "TableName"),
     ("glue", "GetPartition"): _glue("DatabaseName", "TableName"),
     ("glue", "CreatePartition"): _glue("DatabaseName", "TableName"),

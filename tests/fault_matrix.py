@@ -37,6 +37,16 @@ FAULTS = (
     "AWS throttling bursts on describe calls",
     "warehouse unavailable during reconcile",
     "two runs of the same runbook for the same pipeline at once",
+    # issue 12
+    "old blue's checkpoint restarted on green (overlapping file names)",
+    "CDC restarted from an earlier position of the writer's own",
+    "resume DAG paused when the switchover publishes",
+    "coordinates event dated in the future",
+    "coordinates event disagreeing with green's binlog",
+    # aurora_snapshot_to_athena (issue 13)
+    "snapshot wait failed once, step retried; export lost rows",
+    "redo of a validated day (export_attempt + 1) lost rows",
+    "export status polls throttled past the SDK's retries",
 )
 COLUMNS = ("fault", "expected outcome", "observed", "drift", "test")
 _ROWS = pytest.StashKey[dict]()  # the rows of the tests run in this process

@@ -52,6 +52,8 @@ RUN_SET = (
     # Days of their own: tests/test_snapshot_to_athena_dag.py runs days 1 and 0 in the same metadata DB.
     Run("aurora_snapshot_to_athena", LAG, logical_date=_day(3)),
     Run("aurora_snapshot_to_athena", {**LAG, "keep_intervals": 1}, logical_date=_day(2)),
+    # A redo of a validated day (export_attempt + 1) repoints its partition (glue:UpdatePartition).
+    Run("aurora_snapshot_to_athena", {**LAG, "keep_intervals": 1, "export_attempt": 2}, logical_date=_day(2)),
     # RDS rolls the switchover back: the run resumes CDC on blue and fails loudly.
     Run("aurora_blue_green_switchover", {"pipeline": "shop", "pre_approved": True}, "switchover_times_out",
         expected="failed"),

@@ -6,6 +6,7 @@ import io
 import json
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import botocore.exceptions
 import pyarrow as pa
@@ -63,7 +64,15 @@ def test_exported_type_names(arrow_type, name):
 
 def test_time_values_are_written_as_mysql_shows_them():
     assert _text(timedelta(hours=3, minutes=4, seconds=5)) == "03:04:05"
-    assert _text(-timedelta(hours=838, minutes=59, seconds=59, microseconds=500000)) == "-838:59:59.500000"
+    assert _text(-timedelta(hours=838, minutes=59, seconds=59, microseconds=500000), 6) == "-838:59:59.500000"
+    assert _text(timedelta(hours=12, minutes=34, seconds=56), 6) == "12:34:56.000000"  # TIME(6), zero fraction
+    assert _text(timedelta(hours=1, microseconds=678000), 3) == "01:00:00.678"
+
+
+def test_wide_decimals_are_written_in_plain_notation_at_their_scale():
+    assert _text(Decimal("1E-30")) == "0.000000000000000000000000000001"
+    assert _text(Decimal("0E-10")) == "0.0000000000"
+    assert _text(Decimal("-12345678901234567890.0123456789")) == "-12345678901234567890.0123456789"
 
 
 # -- the estate --------------------------------------------------------------------------------------
@@ -288,6 +297,15 @@ class TestFaults:
         faults.fail_with = "too late for this one"
         assert _poll_to_end(export_estate, "shop-started-before-fault")[1]["Status"] == "complete"
 
+    def test_lost_rows_leave_the_table_complete_with_half_its_rows(self, export_estate, faults):
+        faults.lose_rows = ("shop.orders",)
+        _start(export_estate, "shop-lossy-export", _snapshot(export_estate, "to-lose"), ExportOnly=["shop"])
+        assert _poll_to_end(export_estate, "shop-lossy-export")[1]["Status"] == "complete"
+        assert _tables_info(export_estate, "shop-lossy-export")["shop.orders"]["status"] == "COMPLETE"
+        counts = export_estate.source_counts()
+        assert _parquet(export_estate, "shop-lossy-export", "orders").num_rows == counts["orders"] // 2
+        assert _parquet(export_estate, "shop-lossy-export", "customers").num_rows == counts["customers"]
+
     def test_bucket_removed_during_export_fails_it(self, export_estate):
         s3 = export_estate.aws.client("s3")
         s3.create_bucket(Bucket="short-lived-exports")
@@ -299,6 +317,32 @@ class TestFaults:
 
 
 @pytest.mark.estate
+class TestValuesRdsWritesOrRefuses:
+    def test_an_empty_table_is_complete_without_data_files(self, export_estate):
+        export_estate.source.writer.execute("CREATE TABLE shop.nothing_here (id INT PRIMARY KEY)")
+        try:
+            _start(export_estate, "shop-empty-table", _snapshot(export_estate, "with-empty"),
+                   ExportOnly=["shop.nothing_here"])
+            assert _poll_to_end(export_estate, "shop-empty-table")[1]["Status"] == "complete"
+        finally:
+            export_estate.source.writer.execute("DROP TABLE shop.nothing_here")
+        table = _tables_info(export_estate, "shop-empty-table")["shop.nothing_here"]
+        assert table["status"] == "COMPLETE" and table["schemaMetadata"]["originalTypeMappings"]
+        assert not [k for k in _keys(export_estate, "shop-empty-table") if "/shop.nothing_here/" in k]
+
+    def test_a_zero_datetime_fails_the_export_naming_the_table(self, export_estate):
+        writer = export_estate.source.writer
+        writer.execute("CREATE TABLE shop.zero_dates (id INT PRIMARY KEY, at DATETIME)")
+        writer.execute("SET SESSION sql_mode = ''", "INSERT INTO shop.zero_dates VALUES (1, '0000-00-00 00:00:00')")
+        try:
+            _start(export_estate, "shop-zero-dates", _snapshot(export_estate, "with-zero-dates"),
+                   ExportOnly=["shop.zero_dates"])
+            seen, task = _poll_to_end(export_estate, "shop-zero-dates")
+        finally:
+            writer.execute("DROP TABLE shop.zero_dates")
+        assert seen[-1] == "failed" and "shop.zero_dates" in task["FailureCause"]
+
+
 class TestStartValidation:
     def test_duplicate_export_id_is_rejected(self, export_estate):
         rds, snapshot_arn = export_estate.aws.client("rds"), _snapshot(export_estate, "for-duplicates")

@@ -54,3 +54,33 @@ def test_serializes_to_its_own_arguments():
     path, kwargs = _trigger(shop="a").serialize()
     assert path == "cdc_runbooks.export_trigger.ExportTasksTrigger"
     assert ExportTasksTrigger(**kwargs).serialize() == (path, kwargs)
+
+
+def test_a_poll_failing_transiently_is_skipped_and_the_wait_goes_on(monkeypatch):
+    from botocore.exceptions import ClientError
+
+    answers = [ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "DescribeExportTasks"),
+               ExportState("a", "in_progress"), ExportState("a", "complete")]
+
+    def fake_state(pipeline_name: str, export_id: str) -> ExportState:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(export_trigger, "export_state", fake_state)
+    event = run_inline(_trigger(shop="a"))
+    assert event["status"] == "success" and not answers
+
+
+def test_any_other_poll_error_ends_the_wait_with_its_message(monkeypatch):
+    from botocore.exceptions import ClientError
+
+    def denied(pipeline_name: str, export_id: str) -> ExportState:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized to DescribeExportTasks"}},
+                          "DescribeExportTasks")
+
+    monkeypatch.setattr(export_trigger, "export_state", denied)
+    event = run_inline(_trigger(shop="a"))
+    assert event["status"] == "error" and event["carry"] == {"k": 1}
+    assert "ClientError" in event["message"] and "not authorized to DescribeExportTasks" in event["message"]

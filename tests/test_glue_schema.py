@@ -56,13 +56,23 @@ def test_table_partition_and_latest_inputs():
     assert table["PartitionKeys"] == [{"Name": "snapshot_date", "Type": "string"}]
     assert table["StorageDescriptor"]["Location"] == "s3://b/aurora/"
     assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
-    partition = glue_schema.partition_input("2026-01-02", cols, "s3://b/aurora/x/shop/shop.orders/", "x")
+    partition = glue_schema.partition_input("2026-01-02", cols, "s3://b/aurora/x/shop/shop.orders/", {"k": "v"})
     assert partition["Values"] == ["2026-01-02"] and partition["StorageDescriptor"]["Columns"] == cols
+    assert partition["Parameters"] == {"k": "v"}
     assert partition["StorageDescriptor"]["Location"] == "s3://b/aurora/x/shop/shop.orders/"
     latest = glue_schema.latest_table_input("orders", cols, "s3://b/aurora/x/shop/shop.orders/", "2026-01-02")
     assert latest["Name"] == "orders_latest" and "PartitionKeys" not in latest
     with pytest.raises(ValueError, match="table"):
         glue_schema.table_input("orders; drop", cols, "s3://b/", "")
+    staged = glue_schema.staged_table_input("Orders", cols, "s3://b/aurora/x/shop/shop.orders/", "shop-lake-20260102")
+    assert staged["Name"] == "orders__shop_lake_20260102" and "PartitionKeys" not in staged
+    assert staged["StorageDescriptor"]["Location"] == "s3://b/aurora/x/shop/shop.orders/"
+
+
+@pytest.mark.parametrize("name", ["snapshot_date", "Snapshot_Date", "SNAPSHOT_DATE"])
+def test_a_column_named_like_the_partition_key_is_refused(name):
+    with pytest.raises(UnmappedColumnType, match="partition key snapshot_date.*rename the column"):
+        glue_schema.columns([{"columnName": "id", "originalType": "int"}, {"columnName": name, "originalType": "date"}])
 
 
 def test_same_columns_ignores_comments_only():
@@ -72,9 +82,9 @@ def test_same_columns_ignores_comments_only():
 
 
 def test_count_query_is_quoted_and_checked():
-    assert glue_schema.count_query("shop_lake", "orders", "2026-01-02") == (
-        "SELECT COUNT(*) FROM \"shop_lake\".\"orders\" WHERE \"snapshot_date\" = '2026-01-02'")
+    assert glue_schema.count_query("shop_lake", "orders__shop_lake_20260102") == (
+        "SELECT COUNT(*) FROM \"shop_lake\".\"orders__shop_lake_20260102\"")
     with pytest.raises(ValueError):
-        glue_schema.count_query("shop_lake", "orders", "2026-01-02' OR '1'='1")
+        glue_schema.count_query("shop_lake", "orders\" WHERE '1'='1")
     with pytest.raises(ValueError):
-        glue_schema.count_query('shop"lake', "orders", "2026-01-02")
+        glue_schema.count_query('shop"lake', "orders")

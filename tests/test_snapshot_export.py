@@ -44,7 +44,7 @@ def test_parse_key_finds_only_this_pipelines_names():
 def test_manual_snapshot_only_just_after_the_interval():
     end, lag = DAY, timedelta(hours=26)
     se.check_manual_snapshot_timing(end, end + timedelta(minutes=5), lag)
-    with pytest.raises(se.ExportRefused, match="after now"):
+    with pytest.raises(se.ExportRefused, match="has not ended.*after now"):
         se.check_manual_snapshot_timing(end, end - timedelta(seconds=1), lag)
     with pytest.raises(se.ExportRefused, match="snapshot_source=automated"):
         se.check_manual_snapshot_timing(end, end + timedelta(hours=27), lag)
@@ -67,6 +67,15 @@ def test_count_tags_round_trip_as_ranges():
                     {"Key": "cdc-runbooks:rows:orders", "Value": "10..12"}]
     assert se.recorded_counts([*tags, {"Key": "team", "Value": "data"}]) == {"customers": (5, 5), "orders": (10, 12)}
     assert se.recorded_counts([{"Key": "cdc-runbooks:rows:x", "Value": "junk"}]) == {}
+
+
+def test_counts_before_the_snapshot_go_in_its_own_tags():
+    tags = se.before_tags({"orders": 10, "customers": 5})
+    assert tags == [{"Key": "cdc-runbooks:rows-before:customers", "Value": "5"},
+                    {"Key": "cdc-runbooks:rows-before:orders", "Value": "10"}]
+    assert se.recorded_before([*tags, {"Key": "cdc-runbooks:rows:orders", "Value": "10..12"}]) == {
+        "customers": 5, "orders": 10}
+    assert se.recorded_counts(tags) == {}
 
 
 ARN = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:shop-lake-20260304"
@@ -124,14 +133,18 @@ def test_verify_tables_lists_every_problem():
     assert "shop.items: COMPLETE but without schemaMetadata" in message
 
 
-def test_counts_are_checked_against_the_recorded_range_or_the_files():
-    checks = se.check_counts({"orders": 11, "customers": 5}, {"orders": (10, 12)}, {"orders": 11, "customers": 5})
-    assert [c.describe() for c in checks] == ["customers: Athena 5, export files 5",
+def test_counts_are_checked_against_the_recorded_range():
+    checks = se.check_counts({"orders": 11, "customers": 0}, {"orders": (10, 12), "customers": (0, 0)})
+    assert [c.describe() for c in checks] == ["customers: Athena 0, source at the snapshot 0",
                                               "orders: Athena 11, source at the snapshot 10..12"]
     with pytest.raises(se.CountMismatch, match="orders: Athena 9, source at the snapshot 10..12 MISMATCH"):
-        se.check_counts({"orders": 9}, {"orders": (10, 12)}, {"orders": 9})
-    with pytest.raises(se.CountMismatch, match="customers: Athena 4, export files 5 MISMATCH"):
-        se.check_counts({"customers": 4}, {}, {"customers": 5})
+        se.check_counts({"orders": 9}, {"orders": (10, 12)})
+
+
+def test_without_recorded_counts_validation_refuses_never_passes():
+    se.require_counts(["orders"], {"orders": (1, 1)}, "shop-lake-20260304")
+    with pytest.raises(se.CountsUnverified, match="customers.*shop-lake-20260304.*not published"):
+        se.require_counts(["customers", "orders"], {"orders": (1, 1)}, "shop-lake-20260304")
 
 
 def _interval(day: int, attempt: int = 1) -> IntervalExport:

@@ -6,12 +6,14 @@ import io
 import json
 import os
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import run_record
+from fault_matrix import run_outcome
 
 from cdc_runbooks import glue_schema
 from cdc_runbooks.pipelines import DEFAULT_PATH
@@ -41,6 +43,9 @@ def dagbag(airflow_db):
 
 
 def _run(dagbag, estate, logical_date: datetime, **conf) -> tuple[object, dict]:
+    """One dag.test() run; the params a test may change are always passed (a run's conf outlives the run in
+    dag.test(), so the next run would otherwise inherit it)."""
+    conf = {"snapshot_source": "manual", "export_attempt": 1, **conf}
     with pytest.MonkeyPatch.context() as env:
         for name, value in estate.airflow_env().items():
             env.setenv(name, value)
@@ -158,11 +163,13 @@ class TestTwoDays:
         newest = f"shop-lake-{_date(0).replace('-', '')}"
         assert tables["orders_latest"][1] == f"s3://cdc-exports/aurora/{newest}/shop/shop.orders/"
 
-    def test_validation_asked_athena_for_each_partition(self, lake):
+    def test_validation_asked_athena_for_each_export_before_publishing_it(self, lake):
         for table in ("customers", "orders"):
             for days_ago in (1, 0):
-                assert glue_schema.count_query(DB, table, _date(days_ago)) in lake["queries"]
-        validated = _step(lake["runs"][1][1], "validate_counts")["result"]["shop"]
+                staged = f"{table}__shop_lake_{_date(days_ago).replace('-', '')}"
+                assert glue_schema.count_query(DB, staged) in lake["queries"]
+                assert staged not in lake["after_two"]["tables"]
+        validated = _step(lake["runs"][1][1], "validate_counts")["result"]["shop"]["counts"]
         assert validated["customers"] == (f"customers: Athena {lake['counts'][1]['customers']}, source at the "
                                           f"snapshot {lake['counts'][1]['customers']}")
 
@@ -252,12 +259,13 @@ def test_every_mysql_type_is_registered_so_the_parquet_fits(dagbag, tmp_path, mo
 
     config = tmp_path / "pipelines.yaml"
     text = DEFAULT_PATH.read_text().replace("tables: [customers, orders]",
-                                                         "tables: [customers, orders, all_types]")
+                                                         "tables: [customers, orders, all_types, empty_one]")
     config.write_text(text)
     monkeypatch.setenv("CDC_RUNBOOKS_PIPELINES", str(config))
     with Estate.running() as estate:
         estate.source.writer.execute(ALL_TYPES_DDL)
         estate.source.writer.execute(ALL_TYPES_ROW)
+        estate.source.writer.execute("CREATE TABLE shop.empty_one (id INT PRIMARY KEY)")  # RDS writes no file
         dag_run, record = _run(dagbag, estate, _day(0))
         assert dag_run.state == "success", record["failed_steps"]
         partition = _partitions(estate, "all_types")[_date(0)]
@@ -271,7 +279,157 @@ def test_every_mysql_type_is_registered_so_the_parquet_fits(dagbag, tmp_path, mo
         "vc": "string", "tt": "string", "tx": "string", "mt": "string", "lt": "string", "js": "string",
         "e": "string", "st": "string", "bn": "binary", "vb": "binary", "tb": "binary", "bl": "binary",
         "mb": "binary", "lb": "binary", "bt": "binary", "g": "binary"}
+    assert _step(record, "verify_export")["result"]["shop"]["files"]["empty_one"] == 0
+    assert _step(record, "validate_counts")["result"]["shop"]["counts"]["empty_one"] == (
+        "empty_one: Athena 0, source at the snapshot 0")
     row = data.to_pylist()[0]
     assert row["id"] == 18446744073709551615 and row["dd"] == "2026-01-02" and row["tm"] == "-12:34:56"
     assert row["dt"] == datetime(2026, 1, 2, 3, 4, 5, 678901)
     assert json.loads(row["js"]) == {"k": 1}
+
+
+def _no_retry_delay(patch, dagbag, task_id: str) -> None:
+    """Let dag.test() run a step's automatic retry at once (the DAG waits 30 s between tries)."""
+    patch.setattr(dagbag.dags[DAG_ID].get_task(task_id), "retry_delay", timedelta(0))
+
+
+def _fail_once(patch, owner, name: str, message: str) -> None:
+    """``owner.name`` raises RuntimeError(message) on its first call only (a lost worker, a failed wait)."""
+    original, calls = getattr(owner, name), []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError(message)
+        return original(*args, **kwargs)
+
+    patch.setattr(owner, name, failing)
+
+
+class TestSafety:
+    """Issue 13: never report success on unverified data; readers only ever see validated data."""
+
+    @pytest.fixture(scope="class")
+    def safe(self, dagbag):
+        from rehearsal.estate import Estate
+
+        with Estate.running() as estate:
+            yield estate
+
+    @pytest.fixture
+    def lossy(self, safe):
+        safe.exports.faults.lose_rows = ("shop.customers",)
+        yield safe
+        safe.exports.faults.lose_rows = ()
+
+    def _latest(self, estate, table: str = "customers") -> str:
+        return estate.aws.client("glue").get_table(DatabaseName=DB, Name=f"{table}_latest")["Table"][
+            "StorageDescriptor"]["Location"]
+
+    def test_a_retried_snapshot_step_keeps_the_counts_and_a_lossy_export_fails(self, safe, lossy, dagbag,
+                                                                                 monkeypatch, fault_row):
+        from airflow.providers.amazon.aws.hooks.rds import RdsHook
+
+        row = fault_row("snapshot wait failed once, step retried; export lost rows",
+                        expected="the retry adopts the snapshot with its counts; validate_counts fails naming the "
+                                 "source count; no partition, _latest untouched")
+        _no_retry_delay(monkeypatch, dagbag, "take_snapshot")
+        _fail_once(monkeypatch, RdsHook, "wait_for_db_cluster_snapshot_state", "waiter failed (throttled)")
+        source = safe.source_counts()["customers"]
+        dag_run, record = _run(dagbag, safe, _day(10), **LAG)
+        assert dag_run.state == "failed" and record["failed_steps"][0] == "validate_counts", record
+        message = _step(record, "validate_counts")["failure"]
+        assert f"customers: Athena {source // 2}, source at the snapshot {source} MISMATCH" in message
+        assert "customers" not in [t["Name"] for t in safe.aws.client("glue").get_tables(DatabaseName=DB)["TableList"]]
+        row.recovered(safe, run_outcome(record))
+
+    def test_counts_survive_a_worker_lost_right_after_the_snapshot_call(self, safe, lossy, dagbag, monkeypatch):
+        from cdc_runbooks.operators import snapshot_export
+
+        _no_retry_delay(monkeypatch, dagbag, "take_snapshot")
+        original, calls = snapshot_export.source_counts, []
+
+        def lost_after_create(pipeline):
+            calls.append(1)
+            if len(calls) == 2:  # the count after CreateDBClusterSnapshot
+                raise RuntimeError("worker lost")
+            return original(pipeline)
+
+        monkeypatch.setattr(snapshot_export, "source_counts", lost_after_create)
+        source = safe.source_counts()["customers"]
+        dag_run, record = _run(dagbag, safe, _day(11), **LAG)
+        assert dag_run.state == "failed" and record["failed_steps"][0] == "validate_counts", record
+        assert f"source at the snapshot {source} MISMATCH" in _step(record, "validate_counts")["failure"]
+
+    def test_a_failed_redo_or_a_failed_newer_day_leaves_validated_data_in_place(self, safe, dagbag, fault_row):
+        row = fault_row("redo of a validated day (export_attempt + 1) lost rows",
+                        expected="validate_counts fails; the partition keeps attempt 1's validated files; _latest "
+                                 "keeps the newest validated day")
+        good, _ = _run(dagbag, safe, _day(3), **LAG)
+        assert good.state == "success"
+        validated = _partitions(safe, "customers")[_date(3)]
+        latest = self._latest(safe)
+        safe.exports.faults.lose_rows = ("shop.customers",)
+        try:
+            redo, redone = _run(dagbag, safe, _day(3), export_attempt=2, **LAG)
+            newer, _ = _run(dagbag, safe, _day(2), **LAG)
+        finally:
+            safe.exports.faults.lose_rows = ()
+        assert redo.state == "failed" and redone["failed_steps"][0] == "validate_counts"
+        assert newer.state == "failed"
+        after = _partitions(safe, "customers")
+        assert after[_date(3)]["StorageDescriptor"] == validated["StorageDescriptor"]
+        assert after[_date(3)]["Parameters"] == validated["Parameters"]
+        assert _date(2) not in after
+        assert self._latest(safe) == latest
+        row.recovered(safe, f"{run_outcome(redone)}; partition and _latest unchanged")
+
+    def test_a_day_that_has_not_ended_is_refused_and_leaves_nothing(self, safe, dagbag):
+        before = _state(safe)
+        dag_run, record = _run(dagbag, safe, _day(-1), snapshot_source="automated")
+        assert dag_run.state == "failed" and record["failed_steps"][0] == "preflight"
+        assert "has not ended" in _step(record, "preflight")["failure"]
+        assert _state(safe) == before
+
+    def test_a_day_whose_export_id_is_taken_is_refused_before_any_snapshot(self, safe, dagbag):
+        rds = safe.aws.client("rds")
+        automated = rds.describe_db_cluster_snapshots(SnapshotType="automated")["DBClusterSnapshots"][0]
+        export_id = f"shop-lake-{_date(6).replace('-', '')}"
+        rds.start_export_task(ExportTaskIdentifier=export_id, SourceArn=automated["DBClusterSnapshotArn"],
+                              S3BucketName="cdc-exports", IamRoleArn="arn:aws:iam::123456789012:role/rds-s3-export",
+                              KmsKeyId="arn:aws:kms:us-east-1:123456789012:alias/cdc-exports", S3Prefix="aurora")
+        before = _lake_snapshots(safe)
+        dag_run, record = _run(dagbag, safe, _day(6), **LAG)
+        assert dag_run.state == "failed" and record["failed_steps"][0] == "preflight"
+        assert export_id in _step(record, "preflight")["failure"]
+        assert _lake_snapshots(safe) == before
+
+    def test_throttled_preflight_calls_are_retried_not_reported_missing(self, safe, dagbag, monkeypatch):
+        _no_retry_delay(monkeypatch, dagbag, "preflight")
+        safe.throttling.faults = replace(safe.throttling.faults, burst=5, served=1000,
+                                         actions=frozenset({"DescribeDBClusters"}))
+        try:
+            dag_run, record = _run(dagbag, safe, _day(7), **LAG)
+        finally:
+            safe.throttling.faults = replace(safe.throttling.faults, burst=0)
+        assert dag_run.state == "success", record["failed_steps"] and _step(record, record["failed_steps"][0])
+        assert safe.throttling.throttled["DescribeDBClusters"] >= 5
+
+    def test_throttled_export_polls_do_not_end_the_wait(self, safe, dagbag, fault_row):
+        row = fault_row("export status polls throttled past the SDK's retries",
+                        expected="export_snapshot keeps waiting; the run succeeds; throttled polls counted")
+        safe.throttling.faults = replace(safe.throttling.faults, burst=5, served=1000,
+                                         actions=frozenset({"DescribeExportTasks"}))
+        try:
+            dag_run, record = _run(dagbag, safe, _day(8), **LAG)
+        finally:
+            safe.throttling.faults = replace(safe.throttling.faults, burst=0)
+        throttled = safe.throttling.throttled["DescribeExportTasks"]
+        assert dag_run.state == "success", _step(record, "export_snapshot")
+        assert throttled >= 5
+        row.recovered(safe, f"{run_outcome(record)}; {throttled} throttled DescribeExportTasks")
+
+    def test_a_day_before_the_dags_start_date_runs_and_says_why_it_refuses(self, safe, dagbag):
+        dag_run, record = _run(dagbag, safe, datetime(2025, 6, 2, tzinfo=UTC))
+        assert record is not None and dag_run.state == "failed"
+        assert "snapshot_source=automated" in _step(record, "preflight")["failure"]

@@ -4,7 +4,11 @@ Exports take hours. The trigger follows ``cdc_runbooks.triggers``: it polls with
 the sync hook in a worker thread (no aiobotocore), runs in the triggerer when the
 operator defers (no worker slot held) and inline otherwise (``triggers.wait_for``).
 Unlike the provider's RdsExportTaskExistenceSensor it never takes ``starting``
-for done, and unlike RdsStartExportTaskOperator it has no 20-minute ceiling.
+for done, and unlike RdsStartExportTaskOperator it has no 20-minute ceiling. A
+poll that fails transiently after the SDK's own retries (throttling, a 5xx, a
+dropped connection: ``aws_errors.is_transient``) is skipped and the wait goes on;
+any other error ends the wait with an event that carries it, so the step's
+failure (and the run record) says why.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from cdc_runbooks.aws_errors import is_transient
 from cdc_runbooks.snapshot_export import FAILED, ExportState
 
 
@@ -52,10 +57,18 @@ class ExportTasksTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         states: dict[str, ExportState | None] = {}
+        skipped = 0
         for _ in range(self.waiter_max_attempts):
-            for pipeline, export_id in self.exports.items():
-                if states.get(pipeline) is None or states[pipeline].status != "complete":
-                    states[pipeline] = await asyncio.to_thread(export_state, pipeline, export_id)
+            try:
+                await self._poll(states)
+            except Exception as error:
+                if not is_transient(error):
+                    yield TriggerEvent({"status": "error", "carry": self.carry, "message": (
+                        f"polling the exports failed: {type(error).__name__}: {error}")})
+                    return
+                skipped += 1
+                await asyncio.sleep(self.waiter_delay)
+                continue
             broken = [f"{p}: {s.describe() if s else f'export {self.exports[p]} does not exist'}"
                       for p, s in states.items() if s is None or s.status in FAILED]
             if broken:
@@ -67,5 +80,11 @@ class ExportTasksTrigger(BaseTrigger):
                 return
             await asyncio.sleep(self.waiter_delay)
         yield TriggerEvent({"status": "error", "carry": self.carry, "message": (
-            f"exports not complete after {self.waiter_max_attempts} polls {self.waiter_delay:g} s apart: "
-            + "; ".join(s.describe() for s in states.values() if s))})
+            f"exports not complete after {self.waiter_max_attempts} polls {self.waiter_delay:g} s apart "
+            f"({skipped} failed transiently): " + "; ".join(s.describe() for s in states.values() if s))})
+
+    async def _poll(self, states: dict[str, ExportState | None]) -> None:
+        """One DescribeExportTasks per export not yet complete, into ``states``."""
+        for pipeline, export_id in self.exports.items():
+            if states.get(pipeline) is None or states[pipeline].status != "complete":
+                states[pipeline] = await asyncio.to_thread(export_state, pipeline, export_id)

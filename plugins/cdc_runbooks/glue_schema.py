@@ -15,7 +15,10 @@ A type without a known mapping is refused: a guessed column type would make
 Athena fail (or, worse, misread) every query on the table.
 
 Every table is partitioned by ``snapshot_date`` so the history of snapshots
-accumulates; each partition's LOCATION is one export's table folder.
+accumulates; each partition's LOCATION is one export's table folder. A source
+column of that name (any case) is refused: Hive and Athena reject a table whose
+data column and partition key share a name. Before a partition is published its
+folder is counted through a staged table (:func:`staged_table_input`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ PARQUET_FORMAT = {
     "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
                   "Parameters": {"serialization.format": "1"}},
 }
+# Athena table names: lowercase letters, digits and underscores, 255 at most
+# (https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html)
+_GLUE_TABLE = re.compile(r"^[a-z0-9_]{1,255}$")
 _COLUMN_TYPE = re.compile(r"^(?P<name>[a-z]+)(?:\((?P<args>[^)]*)\))?(?P<attributes>(?:\s+[a-z]+)*)$")
 _SIMPLE = {
     **dict.fromkeys(("tinyint", "smallint", "year"), "int"),
@@ -47,7 +53,7 @@ _SIMPLE = {
 
 
 class UnmappedColumnType(Refusal, ValueError):
-    """A column's MySQL type has no known Parquet mapping in RDS export."""
+    """A column's MySQL type has no known Parquet mapping in RDS export, or its name cannot be registered."""
 
 
 def glue_type(mysql_type: str) -> str:
@@ -77,6 +83,10 @@ def columns(type_mappings: list[dict]) -> list[dict]:
         name = mapping["columnName"]
         if not isinstance(name, str) or not name or name != name.strip() or '"' in name or "`" in name:
             raise UnmappedColumnType(f"column name {name!r} cannot be registered")
+        if name.lower() == PARTITION_KEY:
+            raise UnmappedColumnType(f"column {name!r} has the name of the partition key {PARTITION_KEY}, which "
+                                     "Hive and Athena refuse beside it: rename the column in the source (or leave "
+                                     "the table out of the pipeline)")
         try:
             result.append({"Name": name.lower(), "Type": glue_type(mapping["originalType"]),
                            "Comment": f"MySQL {mapping['originalType']}"})
@@ -109,10 +119,18 @@ def latest_table_input(table: str, columns_: list[dict], location: str, snapshot
             "StorageDescriptor": storage(columns_, location)}
 
 
-def partition_input(snapshot_date: str, columns_: list[dict], location: str, export_id: str) -> dict:
-    """PartitionInput of one snapshot (CreatePartition); it carries that export's own columns."""
-    return {"Values": [snapshot_date], "Parameters": {"export_task_identifier": export_id},
+def staged_table_input(table: str, columns_: list[dict], location: str, export_id: str) -> dict:
+    """TableInput of the unpartitioned table validation counts one export's folder through before it is published
+    (named ``<table>__<export id>``, dropped after the count)."""
+    name = _glue_table(f"{table}__{export_id.replace('-', '_')}".lower())
+    return {"Name": name, "TableType": "EXTERNAL_TABLE", "Description": f"{table} of {export_id}, being validated",
+            "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE", "parquet.compression": "GZIP"},
             "StorageDescriptor": storage(columns_, location)}
+
+
+def partition_input(snapshot_date: str, columns_: list[dict], location: str, parameters: dict[str, str]) -> dict:
+    """PartitionInput of one snapshot (CreatePartition/UpdatePartition); it carries that export's own columns."""
+    return {"Values": [snapshot_date], "Parameters": parameters, "StorageDescriptor": storage(columns_, location)}
 
 
 def same_columns(a: list[dict], b: list[dict]) -> bool:
@@ -120,10 +138,13 @@ def same_columns(a: list[dict], b: list[dict]) -> bool:
     return [(c["Name"], c["Type"]) for c in a] == [(c["Name"], c["Type"]) for c in b]
 
 
-def count_query(database: str, table: str, snapshot_date: str) -> str:
-    """The validation query: rows of one snapshot partition (names validated, the date checked ISO)."""
+def count_query(database: str, table: str) -> str:
+    """The validation query: rows of a (staged, unpartitioned) table (names validated)."""
     identifiers.table_name(database, "glue_database")
-    identifiers.table_name(table)
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", snapshot_date):
-        raise ValueError(f"snapshot_date {snapshot_date!r} is not YYYY-MM-DD")
-    return f"SELECT COUNT(*) FROM \"{database}\".\"{table}\" WHERE \"{PARTITION_KEY}\" = '{snapshot_date}'"  # noqa: S608
+    return f"SELECT COUNT(*) FROM \"{database}\".\"{_glue_table(table)}\""  # noqa: S608
+
+
+def _glue_table(name: str) -> str:
+    if not _GLUE_TABLE.match(name):
+        raise ValueError(f"{name!r} is not a Glue/Athena table name (lowercase letters, digits, underscores)")
+    return name

@@ -11,8 +11,12 @@ an earlier try made instead of making another:
 * Glue partition value: the interval's date, ``yyyy-mm-dd``.
 
 Counts the source held when the snapshot was taken are recorded as tags on the
-snapshot (read just before and just after CreateDBClusterSnapshot), so any later
-run can check the Athena count against them.
+snapshot, so any later run can check the Athena count against them: the count
+read just before CreateDBClusterSnapshot goes in that call's own Tags (the
+snapshot never exists without it, so a retry that adopts the snapshot still has
+it), and ``before..after`` (after = read once the snapshot is available) is added
+then. Validation without such counts fails: the export's own files are not an
+independent check.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ MAX_CONCURRENT_EXPORTS = 5  # per account: aurora-export-snapshot.Considerations
 RUNNING = ("starting", "in_progress", "canceling")
 FAILED = ("failed", "canceled")
 COUNT_TAG = "cdc-runbooks:rows:"
+BEFORE_TAG = "cdc-runbooks:rows-before:"
 _KEY = re.compile(r"^(?P<pipeline>[a-z][a-z0-9-]*)-lake-(?P<day>\d{8})(?:-a(?P<attempt>[2-9]|[1-9]\d+))?$")
 _RDS_ID = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,58}[a-z0-9]$")  # ExportTaskIdentifier: 1-60, a letter first
 
@@ -46,6 +51,10 @@ class ExportIncomplete(Refusal, RuntimeError):
 
 class CountMismatch(Refusal, RuntimeError):
     """Athena's count of a snapshot partition differs from what the source held at the snapshot."""
+
+
+class CountsUnverified(Refusal, RuntimeError):
+    """No count of the source at the snapshot is recorded for a table, so its export cannot be validated."""
 
 
 # -- names -------------------------------------------------------------------------------------------
@@ -106,12 +115,18 @@ def parse_key(pipeline: str, key: str) -> IntervalExport | None:
 
 
 # -- the snapshot ------------------------------------------------------------------------------------
+def check_interval_ended(interval_end: datetime, now: datetime) -> None:
+    """Refuse an interval that has not ended: any snapshot of it (manual now, or an automated one inside it)
+    would miss the rest of the day, and would then stand for the whole day."""
+    if now < interval_end:
+        raise ExportRefused(f"the day has not ended: the interval ends {interval_end.isoformat()}, after now "
+                            f"({now.isoformat()}); a snapshot now would miss the rest of it. Run it after it ends.")
+
+
 def check_manual_snapshot_timing(interval_end: datetime, now: datetime, max_lag: timedelta) -> None:
     """A manual snapshot taken now stands for the end of the interval only if the interval has ended and
     not long ago; otherwise refuse (use an automated snapshot of the interval, or raise the lag knowingly)."""
-    if now < interval_end:
-        raise ExportRefused(f"the interval ends {interval_end.isoformat()}, after now ({now.isoformat()}): a "
-                            "snapshot now would miss the rest of it")
+    check_interval_ended(interval_end, now)
     if now - interval_end > max_lag:
         raise ExportRefused(
             f"the interval ended {interval_end.isoformat()}, {now - interval_end} ago (more than "
@@ -124,6 +139,17 @@ def latest_automated_snapshot(snapshots: list[dict], start: datetime, end: datet
     inside = [s for s in snapshots if s.get("SnapshotType") == "automated" and s.get("Status") == "available"
               and start <= s["SnapshotCreateTime"] < end]
     return max(inside, key=lambda s: s["SnapshotCreateTime"], default=None)
+
+
+def before_tags(before: dict[str, int]) -> list[dict]:
+    """CreateDBClusterSnapshot Tags recording each table's row count read just before the call."""
+    return [{"Key": f"{BEFORE_TAG}{table}", "Value": str(before[table])} for table in sorted(before)]
+
+
+def recorded_before(tags: list[dict]) -> dict[str, int]:
+    """{table: count read before the snapshot} from a snapshot's tags (see :func:`before_tags`)."""
+    return {tag["Key"][len(BEFORE_TAG):]: int(tag["Value"]) for tag in tags
+            if tag["Key"].startswith(BEFORE_TAG) and tag["Value"].isdigit()}
 
 
 def count_tags(before: dict[str, int], after: dict[str, int]) -> list[dict]:
@@ -245,7 +271,6 @@ class CountCheck:
     athena: int
     low: int
     high: int
-    basis: str  # "source at the snapshot" or "export files"
 
     @property
     def ok(self) -> bool:
@@ -253,19 +278,25 @@ class CountCheck:
 
     def describe(self) -> str:
         expected = str(self.low) if self.low == self.high else f"{self.low}..{self.high}"
-        return f"{self.table}: Athena {self.athena}, {self.basis} {expected}{'' if self.ok else ' MISMATCH'}"
+        return f"{self.table}: Athena {self.athena}, source at the snapshot {expected}{'' if self.ok else ' MISMATCH'}"
 
 
-def check_counts(athena: dict[str, int], recorded: dict[str, tuple[int, int]],
-                 file_rows: dict[str, int]) -> list[CountCheck]:
-    """Athena's count per table against the source's count recorded at the snapshot (a table without one is
-    checked against the rows in the export's Parquet footers, and says so); fail on any mismatch."""
-    checks = []
-    for table in sorted(athena):
-        if table in recorded:
-            checks.append(CountCheck(table, athena[table], *recorded[table], "source at the snapshot"))
-        else:
-            checks.append(CountCheck(table, athena[table], file_rows[table], file_rows[table], "export files"))
+def require_counts(tables: list[str], recorded: dict[str, tuple[int, int]], snapshot_id: str) -> None:
+    """Refuse to validate tables without a count of the source recorded at the snapshot (an automated snapshot,
+    or a manual one whose counts were lost): the export's own files cannot vouch for themselves."""
+    unverified = [t for t in tables if t not in recorded]
+    if unverified:
+        raise CountsUnverified(
+            f"no count of the source at the snapshot is recorded for {', '.join(unverified)} (tags "
+            f"{COUNT_TAG}<table> on {snapshot_id}): the export cannot be validated, so it is not published. Count "
+            f"the snapshot's tables independently (e.g. on a cluster restored from it), tag the snapshot "
+            f"{COUNT_TAG}<table>=<n>..<n>, then clear validate_counts.")
+
+
+def check_counts(athena: dict[str, int], recorded: dict[str, tuple[int, int]]) -> list[CountCheck]:
+    """Athena's count per table against the source's count recorded at the snapshot; fail on any mismatch
+    (every table must have a recorded count: :func:`require_counts`)."""
+    checks = [CountCheck(table, athena[table], *recorded[table]) for table in sorted(athena)]
     bad = [c.describe() for c in checks if not c.ok]
     if bad:
         raise CountMismatch("row counts differ: " + "; ".join(bad))

@@ -10,14 +10,16 @@ shells over ``cdc_runbooks.snapshot_export``; AWS through RdsHook and S3Hook.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseOperator, conf
 
+from cdc_runbooks import glue_schema
 from cdc_runbooks import snapshot_export as se
 from cdc_runbooks.action import Action
+from cdc_runbooks.aws_errors import exists
 from cdc_runbooks.aws_hooks import aws_client, aws_hook, rds_hook
 from cdc_runbooks.export_trigger import ExportTasksTrigger, export_state
 from cdc_runbooks.operators.reconcile import source_side
@@ -116,6 +118,17 @@ def read_tables_info(pipeline: Pipeline, names: IntervalExport) -> dict[str, Exp
     return se.exported_tables(statuses)
 
 
+def exported_columns(pipeline: Pipeline, names: IntervalExport) -> dict[str, tuple[list[dict], str]]:
+    """{table: (Glue columns, S3 folder URI)} of the interval's export, from its export_tables_info; fails if the
+    export has none or a table is not COMPLETE, or a column cannot be registered."""
+    found = read_tables_info(pipeline, names)
+    if found is None:
+        raise se.ExportIncomplete(f"{pipeline.name}: export {names.export_id} has no export_tables_info")
+    return {table.table: (glue_schema.columns(list(table.type_mappings)), f"s3://{pipeline.export_bucket}/"
+                          f"{names.table_folder(pipeline.export_prefix, pipeline.target_schema, table.table)}")
+            for table in se.verify_tables(found, export_only(pipeline))}
+
+
 def data_keys(pipeline: Pipeline, folder: str) -> list[str]:
     """Objects under a table folder that Athena reads (names starting with '_' or '.' are not data)."""
     keys = aws_hook(S3Hook, pipeline.aws_conn_id).list_keys(bucket_name=pipeline.export_bucket, prefix=folder)
@@ -152,47 +165,62 @@ class LakePreflightOperator(SnapshotStep):
     """Everything the run needs exists, and the interval can be snapshotted as asked; changes nothing.
 
     Checks per pipeline: export settings present; the export bucket, the Athena results bucket, the Glue
-    database, the Athena workgroup, the export IAM role and KMS key, and the source cluster exist; for a
-    manual snapshot that does not exist yet, that the interval ended recently enough for a snapshot now to
-    stand for it; for ``automated``, that one exists inside the interval. Returns what it found per pipeline.
+    database, the Athena workgroup, the export IAM role and KMS key, and the source cluster exist (only a
+    NotFound answer is "missing": access denied refuses naming the permission, throttling past the SDK's
+    retries fails the step so that it retries: ``aws_errors.exists``); the interval has ended; for a manual
+    snapshot that does not exist yet, that the interval ended recently enough for a snapshot now to stand for
+    it and that no export already has the interval's id; for ``automated``, that one exists inside the
+    interval. Returns what it found per pipeline.
     """
 
     def run_one(self, context, pipeline: Pipeline, names: IntervalExport) -> str:
-        conn = pipeline.aws_conn_id
-        s3, role, key = aws_hook(S3Hook, conn), pipeline.export_role_arn, pipeline.export_kms_key_arn
-        missing = [what for what, present in (
-            (f"export bucket {pipeline.export_bucket}", s3.check_for_bucket(pipeline.export_bucket)),
-            (f"Athena output bucket of {pipeline.athena_output}", s3.check_for_bucket(
-                S3Hook.parse_s3_url(pipeline.athena_output)[0])),
-            (f"Glue database {pipeline.glue_database}", _exists(lambda: aws_client(conn, "glue").get_database(
-                Name=pipeline.glue_database))),
-            (f"Athena workgroup {pipeline.athena_workgroup}", _exists(lambda: aws_client(conn, "athena")
-                                                                       .get_work_group(WorkGroup=pipeline.athena_workgroup))),
-            (f"IAM role {role}", _exists(lambda: aws_client(conn, "iam").get_role(RoleName=role.rsplit("/", 1)[-1]))),
-            (f"KMS key {key}", _exists(lambda: aws_client(conn, "kms").describe_key(KeyId=key))),
-            (f"cluster {pipeline.source_cluster}", _exists(lambda: rds_hook(conn).conn.describe_db_clusters(
-                DBClusterIdentifier=pipeline.source_cluster))),
-        ) if not present]
+        missing = [what for what, describe, not_found, permission in self._checks(pipeline)
+                   if not exists(describe, not_found, permission)]
         if missing:
             raise ExportRefused(f"{pipeline.name}: missing {', '.join(missing)}")
         start, end = self.interval(context)
+        se.check_interval_ended(end, datetime.now(UTC))
         if find_snapshot(pipeline, names, self.snapshot_source, start, end) is not None:
             return f"snapshot for {names.partition_value} exists ({self.snapshot_source}); it will be used"
         if self.snapshot_source == "automated":
             raise ExportRefused(f"{pipeline.name}: no available automated snapshot of {pipeline.source_cluster} "
                                 f"was created in [{start.isoformat()}, {end.isoformat()})")
         self.check_timing(end)
+        check_export_id_free(pipeline, names)
         return f"will snapshot {pipeline.source_cluster} as {names.snapshot_id}"
 
+    @staticmethod
+    def _checks(pipeline: Pipeline) -> list[tuple[str, Callable[[], object], set[str], str]]:
+        """(what, the describe call, its NotFound error codes, the permission it needs) per resource."""
+        conn, role, key = pipeline.aws_conn_id, pipeline.export_role_arn, pipeline.export_kms_key_arn
+        s3 = aws_client(conn, "s3")
+        output_bucket = S3Hook.parse_s3_url(pipeline.athena_output)[0]
+        return [
+            (f"export bucket {pipeline.export_bucket}", lambda: s3.head_bucket(Bucket=pipeline.export_bucket),
+             {"NoSuchBucket"}, f"s3:ListBucket on {pipeline.export_bucket}"),
+            (f"Athena output bucket of {pipeline.athena_output}", lambda: s3.head_bucket(Bucket=output_bucket),
+             {"NoSuchBucket"}, f"s3:ListBucket on {output_bucket}"),
+            (f"Glue database {pipeline.glue_database}", lambda: aws_client(conn, "glue").get_database(
+                Name=pipeline.glue_database), {"EntityNotFoundException"}, "glue:GetDatabase"),
+            (f"Athena workgroup {pipeline.athena_workgroup}", lambda: aws_client(conn, "athena").get_work_group(
+                WorkGroup=pipeline.athena_workgroup), {"InvalidRequestException"}, "athena:GetWorkGroup"),
+            (f"IAM role {role}", lambda: aws_client(conn, "iam").get_role(RoleName=role.rsplit("/", 1)[-1]),
+             {"NoSuchEntity"}, "iam:GetRole"),
+            (f"KMS key {key}", lambda: aws_client(conn, "kms").describe_key(KeyId=key), {"NotFoundException"},
+             "kms:DescribeKey"),
+            (f"cluster {pipeline.source_cluster}", lambda: rds_hook(conn).conn.describe_db_clusters(
+                DBClusterIdentifier=pipeline.source_cluster), {"DBClusterNotFoundFault"}, "rds:DescribeDBClusters"),
+        ]
 
-def _exists(describe) -> bool:
-    from botocore.exceptions import ClientError
 
-    try:
-        describe()
-    except ClientError:
-        return False
-    return True
+def check_export_id_free(pipeline: Pipeline, names: IntervalExport) -> None:
+    """Before a new manual snapshot: refuse if an export of the interval's id already exists (it exports another
+    snapshot, so export_snapshot would refuse it and leave the new snapshot behind)."""
+    existing = export_state(pipeline.name, names.export_id)
+    if existing is not None:
+        raise ExportRefused(f"{pipeline.name}: export {names.export_id} already exists (of {existing.source_arn}, "
+                            f"{existing.status}) but {names.snapshot_id} does not: a new snapshot could not be "
+                            "exported under that id. Re-run the day with export_attempt raised by one.")
 
 
 # -- snapshot ----------------------------------------------------------------------------------------
@@ -200,14 +228,18 @@ class TakeSnapshotOperator(SnapshotStep):
     """The interval's cluster snapshot, taken once (CreateDBClusterSnapshot:
     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBClusterSnapshot.html).
 
-    ``manual``: adopt the snapshot of the interval's id if it exists; otherwise (after the timing check) count
-    the source's rows, create the snapshot, wait until it is available, count again and tag the snapshot with
-    both counts (``cdc-runbooks:rows:<table>`` = ``before..after``): what validation checks Athena against.
-    ``automated``: use the newest automated snapshot created inside the interval (no counts recorded).
+    Refuses a day that has not ended. ``manual``: adopt the snapshot of the interval's id if it exists;
+    otherwise (after the timing check, and only if no export has the interval's id) count the source's rows,
+    create the snapshot with those counts in its own Tags (``cdc-runbooks:rows-before:<table>``), wait until
+    it is available, count again and tag it ``cdc-runbooks:rows:<table>`` = ``before..after``: what validation
+    checks Athena against. A retry that adopts the snapshot before the second tag completes it from the first
+    (``after`` then counted at the retry: a wider range). ``automated``: use the newest automated snapshot
+    created inside the interval (no counts recorded: validation will refuse it).
     """
 
     def run_one(self, context, pipeline: Pipeline, names: IntervalExport) -> dict:
         start, end = self.interval(context)
+        se.check_interval_ended(end, datetime.now(UTC))
         found = find_snapshot(pipeline, names, self.snapshot_source, start, end)
         if found is not None or self.snapshot_source == "automated":
             if found is None:
@@ -215,33 +247,53 @@ class TakeSnapshotOperator(SnapshotStep):
                                     f"interval [{start.isoformat()}, {end.isoformat()})")
             return self._adopt(pipeline, found)
         self.check_timing(end)
+        check_export_id_free(pipeline, names)
         if self.dry_run:
             self.log.info("DRY RUN: would CreateDBClusterSnapshot(%s, %s)", pipeline.source_cluster, names.snapshot_id)
             return {"action": "dry_run", "snapshot_id": names.snapshot_id}
-        hook = rds_hook(pipeline.aws_conn_id)
         before = source_counts(pipeline)
-        created = hook.conn.create_db_cluster_snapshot(
+        created = rds_hook(pipeline.aws_conn_id).conn.create_db_cluster_snapshot(
             DBClusterIdentifier=pipeline.source_cluster, DBClusterSnapshotIdentifier=names.snapshot_id,
             Tags=[{"Key": "cdc-runbooks:pipeline", "Value": pipeline.name},
-                  {"Key": "cdc-runbooks:interval", "Value": names.partition_value}])["DBClusterSnapshot"]
-        hook.wait_for_db_cluster_snapshot_state(names.snapshot_id, target_state="available",
-                                                check_interval=max(1, int(pipeline.poll_interval_s)))
-        after = source_counts(pipeline)
-        hook.conn.add_tags_to_resource(ResourceName=created["DBClusterSnapshotArn"], Tags=se.count_tags(before, after))
-        self.log.info("Snapshot %s taken; source rows before..after: %s", names.snapshot_id,
-                      {t: f"{before[t]}..{after[t]}" for t in before})
+                  {"Key": "cdc-runbooks:interval", "Value": names.partition_value}, *se.before_tags(before)],
+        )["DBClusterSnapshot"]
+        self._wait_available(pipeline, names.snapshot_id)
         return {"action": Action.ACT.value, "snapshot_id": names.snapshot_id,
                 "snapshot_arn": created["DBClusterSnapshotArn"],
-                "source_rows": {t: f"{before[t]}..{after[t]}" for t in before}}
+                "source_rows": self._record_after(pipeline, created["DBClusterSnapshotArn"], before)}
 
     def _adopt(self, pipeline: Pipeline, found: dict) -> dict:
         if found["Status"] != "available":
-            rds_hook(pipeline.aws_conn_id).wait_for_db_cluster_snapshot_state(
-                found["DBClusterSnapshotIdentifier"], target_state="available",
-                check_interval=max(1, int(pipeline.poll_interval_s)))
+            self._wait_available(pipeline, found["DBClusterSnapshotIdentifier"])
         self.log.info("Using existing %s snapshot %s", found["SnapshotType"], found["DBClusterSnapshotIdentifier"])
-        return {"action": Action.ADOPT.value, "snapshot_id": found["DBClusterSnapshotIdentifier"],
-                "snapshot_arn": found["DBClusterSnapshotArn"], "snapshot_type": found["SnapshotType"]}
+        result = {"action": Action.ADOPT.value, "snapshot_id": found["DBClusterSnapshotIdentifier"],
+                  "snapshot_arn": found["DBClusterSnapshotArn"], "snapshot_type": found["SnapshotType"]}
+        if found["SnapshotType"] == "manual":
+            result["source_rows"] = self._complete_counts(pipeline, found["DBClusterSnapshotArn"])
+        return result
+
+    def _complete_counts(self, pipeline: Pipeline, arn: str) -> dict[str, str]:
+        """The snapshot's before..after counts; a retry whose try died before the second tag adds it now."""
+        tags = rds_hook(pipeline.aws_conn_id).conn.list_tags_for_resource(ResourceName=arn)["TagList"]
+        recorded, before = se.recorded_counts(tags), se.recorded_before(tags)
+        missing = {t: before[t] for t in pipeline.tables if t not in recorded and t in before}
+        if missing:
+            self.log.warning("%s has only the counts read before it was taken for %s; counting after now (a wider "
+                             "range than when counted right after it became available)", arn, sorted(missing))
+            return {**{t: f"{low}..{high}" for t, (low, high) in recorded.items()},
+                    **self._record_after(pipeline, arn, missing)}
+        return {t: f"{low}..{high}" for t, (low, high) in recorded.items()}
+
+    def _record_after(self, pipeline: Pipeline, arn: str, before: dict[str, int]) -> dict[str, str]:
+        after = source_counts(pipeline)
+        rds_hook(pipeline.aws_conn_id).conn.add_tags_to_resource(ResourceName=arn, Tags=se.count_tags(before, after))
+        rows = {t: f"{before[t]}..{after[t]}" for t in before}
+        self.log.info("Snapshot %s: source rows before..after: %s", arn, rows)
+        return rows
+
+    def _wait_available(self, pipeline: Pipeline, snapshot_id: str) -> None:
+        rds_hook(pipeline.aws_conn_id).wait_for_db_cluster_snapshot_state(
+            snapshot_id, target_state="available", check_interval=max(1, int(pipeline.poll_interval_s)))
 
 
 # -- export ------------------------------------------------------------------------------------------
@@ -325,21 +377,19 @@ class ExportSnapshotOperator(SnapshotStep):
 
 # -- verify ------------------------------------------------------------------------------------------
 class VerifyExportOperator(LakeStep):
-    """Every expected table is in export_tables_info with status COMPLETE and has data files; otherwise fail
-    with the list of missing, skipped or failed tables (RDS skips tables it cannot export and still reports
-    the export complete). Read-only."""
+    """Every expected table is in export_tables_info with status COMPLETE, and every column can be registered in
+    Glue; otherwise fail with the list of missing, skipped or failed tables (RDS skips tables it cannot export
+    and still reports the export complete) or the column that cannot be registered. Read-only.
+
+    A table without data files is accepted: RDS writes no file for an empty range ("an empty range produces no
+    file": https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-export-snapshot.Considerations.html),
+    so an empty table has none; validate_counts then checks its count (0) against the source's.
+    """
 
     def run_one(self, context, pipeline: Pipeline, names: IntervalExport) -> dict:
-        found = read_tables_info(pipeline, names)
-        if found is None:
-            if self.dry_run:
-                return {"dry_run": "nothing exported yet"}
-            raise se.ExportIncomplete(f"{pipeline.name}: no export_tables_info under "
-                                      f"s3://{pipeline.export_bucket}/{names.export_root(pipeline.export_prefix)}/")
-        tables = se.verify_tables(found, export_only(pipeline))
-        files = {t.table: len(data_keys(pipeline, names.table_folder(pipeline.export_prefix, pipeline.target_schema,
-                                                                       t.table))) for t in tables}
-        empty = sorted(t for t, n in files.items() if n == 0)
-        if empty:
-            raise se.ExportIncomplete(f"{pipeline.name}: COMPLETE but no data files for {', '.join(empty)}")
-        return {"export_id": names.export_id, "files": files}
+        if self.dry_run and read_tables_info(pipeline, names) is None:
+            return {"dry_run": "nothing exported yet"}
+        tables = exported_columns(pipeline, names)
+        return {"export_id": names.export_id, "files": {
+            table: len(data_keys(pipeline, folder.removeprefix(f"s3://{pipeline.export_bucket}/")))
+            for table, (_, folder) in tables.items()}}
