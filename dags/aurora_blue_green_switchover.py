@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, Param, TriggerRule, task
 
 from cdc_runbooks.assets import SWITCHOVER_COMPLETED, switchover_completed
@@ -23,11 +24,14 @@ from cdc_runbooks.operators.blue_green import (
 )
 from cdc_runbooks.operators.dms import DmsPauseTaskOperator, DmsRestartCdcOperator
 from cdc_runbooks.operators.pipeline_lock import ClaimPipelineOperator
+from cdc_runbooks.operators.resume_handoff import ConfirmCdcResumesOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
+from cdc_runbooks.resume_handoff import resume_dag_id, resume_run_id
 from cdc_runbooks.runbook_docs import runbook_page
 
 STEPS = ("claim_pipeline", "preflight", "plan", "approve_switchover", "pause_dms_task", "switchover",
-         "on_switchover_failure", "resume_on_blue", "new_position", "verify_binlog_readiness", "publish_switchover")
+         "on_switchover_failure", "resume_on_blue", "new_position", "verify_binlog_readiness", "publish_switchover",
+         "hand_over_cdc", "confirm_cdc_resumes")
 PIPELINE = "{{ params.pipeline }}"
 DEPLOYMENT = "{{ params.deployment_id }}"
 
@@ -112,9 +116,17 @@ with DAG(**runbook_dag_args(
         outlet_events[SWITCHOVER_COMPLETED].add(switchover_completed(params["pipeline"]), extra=fact)
         return fact
 
+    hand_over = TriggerDagRunOperator(
+        task_id="hand_over_cdc", owner="data-platform", trigger_dag_id=resume_dag_id(PIPELINE),
+        trigger_run_id=resume_run_id("{{ run_id }}"), conf="{{ ti.xcom_pull(task_ids='publish_switchover') }}",
+        skip_when_already_exists=True)
+    confirm = ConfirmCdcResumesOperator(task_id="confirm_cdc_resumes", pipeline_name=PIPELINE, owner="data-platform",
+                                        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     record = RecordRunOperator(task_id="record_run", pipeline_name=PIPELINE, step_ids=STEPS,
                                dry_run="{{ params.dry_run }}", releases_pipeline=True)
     branch = plan()
     claim >> preflight >> branch >> [approve, pause]
-    approve >> pause >> switchover >> new_position >> verify >> publish_switchover() >> record
+    published = publish_switchover()
+    approve >> pause >> switchover >> new_position >> verify >> published >> hand_over >> confirm >> record
+    published >> confirm  # a cleared run's hand-over finds its resume run and is skipped: confirm all the same
     switchover >> on_switchover_failure() >> resume_on_blue >> record

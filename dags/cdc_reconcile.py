@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, Param
 
-from cdc_runbooks.dag_params import runbook_dag_args
+from cdc_runbooks.dag_params import runbook_dag_args, settle_param
 from cdc_runbooks.identifiers import TABLE_PATTERN
 from cdc_runbooks.operators.reconcile import ReconcileOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
@@ -30,8 +30,7 @@ with DAG(**runbook_dag_args(
                         description="Only these tables of the pipeline; empty = every configured table"),
         "mode": Param("count", enum=["count", "checksum"], title="Mode",
                       description="count: row counts (keys named if they differ); checksum: every row compared"),
-        "settle_s": Param(120, type="number", minimum=0, maximum=3600, title="Settle window (s)",
-                          description="How long a difference may take to disappear; longer than the CDC latency"),
+        "settle_s": settle_param(),
     },
     tags=["cdc", "reconcile", "runbook"],
 )):

@@ -1,5 +1,6 @@
-"""cdc_resume_after_switchover.<pipeline>: data platform's half of a blue/green upgrade, one DAG per pipeline,
-scheduled on that pipeline's switchover fact (so concurrent switchovers of two pipelines resume independently)."""
+"""cdc_resume_after_switchover.<pipeline>: data platform's half of a blue/green upgrade, one DAG per pipeline
+(concurrent switchovers of two pipelines resume independently), triggered by the switchover run with its fact as
+conf (see cdc_runbooks.resume_handoff); created unpaused."""
 
 from __future__ import annotations
 
@@ -11,32 +12,35 @@ from cdc_runbooks.operators.dms import DmsDrainOldBlueOperator, DmsRestartCdcOpe
 from cdc_runbooks.operators.reconcile import ReconcileOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
 from cdc_runbooks.pipelines import load_pipelines
+from cdc_runbooks.resume_handoff import RESUME_RUNBOOK, resume_dag_id
 from cdc_runbooks.runbook_docs import runbook_page
 
-RUNBOOK = "cdc_resume_after_switchover"
 STEPS = ("read_switchover", "drain_old_blue", "restart_cdc", "reconcile", "summarize")
 FACT = "ti.xcom_pull(task_ids='read_switchover')"
 
 for pipeline in sorted(load_pipelines()):
     fact_asset = switchover_completed(pipeline)
     with DAG(**runbook_dag_args(
-        f"{RUNBOOK}.{pipeline}", "data-platform",
-        doc_md=runbook_page(RUNBOOK),
+        resume_dag_id(pipeline), "data-platform",
+        doc_md=runbook_page(RESUME_RUNBOOK),
         description=f"Resume DMS CDC of {pipeline} on the new writer after a blue/green switchover, and prove "
                     "nothing was lost",
-        schedule=[fact_asset],
+        is_paused_upon_creation=False,
         tags=["cdc", "dms", "blue-green", "runbook", pipeline],
     )):
 
         @task(inlets=[fact_asset])
-        def read_switchover(*, inlet_events, asset=fact_asset) -> dict:
-            """The latest switchover fact the product platform published for this pipeline."""
+        def read_switchover(*, inlet_events, dag_run=None, asset=fact_asset, pipeline=pipeline) -> dict:
+            """The switchover fact this run was triggered with; in a run triggered by hand without one, the latest
+            fact the product platform published for this pipeline."""
             from cdc_runbooks.switchover_fact import validate_fact
 
+            if dag_run.conf:
+                return validate_fact(dag_run.conf, pipeline)
             events = inlet_events[asset]
             if not events:
                 raise ValueError("no switchover has been published yet; run aurora_blue_green_switchover first")
-            return validate_fact(events[-1].extra)
+            return validate_fact(events[-1].extra, pipeline)
 
         drain = DmsDrainOldBlueOperator(
             task_id="drain_old_blue", pipeline_name=pipeline,

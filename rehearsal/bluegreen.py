@@ -19,8 +19,8 @@ on the estate behave like Aurora's:
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from moto.rds import models as rds_models
@@ -41,6 +41,9 @@ OUTCOMES = ("complete", "fail", "timeout")
 class BlueGreenFaults:
     outcome: str = "complete"
     publish_coordinates: bool = True
+    # Extra coordinates events from the old green writer at completion: (file:position, date offset from now) —
+    # a replayed, injected or skewed event.
+    extra_coordinates: list[tuple[str, timedelta]] = field(default_factory=list)
 
 
 @dataclass
@@ -126,11 +129,13 @@ class BlueGreenController:
         deployment.switchover()  # moto renames the clusters: blue -> blue-old1, green -> blue
         self._rehome(backend, blue_members, f"{blue_name}-old1", green_members, blue_name)
         self._endpoints.after_switchover(backend, blue_name)
-        if self.faults.publish_coordinates:
-            backend.events.append(RdsEvent(
-                old_green_writer_name, "db-instance",
-                COORDINATES_MESSAGE.format(file=self.coordinates.file, pos=self.coordinates.position),
-                ["notification"], green_writer.db_instance_arn, datetime.now(UTC)))
+        published = [(f"{self.coordinates.file}:{self.coordinates.position}", timedelta(0))] \
+            if self.faults.publish_coordinates else []
+        for position, offset in published + self.faults.extra_coordinates:
+            file, pos = position.split(":")
+            backend.events.append(RdsEvent(old_green_writer_name, "db-instance",
+                                           COORDINATES_MESSAGE.format(file=file, pos=pos), ["notification"],
+                                           green_writer.db_instance_arn, datetime.now(UTC) + offset))
         backend.events.append(RdsEvent(
             blue_name, "db-cluster",
             f"Switchover from DB cluster completed; renamed {blue_name} to {blue_name}-old1, "

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+AIRFLOW_HOME_PREFIX = "cdc-airflow-home-"
 pytest_plugins = ["fault_matrix"]  # the fault matrix table (tests/fault_matrix.py)
 
 # Before anything imports airflow: a throw-away home (its own per parallel worker: the metadata DB is SQLite
 # in it), this repo's dags/, no examples.
 # Once per process: this module imported again under another name must not move the home under Airflow's feet.
+# The process that made the home removes it when it exits (not a forked child that runs exit handlers).
+def _remove_home(home: str, owner: int) -> None:
+    if os.getpid() == owner:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 if os.environ.get("CDC_TESTS_AIRFLOW_HOME_OF") != str(os.getpid()):
     if os.environ.get("PYTEST_XDIST_WORKER") or "AIRFLOW_HOME" not in os.environ:
-        os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="cdc-airflow-home-")
+        os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix=AIRFLOW_HOME_PREFIX)
+        atexit.register(_remove_home, os.environ["AIRFLOW_HOME"], os.getpid())
     os.environ["CDC_TESTS_AIRFLOW_HOME_OF"] = str(os.getpid())
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
@@ -82,14 +92,25 @@ def run_dag(airflow_db, monkeypatch):
         return _clear_and_rerun(bag.dags[dag_run.dag_id], dag_run.run_id, task_id), run_record(
             estate, dag_run.dag_id, dag_run.run_id)
 
+    def triggered(estate, dag_id: str, run_id: str):
+        """What the scheduler does with a run another run triggered (e.g. the resume run of a switchover)."""
+        return _run_existing(bag.dags[dag_id], run_id), run_record(estate, dag_id, run_id)
+
     run.bag = bag
     run.clear_and_rerun = clear_and_rerun
+    run.triggered = triggered
     return run
 
 
 def _clear_and_rerun(dag, run_id: str, task_id: str):
     """The scheduler loop of ``dag.test()`` over an existing run after clearing part of it (dag.test itself
     always replaces the run)."""
+    return _run_existing(dag, run_id, {task_id} | dag.get_task(task_id).get_flat_relative_ids(upstream=False))
+
+
+def _run_existing(dag, run_id: str, cleared: set[str] = frozenset()):
+    """The scheduler loop of ``dag.test()`` over an existing run: a queued one (e.g. triggered by another run), or a
+    finished one whose ``cleared`` tasks are cleared first."""
     import time as _time
     from types import SimpleNamespace
 
@@ -101,12 +122,14 @@ def _clear_and_rerun(dag, run_id: str, task_id: str):
     from airflow.utils.state import DagRunState, TaskInstanceState
     from sqlalchemy import select
 
-    cleared = {task_id} | dag.get_task(task_id).get_flat_relative_ids(upstream=False)
     with create_session() as session:
         dag_run = session.scalar(select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.run_id == run_id))
         dag_run.dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
-        clear_task_instances([ti for ti in dag_run.get_task_instances(session=session) if ti.task_id in cleared],
-                             session, dag_run_state=DagRunState.RUNNING)
+        if cleared:
+            clear_task_instances([ti for ti in dag_run.get_task_instances(session=session) if ti.task_id in cleared],
+                                 session, dag_run_state=DagRunState.RUNNING)
+        else:
+            dag_run.state = DagRunState.RUNNING
         session.commit()
         while dag_run.state == DagRunState.RUNNING:
             session.expire_all()

@@ -12,21 +12,26 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from binlog_layouts import BLUE_ID, candidate_positions, layouts
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cdc_runbooks.action import Action
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.blue_green import (
     BlueGreenStateError,
+    CoordinatesDisagree,
     DeploymentState,
     SwitchoverRolledBack,
+    check_coordinates,
     coordinates_from_event,
     find_coordinates,
     plan_switchover,
-    position_after_replicated,
     production_is_blue,
     require_completed,
 )
 from cdc_runbooks.refusal import Refusal
+from cdc_runbooks.start_position import BinlogEvent, WriterBinlog
 
 STATUSES = ("PROVISIONING", "AVAILABLE", "SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED",
             "INVALID_CONFIGURATION", "SWITCHOVER_FAILED", "DELETING")
@@ -46,6 +51,7 @@ GREEN_WRITER = "orders-prod-instance-1-green-x7kq1p"
 GREEN_READER = "orders-prod-instance-2-green-m2vb8d"
 BLUE_WRITER = "orders-prod-instance-1"
 SINCE = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+UNTIL = SINCE + timedelta(hours=2)  # the moment the events are read, plus the allowed clock skew
 
 
 def api_entry(status: str = "AVAILABLE", status_details: str | None = None) -> dict:
@@ -330,14 +336,14 @@ def realistic_events() -> list[dict]:
 
 
 def test_finds_the_green_writers_coordinates_among_realistic_events():
-    assert find_coordinates(realistic_events(), GREEN_WRITER, SINCE) == AWS_POSITION
+    assert find_coordinates(realistic_events(), GREEN_WRITER, SINCE, UNTIL) == AWS_POSITION
 
 
 def test_result_does_not_depend_on_event_order():
     events = realistic_events()
     for permutation in itertools.islice(itertools.permutations(events), 0, None, 997):
-        assert find_coordinates(list(permutation), GREEN_WRITER, SINCE) == AWS_POSITION
-    assert find_coordinates(list(reversed(events)), GREEN_WRITER, SINCE) == AWS_POSITION
+        assert find_coordinates(list(permutation), GREEN_WRITER, SINCE, UNTIL) == AWS_POSITION
+    assert find_coordinates(list(reversed(events)), GREEN_WRITER, SINCE, UNTIL) == AWS_POSITION
 
 
 def test_picks_the_newest_of_several_coordinates_events():
@@ -347,16 +353,16 @@ def test_picks_the_newest_of_several_coordinates_events():
         event(GREEN_WRITER, coordinates(newest.file, newest.position), SINCE + timedelta(seconds=30)),
         event(GREEN_WRITER, coordinates("mysql-bin-changelog.000003", 99999999), SINCE + timedelta(seconds=20)),
     ]
-    assert find_coordinates(events, GREEN_WRITER, SINCE) == newest
+    assert find_coordinates(events, GREEN_WRITER, SINCE, UNTIL) == newest
     # Newest by date, not by position: a later event with a smaller position still wins.
     events.append(event(GREEN_WRITER, coordinates("mysql-bin-changelog.000002", 4), SINCE + timedelta(minutes=5)))
-    assert find_coordinates(events, GREEN_WRITER, SINCE) == BinlogPosition("mysql-bin-changelog.000002", 4)
+    assert find_coordinates(events, GREEN_WRITER, SINCE, UNTIL) == BinlogPosition("mysql-bin-changelog.000002", 4)
 
 
 def test_an_event_dated_exactly_at_since_counts():
     events = [event(GREEN_WRITER, AWS_MESSAGE, SINCE)]
-    assert find_coordinates(events, GREEN_WRITER, SINCE) == AWS_POSITION
-    assert find_coordinates(events, GREEN_WRITER, SINCE + timedelta(microseconds=1)) is None
+    assert find_coordinates(events, GREEN_WRITER, SINCE, UNTIL) == AWS_POSITION
+    assert find_coordinates(events, GREEN_WRITER, SINCE + timedelta(microseconds=1), UNTIL) is None
 
 
 def test_compares_dates_across_time_zones():
@@ -364,13 +370,14 @@ def test_compares_dates_across_time_zones():
     before = event(GREEN_WRITER, coordinates("mysql-bin-changelog.000002", 5),
                    datetime(2024, 5, 1, 13, 59, 59, tzinfo=plus_two))  # 11:59:59 UTC
     after = event(GREEN_WRITER, AWS_MESSAGE, datetime(2024, 5, 1, 14, 0, 0, tzinfo=plus_two))  # 12:00 UTC
-    assert find_coordinates([before], GREEN_WRITER, SINCE) is None
-    assert find_coordinates([before, after], GREEN_WRITER, SINCE) == AWS_POSITION
+    assert find_coordinates([before], GREEN_WRITER, SINCE, UNTIL) is None
+    assert find_coordinates([before, after], GREEN_WRITER, SINCE, UNTIL) == AWS_POSITION
     # 08:00 at UTC-5 is 13:00 UTC: newer than the +02:00 event although its wall clock reads earlier.
     minus_five = timezone(timedelta(hours=-5))
     later = event(GREEN_WRITER, coordinates("mysql-bin-changelog.000004", 4),
                   datetime(2024, 5, 1, 8, 0, 0, tzinfo=minus_five))
-    assert find_coordinates([after, later], GREEN_WRITER, SINCE) == BinlogPosition("mysql-bin-changelog.000004", 4)
+    assert find_coordinates([after, later], GREEN_WRITER, SINCE, UNTIL) == BinlogPosition(
+        "mysql-bin-changelog.000004", 4)
 
 
 @pytest.mark.parametrize("events", [
@@ -386,56 +393,115 @@ def test_compares_dates_across_time_zones():
 ], ids=["empty", "not-coordinates", "before-since", "green-reader", "blue-writer", "longer-name", "prefix-name",
         "other-case", "no-source"])
 def test_none_when_the_green_writer_published_no_coordinates_since(events):
-    assert find_coordinates(events, GREEN_WRITER, SINCE) is None
+    assert find_coordinates(events, GREEN_WRITER, SINCE, UNTIL) is None
 
 
 def test_a_newer_non_coordinates_event_does_not_hide_the_coordinates():
     events = [event(GREEN_WRITER, AWS_MESSAGE, SINCE + timedelta(seconds=1)),
               event(GREEN_WRITER, "DB instance restarted", SINCE + timedelta(hours=1))]
-    assert find_coordinates(events, GREEN_WRITER, SINCE) == AWS_POSITION
+    assert find_coordinates(events, GREEN_WRITER, SINCE, UNTIL) == AWS_POSITION
 
 
 def test_other_instances_dates_are_not_compared():
     # Only the green writer's events are dated against `since`; another source's odd Date never matters.
     events = [event(BLUE_WRITER, "DB instance restarted", None),  # type: ignore[arg-type]
               event(GREEN_WRITER, AWS_MESSAGE, SINCE)]
-    assert find_coordinates(events, GREEN_WRITER, SINCE) == AWS_POSITION
+    assert find_coordinates(events, GREEN_WRITER, SINCE, UNTIL) == AWS_POSITION
 
 
 def test_a_malformed_coordinates_event_does_not_hide_a_valid_one():
     events = [event(GREEN_WRITER, AWS_MESSAGE, SINCE + timedelta(seconds=1)),
               event(GREEN_WRITER, coordinates("mysql-bin-changelog", 40134574), SINCE - timedelta(days=1)),
               event(GREEN_WRITER, coordinates("mysql-bin-changelog.000003", 2), SINCE + timedelta(seconds=2))]
-    assert find_coordinates(events, GREEN_WRITER, SINCE) == AWS_POSITION
+    assert find_coordinates(events, GREEN_WRITER, SINCE, UNTIL) == AWS_POSITION
 
 
-# --- fallback: end of what the new writer replicated from blue -------------------------------------------------
-
-BLUE, GREEN = 1, 2
+# --- the window's upper bound -------------------------------------------------------------------------------------
 
 
-def _events(*rows: tuple[str, int, int, int]) -> list[tuple]:
-    """SHOW BINLOG EVENTS rows from (type, pos, server_id, end_log_pos)."""
-    return [("f", pos, kind, server, end, "") for kind, pos, server, end in rows]
+def test_a_future_dated_event_does_not_win_over_this_switchovers_coordinates():
+    """A skewed clock, a replayed or an injected event dated after the moment it is read cannot be this one's."""
+    future = event(GREEN_WRITER, coordinates("mysql-bin-changelog.000009", 4), UNTIL + timedelta(seconds=1))
+    assert find_coordinates([event(GREEN_WRITER, AWS_MESSAGE, SINCE), future], GREEN_WRITER, SINCE, UNTIL) == \
+        AWS_POSITION
+    assert find_coordinates([future], GREEN_WRITER, SINCE, UNTIL) is None
 
 
-def test_fallback_is_the_end_of_the_last_transaction_replicated_from_blue():
-    binlog = [
-        ("mysql-bin-changelog.000003", _events(("Format_desc", 4, GREEN, 256), ("Gtid", 256, BLUE, 298),
-                                               ("Write_rows_v1", 298, BLUE, 400), ("Xid", 400, BLUE, 431))),
-        ("mysql-bin-changelog.000004", _events(("Format_desc", 4, GREEN, 256), ("Gtid", 256, BLUE, 298),
-                                               ("Xid", 298, BLUE, 329), ("Gtid", 329, GREEN, 371),
-                                               ("Xid", 371, GREEN, 402))),
-    ]
-    assert position_after_replicated(binlog, BLUE) == BinlogPosition("mysql-bin-changelog.000004", 329)
+def test_an_event_dated_exactly_at_until_counts():
+    events = [event(GREEN_WRITER, AWS_MESSAGE, UNTIL)]
+    assert find_coordinates(events, GREEN_WRITER, SINCE, UNTIL) == AWS_POSITION
+    assert find_coordinates(events, GREEN_WRITER, SINCE, UNTIL - timedelta(microseconds=1)) is None
 
 
-def test_fallback_looks_back_into_older_files_and_gives_up_without_blue_events():
-    binlog = [("mysql-bin-changelog.000003", _events(("Gtid", 256, BLUE, 298), ("Xid", 298, BLUE, 329))),
-              ("mysql-bin-changelog.000004", _events(("Format_desc", 4, GREEN, 256), ("Gtid", 256, GREEN, 298)))]
-    assert position_after_replicated(binlog, BLUE) == BinlogPosition("mysql-bin-changelog.000003", 329)
-    assert position_after_replicated(binlog, 99) is None
-    assert position_after_replicated([], BLUE) is None
+# --- check_coordinates: the event against green's binlog ---------------------------------------------------------
+
+
+def _green_binlog(*events: tuple[str, str, int, int, int]) -> WriterBinlog:
+    """Green (server id 2) from (file, type, pos, server_id, end) rows."""
+    rows = [BinlogEvent(f"mysql-bin-changelog.{file}", pos, kind, server, end)
+            for file, kind, pos, server, end in events]
+    files = {}
+    for row in rows:
+        files[row.file] = max(files.get(row.file, 0), row.end_position)
+    return WriterBinlog("green-writer", 2, files, lambda file, start: [r for r in rows if r.file == file
+                                                                        and r.position >= start])
+
+
+GREEN_AFTER_SWITCHOVER = _green_binlog(
+    ("000003", "Format_desc", 4, 2, 256), ("000003", "Gtid", 256, 1, 298), ("000003", "Xid", 298, 1, 329),
+    ("000003", "Binlog_checkpoint", 329, 2, 380), ("000003", "Rotate", 380, 2, 427),
+    ("000004", "Format_desc", 4, 2, 256), ("000004", "Gtid", 256, 2, 298), ("000004", "Xid", 298, 2, 329))
+
+
+@pytest.mark.parametrize("position", ["mysql-bin-changelog.000003:329", "mysql-bin-changelog.000003:380",
+                                      "mysql-bin-changelog.000003:427", "mysql-bin-changelog.000004:4",
+                                      "mysql-bin-changelog.000004:256"])
+def test_coordinates_with_only_housekeeping_after_the_replicated_history_are_confirmed(position):
+    assert check_coordinates(BinlogPosition.parse(position), GREEN_AFTER_SWITCHOVER) == BinlogPosition(
+        "mysql-bin-changelog.000003", 329)
+
+
+def test_coordinates_inside_the_replicated_history_are_refused():
+    with pytest.raises(CoordinatesDisagree, match=r"the coordinates mysql-bin-changelog\.000003:256 disagree with "
+                                                  r"green-writer's binlog, where its own writes begin at "
+                                                  r"mysql-bin-changelog\.000003:329: .*replicated from another server"):
+        check_coordinates(BinlogPosition("mysql-bin-changelog.000003", 256), GREEN_AFTER_SWITCHOVER)
+
+
+def test_coordinates_that_skip_greens_own_writes_are_refused():
+    with pytest.raises(CoordinatesDisagree, match=r"starting at mysql-bin-changelog\.000004:329 would skip 2 of its "
+                                                  r"events \(the first Gtid at mysql-bin-changelog\.000004:256\)"):
+        check_coordinates(BinlogPosition("mysql-bin-changelog.000004", 329), GREEN_AFTER_SWITCHOVER)
+
+
+def test_coordinates_cannot_be_confirmed_without_replicated_history():
+    alone = _green_binlog(("000004", "Format_desc", 4, 2, 256), ("000004", "Gtid", 256, 2, 298))
+    with pytest.raises(CoordinatesDisagree, match="holds nothing replicated from blue"):
+        check_coordinates(BinlogPosition("mysql-bin-changelog.000004", 256), alone)
+
+
+def test_a_coordinates_disagreement_is_a_refusal():
+    assert issubclass(CoordinatesDisagree, Refusal)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(green=layouts(), blue=layouts(server_id=BLUE_ID), offsets=st.lists(st.integers(4, 3_000), max_size=6))
+def test_exactly_the_coordinates_equivalent_to_the_end_of_replicated_history_are_confirmed(green, blue, offsets):
+    """Whatever green's binlog and whatever position an event claims: confirmed exactly when a reader started there
+    applies the same whole transactions as one started where green's own writes begin — all of green's own
+    transactions after the last replicated one, none replicated."""
+    foreign = [t for t in green.transactions if t.server_id != green.server_id]
+    for position in candidate_positions(green, blue, offsets):
+        try:
+            check_coordinates(position, green.binlog())
+            confirmed = True
+        except CoordinatesDisagree:
+            confirmed = False
+        begins = max((t.end for t in foreign), default=None)
+        equivalent = (begins is not None and position in green.positions()
+                      and not green.splits_a_transaction(position)
+                      and green.applied_from(position) == green.applied_from(begins))
+        assert confirmed == equivalent, position
 
 
 @pytest.mark.parametrize("status, blue", [

@@ -7,6 +7,8 @@ Settled means: the newest unbroken run of low samples (both metrics at or below 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cdc_runbooks.cdc_latency import LatencySample, LatencyWindow
 
@@ -130,3 +132,40 @@ def test_zero_threshold_needs_zero_latency():
 def test_describe_reports_the_newest_sample_and_the_goal(max_latency_s, sustain_s, last, expected):
     built = window((-10, 99, 99), last, max_latency_s=max_latency_s, sustain_s=sustain_s)
     assert built.describe() == expected
+
+
+# -- CDC falling behind: the latency rises instead of draining --------------------------------------------------
+def rising(*worst: float, every_s: float = 10) -> LatencyWindow:
+    return window(*((i * every_s, w, LOW) for i, w in enumerate(worst)))
+
+
+@pytest.mark.parametrize(("built", "over_s", "expected"), [
+    pytest.param(rising(10, 20, 30, 40), 30, True, id="rising-for-exactly-the-span"),
+    pytest.param(rising(10, 20, 30, 40), 31, False, id="not-that-long-yet"),
+    pytest.param(rising(10, 20, 20, 40), 30, True, id="a-repeated-datapoint-is-not-a-fall"),
+    pytest.param(rising(10, 20, 19, 40), 30, False, id="one-fall-is-draining"),
+    pytest.param(rising(20, 20, 20, 20), 30, False, id="flat-is-not-rising"),
+    pytest.param(rising(LOW, 20, 30, 40), 30, False, id="low-in-the-span"),
+    pytest.param(rising(50, 10, 20, 30, 40), 30, True, id="only-the-last-span-counts"),
+    pytest.param(rising(), 30, False, id="no-samples"),
+])
+def test_rising_for(built, over_s, expected):
+    assert built.rising_for(over_s) is expected
+
+
+@given(worst=st.lists(st.floats(0, 1e5, allow_nan=False), min_size=2, max_size=30),
+       every_s=st.floats(0.1, 100), over_s=st.floats(0, 3000))
+def test_rising_only_when_every_sample_of_the_span_is_high_and_none_falls(worst, every_s, over_s):
+    built = rising(*worst, every_s=every_s)
+    if built.rising_for(over_s):
+        start = max(i for i, sample in enumerate(built.samples) if sample.at <= built.samples[-1].at - over_s)
+        span = worst[start:]  # from the newest sample at least over_s old
+        assert min(span) > MAX and worst[-1] > span[0]
+        assert all(b >= a for a, b in zip(span, span[1:], strict=False))
+        assert built.settled is False
+
+
+def test_progress_shows_how_the_latency_moved_since_the_previous_poll():
+    assert rising(10).progress() == rising(10).describe()
+    assert rising(10, 25, every_s=15).progress() == (
+        "latest CDCLatencySource 25.0 s, CDCLatencyTarget 1.0 s; need <= 5 s for 60 s; worst +15.0 s in 15 s")

@@ -162,12 +162,34 @@ def _resumed(cluster, estates) -> dict[str, int] | None:
     return drift if set(drift) >= {_pipeline(s) for s in SUFFIXES} else None
 
 
+def test_a_paused_resume_dag_is_refused_at_preflight_on_a_real_scheduler(deployment):
+    """Pausing the resume DAG (the UI toggle, through the REST API) makes a switchover refuse at preflight (read
+    through the Task SDK on a real worker), changing nothing: the next test switches the same pipelines over."""
+    cluster, estates = deployment
+    poll(lambda: _all_dags_parsed(cluster), 180, "every DAG file parsed", check=cluster.check_alive)
+    resume = f"{RESUME}.{_pipeline('a')}"
+    assert _json(cluster.api("GET", f"/dags/{resume}"))["is_paused"] is False, "resume DAGs are created unpaused"
+    _json(cluster.api("PATCH", f"/dags/{SWITCHOVER}", json={"is_paused": False}))
+    _json(cluster.api("PATCH", f"/dags/{resume}", json={"is_paused": True}))
+    try:
+        run_id = _trigger(cluster, estates["a"], "a")
+        assert _wait_runs(cluster, SWITCHOVER, [run_id]) == {run_id: "failed"}
+    finally:
+        _json(cluster.api("PATCH", f"/dags/{resume}", json={"is_paused": False}))
+    record = next(r for r in _records(estates["a"], SWITCHOVER) if r["run_id"] == run_id)
+    failure = next(s for s in record["steps"] if s["task_id"] == "preflight")["failure"]
+    assert f"| CDC resume DAG can run | FAIL | the resume DAG {resume} is paused" in failure
+    assert estates["a"].client("dms").describe_replication_tasks()["ReplicationTasks"][0]["Status"] == "running"
+
+
 def test_two_pipelines_switch_over_at_once_approved_through_the_rest_api(deployment):
     cluster, estates = deployment
     try:
         poll(lambda: _all_dags_parsed(cluster), 180, "every DAG file parsed", check=cluster.check_alive)
-        for dag_id in (SWITCHOVER, *_resume_dag_ids(cluster)):
-            _json(cluster.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False}))
+        # DAGs are created paused here (as Airflow's default), except the resume DAGs: nothing unpauses them.
+        assert {dag_id: _json(cluster.api("GET", f"/dags/{dag_id}"))["is_paused"]
+                for dag_id in _resume_dag_ids(cluster)} == {f"{RESUME}.{_pipeline(s)}": False for s in SUFFIXES}
+        _json(cluster.api("PATCH", f"/dags/{SWITCHOVER}", json={"is_paused": False}))
         run_ids = [_trigger(cluster, estates[s], s) for s in SUFFIXES]
 
         _answer_approvals(cluster, run_ids)
@@ -185,4 +207,7 @@ def test_two_pipelines_switch_over_at_once_approved_through_the_rest_api(deploym
         product = next(r for r in _records(estates[suffix], SWITCHOVER) if r["pipeline"] == _pipeline(suffix))
         approval = next(s for s in product["steps"] if s["task_id"] == "approve_switchover")["result"]
         assert approval["chosen_options"] == ["Approve"] and approval["responded_by_user"]["name"] == "admin"
+        confirmed = next(s for s in product["steps"] if s["task_id"] == "confirm_cdc_resumes")["result"]
+        assert confirmed["resume_run_id"].startswith("switchover__")
     assert drift == {_pipeline(s): 0 for s in SUFFIXES}
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from fault_matrix import run_outcome
 
 from rehearsal.rehearse import drain_old_blue
 
@@ -158,3 +159,100 @@ def test_restart_after_a_real_switchover_from_greens_coordinates_under_traffic(e
     estate.wait_cdc_idle()
     for table in ("customers", "orders"):
         assert estate.source_rows(table) == estate.warehouse_rows(table)
+
+
+def _steer_blue_end_onto_a_replicated_gtid_of_green(estate) -> str:
+    """Rotate blue twice (blue and green now both have the file green writes), then insert rows sized so that
+    blue's binlog end is exactly the offset of a transaction start green logged with blue's server id: old blue's
+    checkpoint then names a real transaction boundary on green — inside the history green replicated from blue."""
+    blue, green = estate.source.blue, estate.source.green
+    blue.execute("FLUSH BINARY LOGS", "FLUSH BINARY LOGS")
+    file = blue.master_status().file
+    assert file in green.binary_logs(), "blue and green must share the file name"
+    starts = {int(e[1]) for e in green.execute(f"SHOW BINLOG EVENTS IN '{file}'") if e[2] == "Gtid" and e[3] == 1}
+    with estate.source.connect_app() as conn, conn.cursor() as cur:
+        def insert(name: int, email: int, spaces: int) -> int:
+            before = blue.master_status().position
+            cur.execute(("INSERT INTO customers (name, email) VALUES (%s, %s)", "INSERT INTO customers (name, email) "
+                         "VALUES ( %s, %s)")[spaces], ("n" * name, "e" * email))
+            return blue.master_status().position - before
+
+        base = insert(1, 1, 0) - 4  # an insert's bytes without its name and email (two bytes per character)
+        for _ in range(20):
+            end = blue.master_status().position
+            if end in starts:
+                return f"{file}:{end}"
+            gap = min((s for s in starts if s - end >= base + 4), default=None)
+            assert gap is not None, "no replicated transaction start left on green to steer onto"
+            rest = gap - end - base
+            if rest > 2 * (64 + 128) + 1:  # too far for one row: advance with a full one
+                insert(64, 128, 0)
+                continue
+            chars, spaces = divmod(rest, 2)
+            insert(min(chars - 1, 64), chars - min(chars - 1, 64), spaces)
+    raise AssertionError("could not steer blue's end onto green's replicated history")
+
+
+def test_old_blues_checkpoint_on_green_is_refused_as_another_servers_position(estate, run_dag, fault_row):
+    """Blue's pause checkpoint lands exactly on a transaction start green logged for blue: before the fix the
+    restart succeeded from it and re-applied blue's history (duplicates); now it is refused before DMS is called,
+    and the documented recovery (green's coordinates) ends at drift 0."""
+    row = fault_row("old blue's checkpoint restarted on green (overlapping file names)",
+                    expected="dms_cdc_restart refused at preflight as another server's position; DMS not started; "
+                             "restart from green's coordinates: drift 0")
+    blue_end = _steer_blue_end_onto_a_replicated_gtid_of_green(estate)
+    paused, pause_record = run_dag(estate, "dms_cdc_pause", pipeline="shop")
+    checkpoint = _step(pause_record, "pause_dms_task")["result"]["recovery_checkpoint"]
+    assert paused.state == "success" and f"#{blue_end}:" in checkpoint
+    rds = estate.aws.client("rds")
+    rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=estate.deployment_id)
+    estate.wait_deployment_status("SWITCHOVER_COMPLETED")
+    old_blue = rds.describe_db_clusters(DBClusterIdentifier="prod-old1")["DBClusters"][0]
+    drain_old_blue(estate, estate.aws.client("dms"), old_blue)
+    starts = len(_start_requests(estate))
+
+    refused, record = run_dag(estate, "dms_cdc_restart", pipeline="shop", dry_run=False,
+                              cdc_start_position=checkpoint)
+
+    assert refused.state == "failed" and _failure(record, "preflight") == "failed", record
+    failure = _step(record, "preflight")["failure"]
+    assert f"{blue_end} is inside history that prod-writer (server id 2) replicated from another server" in failure
+    assert "looks like another server's position" in failure
+    assert len(_start_requests(estate)) == starts and estate.task()["Status"] == "stopped"
+    coordinates = estate.bluegreen.coordinates
+    restarted, recovered = run_dag(estate, "dms_cdc_restart", pipeline="shop", dry_run=False,
+                                   cdc_start_position=f"{coordinates.file}:{coordinates.position}")
+    assert restarted.state == "success", recovered
+    assert "where this writer's own writes begin" in failure
+    assert row.recovered(estate, f"{run_outcome(record)}; from green's coordinates: {run_outcome(recovered)}") == 0
+
+
+def test_a_restart_from_a_wrong_own_position_fails_at_verify_with_the_keys(estate, run_dag, fault_row):
+    """A position the checks cannot tell from a right one (a transaction boundary of the writer's own, but earlier
+    than what CDC applied): the restart re-applies rows, and the run ends failed at verify_cdc naming the
+    duplicated keys — never green."""
+    row = fault_row("CDC restarted from an earlier position of the writer's own",
+                    expected="run fails at verify_cdc naming the duplicated keys; recovery: reload the tables, "
+                             "drift 0")
+    paused, _ = run_dag(estate, "dms_cdc_pause", pipeline="shop")
+    assert paused.state == "success"
+    writer = estate.source.writer
+    first = next(e for e in writer.execute(f"SHOW BINLOG EVENTS IN '{writer.master_status().file}'")
+                 if e[2] == "Gtid" and "shop" not in str(e[5]))
+
+    restarted, record = run_dag(estate, "dms_cdc_restart", pipeline="shop", dry_run=False, settle_s=5,
+                                cdc_start_position=f"{first[0]}:{first[1]}")
+
+    assert restarted.state == "failed" and _step(record, "restart_cdc")["state"] == "success", record
+    assert _step(record, "verify_cdc")["state"] == "failed"
+    assert "ReconciliationDrift" in _step(record, "verify_cdc")["failure"]
+    assert "duplicate" in _step(record, "verify_cdc")["failure"]
+    reload_all(estate)
+    assert row.recovered(estate, f"{run_outcome(record)}; after reloading the tables: drift measured") == 0
+
+
+def reload_all(estate) -> None:
+    """The documented repair: ReloadTables (data-reload) of every table while CDC runs."""
+    estate.aws.client("dms").reload_tables(
+        ReplicationTaskArn=estate.resources.replication_task_arn, ReloadOption="data-reload",
+        TablesToReload=[{"SchemaName": "shop", "TableName": table} for table in estate.source_counts()])

@@ -372,3 +372,13 @@ def test_restart_of_a_task_read_from_the_api():
     assert plan_restart(replace(task, status="starting"), POSITION, RUN_STARTED) is Action.WAIT
     with pytest.raises(DmsTaskStateError, match="pause it first"):
         plan_restart(task, OTHER_POSITION, RUN_STARTED)
+
+
+def test_pause_refusal_of_a_stopped_task_points_to_its_recorded_checkpoint():
+    checkpoint = "checkpoint:V1#27#mysql-bin-changelog.000024:373:-1:373:0#0#0#*#0#93"
+    stopped = replace(state("stopped", stop_date=BEFORE), recovery_checkpoint=checkpoint)
+
+    with pytest.raises(DmsTaskStateError) as refused:
+        plan_pause(stopped, RUN_STARTED)
+    assert str(refused.value).endswith(f"Its recorded RecoveryCheckpoint {checkpoint} is where CDC resumes: "
+                                       "dms_cdc_restart with cdc_start_position set to it.")

@@ -27,7 +27,10 @@ FUZZ = settings(derandomize=True, database=None, max_examples=40, deadline=None,
 POISON = ("'", '"', ";", "`", " ", "\n", "\t", "\x00", "\u200b", "\u202e", "é", "ｐ", "$", "(", "%", "*", "\\", "<",
           "|", "&", "#", "!", "?", "{")
 CLASSICS = ("prod'; DROP TABLE shop.orders; --", "`prod`", '"prod"', "prod; rm -rf /", "ｐｒｏｄ", "prod\u0000",
-            "../../etc/passwd", "${jndi:ldap://x}", "{{ 7 * 7 }}", "", " ", "prod\nDROP", "*", "%", "prodé", "prod_ｐ")
+            "../../etc/passwd", "${jndi:ldap://x}", "{{ 7 * 7 }}", "", " ", "prod\nDROP", "*", "%", "prodé", "prod_ｐ",
+            "prod\n", "bgd-0123456789abcdef\n")  # a valid value and one final newline (Python's $ matches before it)
+# Longest refusal message: an error quotes at most the start of a value, never a huge one whole.
+MESSAGE_LIMIT = 1500
 
 
 SHORT_TEXT = st.text(max_size=30)
@@ -69,8 +72,10 @@ ARNS = {
 def refused(call, *args, error=ValueError, field: str) -> str:
     with pytest.raises(error) as raised:
         call(*args)
-    assert field in str(raised.value), f"{str(raised.value)[:300]!r} does not name {field!r}"
-    return str(raised.value)
+    message = str(raised.value)
+    assert field in message, f"{message[:300]!r} does not name {field!r}"
+    assert len(message) < MESSAGE_LIMIT, f"{len(message)} characters: the input is echoed whole: {message[:300]!r}"
+    return message
 
 
 @pytest.mark.parametrize("name", sorted(VALIDATORS))
@@ -80,8 +85,7 @@ def test_identifiers_refuse_hostile_values_naming_the_field(name, data):
     validate, values = VALIDATORS[name]
     value = data.draw(st.one_of(values, NOT_TEXT))
 
-    message = refused(validate, value, "the_field", error=identifiers.InvalidIdentifier, field="the_field")
-    assert len(message) < 600, "a huge value must not be echoed whole"
+    refused(validate, value, "the_field", error=identifiers.InvalidIdentifier, field="the_field")
 
 
 @pytest.mark.parametrize("kind", sorted(ARNS))

@@ -129,6 +129,44 @@ def test_each_kind_of_planted_drift_is_found_and_named(shared_estate, monkeypatc
     assert reconcile(*sides(shared_estate), ["customers", "orders"], Settings(mode="checksum", settle_s=0)).passed
 
 
+BIGINT_MIN, BIGINT_MAX = -2**63, 2**63 - 1
+EXTREME_KEYS = [BIGINT_MIN, BIGINT_MIN + 1, BIGINT_MIN + 3, -1, 0, 1, BIGINT_MAX - 3, BIGINT_MAX - 1, BIGINT_MAX]
+
+
+@pytest.fixture
+def extreme_keys(shared_estate):
+    """``shop.extremes`` on both sides, equal, keyed from -2**63 to 2**63 - 1 (a span no BIGINT holds)."""
+    shared_estate.source.writer.execute("DROP TABLE IF EXISTS shop.extremes",
+                                        "CREATE TABLE shop.extremes (id BIGINT PRIMARY KEY, v VARCHAR(30))")
+    shared_estate.warehouse.query("DROP TABLE IF EXISTS shop.extremes; CREATE TABLE shop.extremes (id BIGINT, v TEXT)")
+    for key in EXTREME_KEYS:
+        shared_estate.source.writer.execute(f"INSERT INTO shop.extremes VALUES ({key}, 'v{key}')")  # noqa: S608
+        shared_estate.warehouse.query(f"INSERT INTO shop.extremes VALUES ({key}, 'v{key}')")  # noqa: S608
+    yield shared_estate
+    shared_estate.source.writer.execute("DROP TABLE shop.extremes")
+    shared_estate.warehouse.query("DROP TABLE shop.extremes")
+
+
+@pytest.mark.parametrize("mode", ["count", "checksum"])
+@pytest.mark.parametrize("fingerprint", list(Fingerprint))
+def test_keys_at_both_ends_of_bigint_reconcile_and_drift_near_either_end_is_named(extreme_keys, monkeypatch, mode,
+                                                                                   fingerprint):
+    if fingerprint is Fingerprint.ROW_HASH_SUM:
+        monkeypatch.setattr(compared_table, "_fingerprint", lambda source, target: (fingerprint, None, None))
+    settings = Settings(mode=mode, settle_s=0, leaf_rows=1, max_segments=4)  # split down to single keys
+    assert reconcile(*sides(extreme_keys), ["extremes"], settings).passed
+
+    extreme_keys.warehouse.query(f"DELETE FROM shop.extremes WHERE id = {BIGINT_MIN + 1}; "  # noqa: S608
+                                 f"INSERT INTO shop.extremes VALUES ({BIGINT_MIN + 2}, 'extra'), "
+                                 f"({BIGINT_MAX}, 'v{BIGINT_MAX}'); "
+                                 f"UPDATE shop.extremes SET v = 'changed' WHERE id = {BIGINT_MAX - 1}")
+    result = reconcile(*sides(extreme_keys), ["extremes"], settings).tables[0]
+
+    assert (result.cut.lo, result.cut.hi) == (BIGINT_MIN, BIGINT_MAX)
+    assert (result.missing, result.extra, result.duplicate) == ((BIGINT_MIN + 1,), (BIGINT_MIN + 2,), (BIGINT_MAX,))
+    assert [(c.key, c.columns) for c in result.changed] == [(BIGINT_MAX - 1, ("v",))]
+
+
 @pytest.mark.parametrize("mode", ["count", "checksum"])
 def test_live_traffic_with_cdc_running_shows_no_drift(shared_estate, mode):
     traffic = shared_estate.traffic(ops_per_second=80).start()

@@ -181,10 +181,29 @@ def test_ordered_md5_key_bounds_must_be_integers():
         ref.segments_sql(0, 8, [])
 
 
-def test_a_numeric_key_in_the_warehouse_is_floored():
+EXACT_BUCKET = "((CAST({k} AS DECIMAL(20,0)) - {o}) - MOD((CAST({k} AS DECIMAL(20,0)) - {o}), 4)) / 4 AS segment"
+
+
+@pytest.mark.parametrize(("dialect", "key"), [(MY, "`id`"), (PG, '"id"'), (RS, '"id"')])
+def test_segments_of_an_integer_key_use_integer_arithmetic_while_the_span_fits_a_bigint(dialect, key):
+    divide = "DIV" if dialect is MY else "/"
+    statement, = _ref(dialect).segments_sql(-2**62, 4, [(-2**62, 2**62 - 1)])
+    assert statement.startswith(f"SELECT ({key} - {-2**62}) {divide} 4 AS segment")
+
+
+@pytest.mark.parametrize(("dialect", "key"), [(MY, "`id`"), (PG, '"id"'), (RS, '"id"')])
+def test_segments_of_keys_spanning_more_than_a_bigint_use_exact_decimal_arithmetic(dialect, key):
+    """(key - origin) overflows a BIGINT beyond 2**63 - 1; dividing an exact multiple of the width rounds nothing."""
+    statement, = _ref(dialect).segments_sql(-2**63, 4, [(-2**63, 0), (1, 2**63 - 1)])
+    assert statement.startswith("SELECT " + EXACT_BUCKET.format(k=key, o=-2**63))
+
+
+def test_a_numeric_key_in_the_warehouse_is_bucketed_exactly():
+    """NUMERIC division would round the quotient (to about 16 digits in PostgreSQL), and FLOOR of a rounded-up
+    quotient is the next segment."""
     key = Column("id", Kind.DECIMAL, nullable=False, scale=0)
     statement, = _ref(PG, (key,), (0,)).segments_sql(1, 4, [(1, 8)])
-    assert statement.startswith('SELECT FLOOR(("id" - 1) / 4) AS segment')
+    assert statement.startswith("SELECT " + EXACT_BUCKET.format(k='"id"', o=1))
 
 
 def test_bounds_count_and_key_queries():

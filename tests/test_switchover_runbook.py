@@ -3,6 +3,10 @@ platform's cdc_resume_after_switchover.shop on the fact it publishes."""
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import timedelta
+
 import pytest
 from fault_matrix import run_outcome
 
@@ -23,11 +27,14 @@ def test_happy_path_hands_cdc_to_green_with_no_drift(estate, run_dag):
     traffic = estate.traffic().start()
     try:
         switched, product = _switch(estate, run_dag, pre_approved=True)
-        resumed, data = run_dag(estate, RESUME)
+        handed_over = _step(product, "confirm_cdc_resumes")["result"]
+        resumed, data = run_dag.triggered(estate, RESUME, handed_over["resume_run_id"])
     finally:
         traffic.stop()
 
     assert switched.state == "success", product
+    assert handed_over == {"resume_dag_id": RESUME, "resume_run_id": f"switchover__{switched.run_id}",
+                           "state": "queued"}
     assert _step(product, "approve_switchover")["state"] == "skipped"
     assert _step(product, "resume_on_blue")["state"] == "skipped"
     assert resumed.state == "success", data
@@ -171,3 +178,135 @@ def test_a_run_cleared_after_a_lost_worker_resumes_without_switching_twice(estat
     assert row.recovered(estate, f"{run_outcome(lost_record)}; after the clear: switchover "
                                  f"{_step(product, 'switchover')['result']['action']}, "
                                  f"{len(estate.bluegreen.switchover_calls)} switchover call; {run_outcome(data)}") == 0
+
+
+def _pause(dag_id: str, paused: bool = True) -> None:
+    """What a person does with the toggle in the UI."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=paused))
+
+
+def _when_parked(dag_id: str, task_id: str, then, timeout: float = 120) -> threading.Thread:
+    """Run ``then`` once ``task_id`` waits for a person's answer."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    def wait():
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with create_session() as session:
+                if session.scalar(select(TaskInstance.state).where(
+                        TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id,
+                        TaskInstance.state == "awaiting_input")):
+                    then()
+                    return
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_paused_resume_dag_blocks_the_switchover_at_preflight(estate, run_dag):
+    """Airflow creates no run of a paused DAG and keeps no event for it: switching over then would leave DMS
+    stopped. The preflight refuses, naming the fix, and nothing changes."""
+    run_dag(estate, "aurora_blue_green_switchover", pipeline="shop", deployment_id=estate.deployment_id, dry_run=True)
+    _pause(RESUME)
+    try:
+        switched, product = _switch(estate, run_dag, pre_approved=True)
+    finally:
+        _pause(RESUME, False)
+
+    assert switched.state == "failed" and _step(product, "preflight")["state"] == "failed"
+    failure = _step(product, "preflight")["failure"]
+    assert f"| CDC resume DAG can run | FAIL | the resume DAG {RESUME} is paused" in failure
+    assert f"airflow dags unpause {RESUME}" in failure
+    assert estate.task()["Status"] == "running" and not estate.bluegreen.switchover_calls
+
+
+def test_a_resume_dag_paused_during_the_switchover_fails_the_run_loudly_and_its_run_waits(
+        estate, run_dag, answer_approval, fault_row):
+    """Paused after the preflight (while the approval waits): production switches over, the resume run is created
+    all the same (queued), and the switchover run fails at confirm_cdc_resumes saying DMS is stopped and what to do.
+    Unpausing starts the queued run: drift 0."""
+    row = fault_row("resume DAG paused when the switchover publishes",
+                    expected="switchover run fails at confirm_cdc_resumes: DMS STOPPED, unpause the resume DAG; the "
+                             "queued resume run then restarts CDC; drift 0")
+    _when_parked("aurora_blue_green_switchover", "approve_switchover", lambda: _pause(RESUME))
+    answer_approval("aurora_blue_green_switchover", "approve_switchover", "Approve")
+    try:
+        switched, product = _switch(estate, run_dag)
+    finally:
+        _pause(RESUME, False)
+
+    assert switched.state == "failed" and _step(product, "switchover")["state"] == "success", product
+    assert _step(product, "hand_over_cdc")["state"] == "success"
+    failure = _step(product, "confirm_cdc_resumes")["failure"]
+    assert failure.startswith(f"CdcNotResumed: production switched over and the resume run switchover__"
+                              f"{switched.run_id} exists (queued), but the resume DAG {RESUME} is paused")
+    assert "DMS is STOPPED" in failure and estate.task()["Status"] == "stopped"
+    resumed, data = run_dag.triggered(estate, RESUME, f"switchover__{switched.run_id}")  # unpaused: it runs
+    assert resumed.state == "success", data
+    assert row.recovered(estate, f"{run_outcome(product)}; after unpausing: {run_outcome(data)}") == 0
+
+
+# An offset inside the history green replicated from blue: the first transaction green logged for blue.
+INSIDE_REPLICATED_HISTORY = "mysql-bin-changelog.000003:338"
+
+
+def test_a_future_dated_coordinates_event_is_ignored(estate, run_dag, fault_row):
+    """A coordinates event of green's writer dated an hour ahead (clock skew, a replayed or injected event) used
+    to win as the newest: CDC restarted inside green's replicated history. It is outside the window now."""
+    row = fault_row("coordinates event dated in the future",
+                    expected="ignored; green's real coordinates from the event, confirmed by green's binlog; "
+                             "both runs succeed; drift 0")
+    estate.bluegreen.faults.extra_coordinates = [(INSIDE_REPLICATED_HISTORY, timedelta(hours=1))]
+    traffic = estate.traffic().start()
+    try:
+        switched, product = _switch(estate, run_dag, pre_approved=True)
+        resumed, data = run_dag.triggered(estate, RESUME, f"switchover__{switched.run_id}")
+    finally:
+        traffic.stop()
+
+    assert switched.state == "success" and resumed.state == "success", (product, data)
+    position = _step(product, "new_position")["result"]
+    assert position == {"position": str(estate.bluegreen.coordinates), "source": "event",
+                        "needs_reconciliation_attention": False}
+    assert row.recovered(estate, f"{run_outcome(product)}, position {position['position']} from the "
+                                 f"{position['source']}; {run_outcome(data)}") == 0
+
+
+def test_coordinates_disagreeing_with_greens_binlog_refuse_before_cdc_restarts(estate, run_dag, fault_row):
+    """The only coordinates event names a point inside green's replicated history: the run fails at new_position
+    before anything restarts CDC; the documented recovery resumes from where green's binlog says its own writes
+    begin (the resume DAG triggered with the fact), drift 0."""
+    row = fault_row("coordinates event disagreeing with green's binlog",
+                    expected="run fails at new_position naming where green's own writes begin; CDC not restarted; "
+                             "resume triggered with that position: drift 0")
+    estate.bluegreen.faults.publish_coordinates = False
+    estate.bluegreen.faults.extra_coordinates = [(INSIDE_REPLICATED_HISTORY, timedelta(0))]
+    traffic = estate.traffic().start()
+    try:
+        switched, product = _switch(estate, run_dag, pre_approved=True)
+        failure = _step(product, "new_position")["failure"]
+        assert switched.state == "failed" and failure.startswith(
+            f"CoordinatesDisagree: the coordinates {INSIDE_REPLICATED_HISTORY} disagree with prod-writer's binlog, "
+            f"where its own writes begin at {estate.bluegreen.coordinates}"), product
+        assert _step(product, "hand_over_cdc")["state"] == "upstream_failed" and estate.task()["Status"] == "stopped"
+        paused = _step(product, "pause_dms_task")["result"]
+        fact = {"pipeline": "shop", "deployment": estate.deployment_id, "checkpoint": paused["recovery_checkpoint"],
+                "paused_at": paused["stopped_at"], "position": str(estate.bluegreen.coordinates),
+                "position_source": "green's binlog (coordinates event refused)",
+                "needs_reconciliation_attention": True, "product_run_id": switched.run_id}
+        resumed, data = run_dag(estate, RESUME, **fact)
+    finally:
+        traffic.stop()
+
+    assert resumed.state == "success", data
+    assert row.recovered(estate, f"{run_outcome(product)}; resume with green's binlog position: "
+                                 f"{run_outcome(data)}") == 0

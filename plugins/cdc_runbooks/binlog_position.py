@@ -19,6 +19,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from cdc_runbooks.identifiers import shown, whole_string
 from cdc_runbooks.refusal import Refusal
 
 EXPECTED_FORM = "'<binlog file>:<position>', e.g. 'mysql-bin-changelog.000024:373'"
@@ -26,9 +27,9 @@ _FILE = r"(?P<file>(?P<basename>[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*?)\.(?P<seque
 _NATIVE = re.compile(rf"^{_FILE}:(?P<position>[0-9]{{1,20}})\Z")
 # A checkpoint is printable ASCII without spaces; its first file:position is where it stands.
 _CHECKPOINT = re.compile(rf"^checkpoint:V1#[0-9]+#{_FILE}:(?P<position>[0-9]{{1,20}}):[!-~]*\Z")
-# The same rule for a JSON-schema Param (ECMA regex): native form or DMS checkpoint.
-PARAM_PATTERN = (r"^(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.[0-9]{6,10}:[0-9]{1,20}"
-                 r"|checkpoint:V1#[0-9]+#[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.[0-9]{6,10}:[0-9]{1,20}:[!-~]*)$")
+# The same rule for a JSON-schema Param (ECMA regex): native form or DMS checkpoint, as the whole value.
+PARAM_PATTERN = whole_string(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.[0-9]{6,10}:[0-9]{1,20}"
+                             r"|checkpoint:V1#[0-9]+#[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.[0-9]{6,10}:[0-9]{1,20}:[!-~]*")
 # Longest accepted value, as the DAG param's maxLength: a DMS checkpoint is about a hundred characters.
 MAX_LENGTH = 300
 # The first event of every binlog file starts after its 4-byte magic number.
@@ -61,15 +62,15 @@ class BinlogPosition:
         starting with ``field`` when given, e.g. the operator argument the value came from)."""
         where = f"{field}: " if field else ""
         if not isinstance(value, str):
-            raise InvalidBinlogPosition(f"{where}invalid binlog position {value!r}: expected a string {EXPECTED_FORM}")
+            raise InvalidBinlogPosition(f"{where}invalid binlog position {shown(value)}: expected a string "
+                                        f"{EXPECTED_FORM}")
         if len(value) > MAX_LENGTH:
             raise InvalidBinlogPosition(f"{where}invalid binlog position {value[:60]!r}...: {len(value)} characters, "
                                         f"at most {MAX_LENGTH}")
         match = _NATIVE.match(value.strip()) or _CHECKPOINT.match(value.strip())
         if match is None or not FIRST_EVENT_POSITION <= int(match["position"]) <= _MAX_POSITION:
-            shown = value if len(value) <= 200 else value[:200] + "..."
             raise InvalidBinlogPosition(
-                f"{where}invalid binlog position {shown!r}: expected {EXPECTED_FORM} (position at least "
+                f"{where}invalid binlog position {shown(value, 200)}: expected {EXPECTED_FORM} (position at least "
                 f"{FIRST_EVENT_POSITION}) or a DMS checkpoint 'checkpoint:V1#<n>#<binlog file>:<position>:...'")
         return cls(match["file"], int(match["position"]))
 

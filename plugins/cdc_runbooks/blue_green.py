@@ -18,6 +18,13 @@ from datetime import datetime
 from cdc_runbooks.action import Action
 from cdc_runbooks.binlog_position import BinlogPosition, InvalidBinlogPosition
 from cdc_runbooks.refusal import Refusal
+from cdc_runbooks.start_position import (
+    BINLOG_HOUSEKEEPING,
+    UnsafeStartPosition,
+    WriterBinlog,
+    check_on_writer,
+    own_writes_begin,
+)
 
 COORDINATES_EVENT = re.compile(
     r"^Binary log coordinates in green environment after switchover: "
@@ -31,6 +38,11 @@ class BlueGreenStateError(Refusal, RuntimeError):
 class SwitchoverRolledBack(Refusal, RuntimeError):
     """The switchover failed or timed out and RDS rolled it back: production is still blue. Final for the run:
     after a timeout the deployment is AVAILABLE again, and switching again is a person's decision."""
+
+
+class CoordinatesDisagree(Refusal, RuntimeError):
+    """Green's published coordinates and green's binlog name different resume points: CDC must not restart from
+    either until a person has looked."""
 
 
 @dataclass(frozen=True)
@@ -94,26 +106,40 @@ def coordinates_from_event(message: str) -> BinlogPosition | None:
         return None
 
 
-def find_coordinates(events: list[dict], green_writer: str, since: datetime) -> BinlogPosition | None:
-    """Green's coordinates from DescribeEvents(SourceType=db-instance) entries: the newest coordinates
-    event of the old green writer (its name before the switchover) dated at or after ``since``."""
+def find_coordinates(events: list[dict], green_writer: str, since: datetime, until: datetime) -> BinlogPosition | None:
+    """Green's coordinates from DescribeEvents(SourceType=db-instance) entries: the newest coordinates event of the
+    old green writer (its name before the switchover) dated within [``since``, ``until``]. An older event is another
+    switchover's; a later one cannot be this switchover's (a skewed clock, a replayed or injected event)."""
     found = [(e["Date"], coordinates_from_event(e["Message"])) for e in events
-             if e.get("SourceIdentifier") == green_writer and e["Date"] >= since]
+             if e.get("SourceIdentifier") == green_writer and since <= e["Date"] <= until]
     found = [(date, position) for date, position in found if position is not None]
     return max(found, key=lambda item: item[0])[1] if found else None
 
 
-def position_after_replicated(binlog: list[tuple[str, list[tuple]]], blue_server_id: int) -> BinlogPosition | None:
-    """Fallback for a missing coordinates event: the end of the last transaction replicated from blue in the new
-    writer's binlog.
+def check_coordinates(position: BinlogPosition, green: WriterBinlog) -> BinlogPosition:
+    """Cross-check green's coordinates (from the RDS event) against green's binlog; return where green's own writes
+    begin.
 
-    Green logs what it replicated from blue with blue's server id and what it wrote itself, after the
-    switchover, with its own; so the end of blue's last event (its ``End_log_pos``, a commit) is exactly where
-    the new writer's own writes begin. ``binlog`` is [(file, SHOW BINLOG EVENTS rows)] in file order, rows as
-    (Log_name, Pos, Event_type, Server_id, End_log_pos, Info). None when no event of blue is there.
+    They must name the same point: the end of the last event green replicated from blue, or a later position with
+    only binlog housekeeping (rotation, checkpoints) in between. Earlier re-applies blue's transactions; later skips
+    green's own. A binlog with nothing replicated cannot confirm anything. Raises CoordinatesDisagree.
     """
-    for file, rows in reversed(binlog):
-        from_blue = [row for row in rows if int(row[3]) == blue_server_id]
-        if from_blue:
-            return BinlogPosition(file, int(from_blue[-1][4]))
-    return None
+    begins = own_writes_begin(green)
+    if begins is None:
+        raise CoordinatesDisagree(f"cannot cross-check the coordinates {position}: {green.writer}'s binlog holds "
+                                  "nothing replicated from blue (purged, or not the switched-over green)")
+    try:
+        check_on_writer(position, green)
+    except UnsafeStartPosition as error:
+        raise CoordinatesDisagree(f"the coordinates {position} disagree with {green.writer}'s binlog, where its own "
+                                  f"writes begin at {begins}: {error}") from None
+    if position.basename != begins.basename:
+        raise CoordinatesDisagree(f"the coordinates {position} name another binlog sequence than {green.writer}'s "
+                                  f"own writes, which begin at {begins}")
+    skipped = [e for e in green.events_between(begins, position) if e.event_type not in BINLOG_HOUSEKEEPING]
+    if skipped:
+        raise CoordinatesDisagree(
+            f"the coordinates {position} disagree with {green.writer}'s binlog: its own writes begin at {begins}, "
+            f"and starting at {position} would skip {len(skipped)} of its events (the first {skipped[0].event_type} "
+            f"at {skipped[0].at})")
+    return begins

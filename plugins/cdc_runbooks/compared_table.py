@@ -6,6 +6,7 @@ Public API::
     Side(dialect, schema, run)                 # run(sql, params_or_None) -> list of row tuples
     Side.concat_limit                          # probed once per side (MySQL)
     describe_table(source, target, table, key=None) -> TablePair
+    describe_tables(source, target, tables, keys=None) -> [TablePair]   # refuses naming every bad table
     TablePair(table, key, columns, source: TableReader, target: TableReader)
     TableReader.bounds() / count(hi) / segments(origin, width, ranges) / row_hashes(ranges) / fields(keys)
 
@@ -48,9 +49,16 @@ class TableMismatch(Refusal, ValueError):
     """The table cannot be compared as asked: absent, different columns, incompatible types, no integer key."""
 
 
+class QueryFailed(Refusal, RuntimeError):
+    """A side refused a statement (a SQL error, not a lost connection): the same query would fail again, so the
+    step is not retried. Raised by a :class:`Side`'s ``run``; a table's reader adds the table's name."""
+
+
 @dataclass(frozen=True)
 class Side:
-    """A database to read: its dialect, the schema (MySQL database) holding the tables, and a query runner."""
+    """A database to read: its dialect, the schema (MySQL database) holding the tables, and a query runner
+    (``run`` raises :class:`QueryFailed` for a statement the database refuses, anything else for a transient
+    failure)."""
 
     dialect: Dialect
     schema: str
@@ -89,7 +97,10 @@ class TableReader:
     side: Side
 
     def _run(self, sql: str) -> Rows:
-        return [tuple(row) for row in self.side.run(sql, None)]
+        try:
+            return [tuple(row) for row in self.side.run(sql, None)]
+        except QueryFailed as error:
+            raise QueryFailed(f"{self.ref.table}: {error}") from error
 
     def bounds(self) -> tuple[int | None, int | None]:
         low, high = self._run(self.ref.bounds_sql())[0]
@@ -176,7 +187,7 @@ def describe_table(source: Side, target: Side, table: str, key: str | None = Non
     key = key if key is not None else _primary_key(source, table)
     found = next((s for s, _ in pairs if s.name.lower() == str(key).lower()), None)
     if found is None or found.kind is not Kind.INTEGER:
-        raise TableMismatch(f"{table}: key {key!r} must be an integer column of the table")
+        raise TableMismatch(f"{table}: key {identifiers.shown(key)} must be an integer column of the table")
     scales = tuple(_scale(s, t) for s, t in pairs)
     target_key = next(t.name for s, t in pairs if s is found)
     fingerprint, source_limit, target_limit = _fingerprint(source, target)
@@ -186,3 +197,19 @@ def describe_table(source: Side, target: Side, table: str, key: str | None = Non
                                     found.name, scales, fingerprint, source_limit), source),
         target=TableReader(TableRef(target.dialect, target.schema, table, tuple(t for _, t in pairs),
                                     target_key, scales, fingerprint, target_limit), target))
+
+
+def describe_tables(source: Side, target: Side, tables: Iterable[str],
+                    keys: dict[str, str] | None = None) -> list[TablePair]:
+    """:func:`describe_table` for each table (``keys``: a key column per table); if any cannot be compared,
+    one :class:`TableMismatch` naming every such table with its reason, before any data query."""
+    pairs, refusals = [], []
+    for table in tables:
+        try:
+            pairs.append(describe_table(source, target, table, (keys or {}).get(table)))
+        except Refusal as refusal:
+            refusals.append(str(refusal))
+    if refusals:
+        raise TableMismatch(f"{len(refusals)} of {len(pairs) + len(refusals)} tables cannot be compared: "
+                            + "; ".join(refusals))
+    return pairs

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import ExceptionRetryPolicy, Param, RetryAction, RetryRule
 
 from cdc_runbooks.binlog_position import MAX_LENGTH, PARAM_PATTERN
+from cdc_runbooks.identifiers import DEPLOYMENT_PATTERN
 from cdc_runbooks.pipelines import load_pipelines
 from cdc_runbooks.refusal import Refusal
 
@@ -63,5 +64,10 @@ def latency_params() -> dict[str, Param]:
 
 
 def deployment_param() -> Param:
-    return Param(type="string", pattern=r"^bgd-[a-z0-9]{16}$", title="Blue/green deployment",
+    return Param(type="string", pattern=DEPLOYMENT_PATTERN, title="Blue/green deployment",
                  description="BlueGreenDeploymentIdentifier, e.g. bgd-0123456789abcdef")
+
+
+def settle_param() -> Param:
+    return Param(120, type="number", minimum=0, maximum=3600, title="Settle window (s)",
+                 description="How long a difference may take to disappear; longer than the CDC latency")

@@ -66,9 +66,11 @@ def plan_pause(state: DmsTaskState, run_started: datetime | None) -> Action:
         return Action.WAIT
     if state.status == "stopped" and ours:
         return Action.ADOPT
+    checkpoint = (f" Its recorded RecoveryCheckpoint {state.recovery_checkpoint} is where CDC resumes: "
+                  "dms_cdc_restart with cdc_start_position set to it." if state.recovery_checkpoint else "")
     raise DmsTaskStateError(
         f"refusing to pause: {state.describe()}, not running. Nothing is streaming, so there is nothing to "
-        "pause; if the task failed, read its last failure before restarting it with dms_cdc_restart.")
+        f"pause; if the task failed, read its last failure before restarting it with dms_cdc_restart.{checkpoint}")
 
 
 def plan_restart(state: DmsTaskState, position: str | None, run_started: datetime | None) -> Action:

@@ -73,7 +73,7 @@ class Statement:
         if document.get("Effect") not in ("Allow", "Deny"):
             raise InvalidPolicy(f"{where}: Effect must be 'Allow' or 'Deny', got {document.get('Effect')!r}")
         actions = _strings(document.get("Action"), f"{where}.Action")
-        bad = [a for a in actions if not _ACTION.match(a)]
+        bad = [a for a in actions if not _ACTION.fullmatch(a)]
         if bad:
             raise InvalidPolicy(f"{where}.Action: {bad} are not '<service>:<Action>' names")
         return cls(sid=document.get("Sid", ""), effect=document["Effect"], actions=actions,
@@ -88,8 +88,8 @@ class Statement:
         return tuple(_wildcard(r, ignore_case=False) for r in self.resources)
 
     def covers(self, request: IamRequest) -> bool:
-        return any(p.match(request.action) for p in self._action_patterns) and any(
-            p.match(request.resource) for p in self._resource_patterns)
+        return any(p.fullmatch(request.action) for p in self._action_patterns) and any(
+            p.fullmatch(request.resource) for p in self._resource_patterns)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,20 @@ from datetime import UTC, datetime
 
 from cdc_runbooks.refusal import Refusal
 
+
+def whole_string(body: str) -> str:
+    """A regex for ``body`` as the whole string, the same under Python ``re.search`` (jsonschema applies a
+    Param's ``pattern`` so) and ECMA: ``$`` alone also matches before one final newline in Python, so
+    ``(?!\\n)`` refuses that newline. Every JSON-schema ``pattern`` of a Param is written with it."""
+    return rf"^(?:{body})$(?!\n)"
+
+
 # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html (DBClusterIdentifier)
 _CLUSTER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
-_DEPLOYMENT = re.compile(r"^bgd-[a-z0-9]{16}$")
+DEPLOYMENT_PATTERN = whole_string(r"bgd-[a-z0-9]{16}")  # also the JSON-schema pattern of the deployment Param
+_DEPLOYMENT = re.compile(DEPLOYMENT_PATTERN)
 # Unquoted MySQL identifiers restricted to the portable subset; anything else is refused, never escaped.
-TABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"  # also the JSON-schema pattern of table Params
+TABLE_PATTERN = whole_string(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # also the JSON-schema pattern of table Params
 _TABLE = re.compile(TABLE_PATTERN)
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 _PARTITION_REGION_ACCOUNT = r"^arn:aws(?:-[a-z]+)*:{service}:[a-z]{{2}}(?:-[a-z]+)+-\d:\d{{12}}:"
@@ -43,14 +52,16 @@ class InvalidIdentifier(Refusal, ValueError):
     """A name or ARN that must not reach AWS or SQL."""
 
 
-def _shown(value: object) -> str:
+def shown(value: object, limit: int = 120) -> str:
+    """``repr(value)`` cut to ``limit`` characters: what an error message may echo of an input."""
     text = repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _check(field: str, value: object, pattern: re.Pattern, expected: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
-        raise InvalidIdentifier(f"{field}: {_shown(value)} is not valid; expected {expected}")
+    """``value`` if the whole of it matches ``pattern`` (never a prefix, never before a final newline)."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise InvalidIdentifier(f"{field}: {shown(value)} is not valid; expected {expected}")
     return value
 
 
@@ -81,7 +92,7 @@ def iso_datetime(value: object, field: str) -> datetime:
     except ValueError:
         moment = None
     if moment is None:
-        raise InvalidIdentifier(f"{field}: {_shown(value)} is not valid; expected an ISO 8601 date-time such as "
+        raise InvalidIdentifier(f"{field}: {shown(value)} is not valid; expected an ISO 8601 date-time such as "
                                 "'2026-11-27T03:00:00+00:00'")
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -98,10 +109,10 @@ def s3_prefix(value: object, field: str = "prefix") -> str:
 
 def s3_uri(value: object, field: str = "s3_uri") -> str:
     """An ``s3://bucket/`` or ``s3://bucket/prefix/`` folder URI."""
-    match = _S3_URI.match(value) if isinstance(value, str) else None
-    if match is None or (match["prefix"] and not _S3_PREFIX.match(match["prefix"])) or not _S3_BUCKET.match(
+    match = _S3_URI.fullmatch(value) if isinstance(value, str) else None
+    if match is None or (match["prefix"] and not _S3_PREFIX.fullmatch(match["prefix"])) or not _S3_BUCKET.fullmatch(
             match["bucket"]):
-        raise InvalidIdentifier(f"{field}: {_shown(value)} is not valid; expected an S3 folder URI such as "
+        raise InvalidIdentifier(f"{field}: {shown(value)} is not valid; expected an S3 folder URI such as "
                                 "'s3://cdc-athena-results/runbooks/'")
     return value
 

@@ -85,7 +85,7 @@ class Pipeline:
                      "poll_interval_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ValueError(f"{name}: {value!r} must be a positive number")
+                raise ValueError(f"{name}: {identifiers.shown(value)} must be a positive number")
 
 
     @property
@@ -133,7 +133,7 @@ def load_pipelines(path: Path | None = None) -> dict[str, Pipeline]:
 def get_pipeline(name: str, path: Path | None = None) -> Pipeline:
     pipelines = load_pipelines(path)
     if name not in pipelines:
-        raise UnknownPipeline(f"unknown pipeline {name!r}; configured: {', '.join(sorted(pipelines))}")
+        raise UnknownPipeline(f"unknown pipeline {identifiers.shown(name)}; configured: {', '.join(sorted(pipelines))}")
     return pipelines[name]
 
 
@@ -152,14 +152,14 @@ def _load(path: str, _mtime: int) -> dict[str, Pipeline]:
 
 
 def _pipeline(path: str, name: object, settings: object, line: int | None) -> Pipeline:
-    where = f"{path}:{line or '?'}: pipeline {name!r}"
+    where = f"{path}:{line or '?'}: pipeline {identifiers.shown(name)}"
     try:
         identifiers.table_name(name, "pipeline name")
         if not isinstance(settings, dict):
             raise ValueError("expected a mapping of settings")
         unknown = sorted(set(settings) - _FIELDS)
         if unknown:
-            raise ValueError(f"unknown keys {unknown}; allowed: {sorted(_FIELDS)}")
+            raise ValueError(f"unknown keys {identifiers.shown(unknown)}; allowed: {sorted(_FIELDS)}")
         missing = sorted(f.name for f in fields(Pipeline) if f.name != "name" and f.name not in settings
                          and f.default is MISSING and f.default_factory is MISSING)
         if missing:

@@ -43,7 +43,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from cdc_runbooks.compared_table import Side, TablePair, TableReader, describe_table
+from cdc_runbooks import identifiers
+from cdc_runbooks.compared_table import Side, TablePair, TableReader, describe_tables
 from cdc_runbooks.reconcile_report import ChangedRow, Cut, Report, Segment, TableResult
 from cdc_runbooks.row_checksum import NULL
 
@@ -73,7 +74,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"mode: {self.mode!r} is not one of {MODES}")
+            raise ValueError(f"mode: {identifiers.shown(self.mode)} is not one of {MODES}")
         for name in ("settle_s", "poll_s", "tolerance"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must not be negative")
@@ -281,6 +282,7 @@ def reconcile_table(pair: TablePair, settings: Settings = Settings(), *, clock: 
 
 def reconcile(source: Side, target: Side, tables: Iterable[str], settings: Settings = Settings(),
               keys: dict[str, str] | None = None) -> Report:
-    """Validate every table on both sides first (refusing before any data query), then reconcile each."""
-    pairs = [describe_table(source, target, table, (keys or {}).get(table)) for table in tables]
+    """Validate every table on both sides first (refusing before any data query, naming every table that cannot
+    be compared), then reconcile each."""
+    pairs = describe_tables(source, target, tables, keys)
     return Report(tuple(reconcile_table(pair, settings) for pair in pairs), tolerance=settings.tolerance)

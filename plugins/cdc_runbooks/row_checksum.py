@@ -67,6 +67,8 @@ FLOAT_SCALE = 6
 NULL = "N"
 SEPARATOR = "|"
 HASH_HEX_DIGITS = 15
+BIGINT_MAX = 2**63 - 1
+KEY_DIGITS = 20  # decimal digits of any integer key, up to MySQL's BIGINT UNSIGNED maximum 2**64 - 1
 
 
 class Dialect(StrEnum):
@@ -179,7 +181,7 @@ PRIMARY_KEY_SQL = ("SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE 
 
 def column_name(value: object, field: str = "column") -> str:
     """A column name that may reach SQL (quoted): letters, digits and underscores."""
-    if not isinstance(value, str) or not _COLUMN.match(value):
+    if not isinstance(value, str) or not _COLUMN.fullmatch(value):
         raise identifiers.InvalidIdentifier(
             f"{field}: {value!r:.120} is not valid; expected a column name of letters, digits and underscores, "
             "not starting with a digit")
@@ -333,12 +335,17 @@ class TableRef:
     def _sum(self, expression: str) -> str:
         return f"SUM(CAST({expression} AS DECIMAL(38,0)))" if self.dialect is Dialect.REDSHIFT else f"SUM({expression})"
 
-    def _bucket(self, origin: int, width: int) -> str:
-        if self.dialect is Dialect.MYSQL:
-            return f"({self._key} - {_int(origin)}) DIV {_int(width)}"
+    def _bucket(self, origin: int, width: int, top: int) -> str:
+        """``(key - origin) // width`` for keys from ``origin`` to ``top``, exact in every dialect: integer
+        arithmetic when the key is an integer column and ``top - origin`` fits a BIGINT (the cheapest); otherwise
+        DECIMAL arithmetic (no BIGINT overflow, keys from -2**63 to 2**64 - 1) dividing an exact multiple of
+        ``width`` (so no quotient is rounded: PostgreSQL rounds NUMERIC division to about 16 digits)."""
         key_kind = next(c.kind for c in self.columns if c.name == self.key)
-        bucket = f"({self._key} - {_int(origin)}) / {_int(width)}"
-        return bucket if key_kind is Kind.INTEGER else f"FLOOR({bucket})"
+        if key_kind is Kind.INTEGER and top - origin <= BIGINT_MAX:
+            divide = "DIV" if self.dialect is Dialect.MYSQL else "/"
+            return f"({self._key} - {_int(origin)}) {divide} {_int(width)}"
+        offset = f"(CAST({self._key} AS DECIMAL({KEY_DIGITS},0)) - {_int(origin)})"
+        return f"({offset} - MOD({offset}, {_int(width)})) / {_int(width)}"
 
     def _in_ranges(self, ranges: Iterable[tuple[int, int]]) -> str:
         ranges = list(ranges)
@@ -369,13 +376,15 @@ class TableRef:
         """Statements returning ``(segment, count, fingerprint)`` of every non-empty segment
         ``(key - origin) // width`` of the inclusive key ``ranges`` (disjoint, sorted): one ``GROUP BY`` scan,
         or for MySQL ``ORDERED_MD5`` one key-range read per segment, :data:`SEGMENTS_PER_STATEMENT` a statement."""
+        ranges = list(ranges)
         if self.fingerprint is Fingerprint.ROW_HASH_SUM:
             summary = self._sum(self._hash)
         elif self.dialect is Dialect.POSTGRES:
             summary = f"MD5(STRING_AGG({self._text}, '{ROW_SEPARATOR}' ORDER BY {self._key}))"
         else:
-            return self._mysql_ordered_md5_sql(origin, width, list(ranges))
-        return [f"SELECT {self._bucket(origin, width)} AS segment, COUNT(*), {summary} "  # noqa: S608
+            return self._mysql_ordered_md5_sql(origin, width, ranges)
+        top = max((hi for _, hi in ranges), default=origin)
+        return [f"SELECT {self._bucket(origin, width, top)} AS segment, COUNT(*), {summary} "  # noqa: S608
                 f"FROM {self.name} WHERE {self._in_ranges(ranges)} GROUP BY 1"]
 
     @property

@@ -2,51 +2,192 @@
 
 DMS does not check: a position in a file that the writer does not have, beyond
 the file's end, or inside a transaction silently loses or replays rows, or fails
-the task with MySQL error 1236 after it was reported started (see
-shared/reference/local-servers.md §3). The runbook checks first, on the
-current writer, from ``SHOW BINARY LOGS`` and the event at the position
-(``SHOW BINLOG EVENTS IN file FROM pos LIMIT 1``).
+the task with MySQL error 1236 after it was reported started. Nor does it check
+*whose* position it is. After a blue/green switchover the new writer's binlog
+also holds the history it replicated from old blue, logged with blue's server id
+under file names that blue uses too (``mysql-bin-changelog.000003`` on both, at
+unrelated offsets): one of old blue's positions can land exactly on a
+transaction start in that replicated history, and starting there re-applies
+transactions CDC already delivered from blue (duplicates; Redshift enforces no
+keys).
+
+So a safe start on a writer is a transaction boundary in a binlog file the writer
+still has, **after which the binlog holds only the writer's own events** (logged
+with its ``@@server_id``): where its own writes continue, never inside history
+replicated from another server. The end of the last replicated event is where
+the writer's own writes begin (:func:`own_writes_begin`); after a switchover
+that is green's coordinates. Everything is read from the writer with ``SHOW
+BINARY LOGS`` and ``SHOW BINLOG EVENTS``
+(https://dev.mysql.com/doc/refman/8.0/en/show-binlog-events.html), given here as
+data so that this module stays pure.
+
+Limitation, by design: a writer that is itself a binlog replica of another server
+(``log_replica_updates``) has only replicated history, and every position on it is
+refused.
 """
 
 from __future__ import annotations
 
-from cdc_runbooks.binlog_position import BinlogPosition
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from cdc_runbooks.binlog_position import FIRST_EVENT_POSITION, BinlogPosition
 from cdc_runbooks.refusal import Refusal
 
 # Events that begin a transaction (or a file): a reader started there sees whole transactions only.
 TRANSACTION_STARTS = frozenset({"Gtid", "Anonymous_Gtid", "Format_desc", "Previous_gtids", "Gtid_list",
                                 "Binlog_checkpoint", "Rotate"})
+# Events a server logs about its binlog itself, carrying no data: between two positions with only these, starting
+# at either gives the same rows.
+BINLOG_HOUSEKEEPING = frozenset({"Format_desc", "Previous_gtids", "Gtid_list", "Binlog_checkpoint", "Rotate", "Stop"})
+
+ANOTHER_SERVER = (
+    "It looks like another server's position: after a blue/green switchover, old blue's checkpoint names binlog "
+    "files that green also has, at unrelated offsets. Resume from a position taken on this writer: a DMS "
+    "RecoveryCheckpoint taken while the task read it or, after a switchover, green's coordinates (the switchover "
+    "run's record).")
 
 
 class UnsafeStartPosition(Refusal, ValueError):
     """The position is not where CDC may start on this writer."""
 
 
-def check_on_writer(position: BinlogPosition, binary_logs: dict[str, int], event_at_position: tuple | None,
-                    writer: str) -> None:
-    """Raise UnsafeStartPosition unless ``position`` starts a transaction in a binlog ``writer`` still has.
+class UnreadableOffset(Exception):
+    """The server refused to read its binlog from an offset (MySQL error 1220: not an event boundary)."""
 
-    :param binary_logs: SHOW BINARY LOGS as {file: size}.
-    :param event_at_position: (event_type, info) of the event at the position, None at the file's end.
-    """
-    if position.file not in binary_logs:
-        files = sorted(binary_logs, key=lambda name: BinlogPosition(name, 4).sequence)
+
+@dataclass(frozen=True)
+class BinlogEvent:
+    """One row of ``SHOW BINLOG EVENTS``: Log_name, Pos, Event_type, Server_id, End_log_pos, Info."""
+
+    file: str
+    position: int
+    event_type: str
+    server_id: int
+    end_position: int
+    info: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Sequence) -> BinlogEvent:
+        file, position, event_type, server_id, end_position, info = row[:6]
+        return cls(str(file), int(position), str(event_type), int(server_id), int(end_position),
+                   None if info is None else str(info))
+
+    @property
+    def at(self) -> BinlogPosition:
+        return BinlogPosition(self.file, self.position)
+
+    @property
+    def end(self) -> BinlogPosition:
+        return BinlogPosition(self.file, self.end_position)
+
+    @property
+    def starts_transaction(self) -> bool:
+        return self.event_type in TRANSACTION_STARTS or (
+            self.event_type == "Query" and str(self.info).strip().upper() == "BEGIN")
+
+
+# (file, start) -> the events of ``file`` from ``start`` (an offset the caller believes is an event boundary) to
+# the file's end; raises UnreadableOffset when the server refuses the offset.
+EventReader = Callable[[str, int], Iterable[BinlogEvent]]
+
+
+@dataclass(frozen=True)
+class WriterBinlog:
+    """A writer's binlog as a check sees it: its instance name, ``@@server_id``, SHOW BINARY LOGS as
+    {file: size}, and a reader of its events."""
+
+    writer: str
+    server_id: int
+    files: dict[str, int]
+    read: EventReader
+
+    def files_in_order(self, basename: str) -> list[str]:
+        """The writer's files of one sequence (``mysql-bin-changelog``), oldest first."""
+        ours = [name for name in self.files if BinlogPosition(name, FIRST_EVENT_POSITION).basename == basename]
+        return sorted(ours, key=lambda name: BinlogPosition(name, FIRST_EVENT_POSITION).sequence)
+
+    def events_from(self, position: BinlogPosition) -> Iterator[BinlogEvent]:
+        """Every event from ``position`` to the end of the binlog, across rotations, in order."""
+        for name in self.files_in_order(position.basename):
+            sequence = BinlogPosition(name, FIRST_EVENT_POSITION).sequence
+            if sequence < position.sequence:
+                continue
+            start = position.position if name == position.file else FIRST_EVENT_POSITION
+            if start < self.files[name]:
+                yield from self.read(name, start)
+
+    def events_between(self, first: BinlogPosition, last: BinlogPosition) -> Iterator[BinlogEvent]:
+        """The events from ``first`` (a boundary) up to, not including, ``last``."""
+        for event in self.events_from(first):
+            if event.at >= last:
+                return
+            yield event
+
+
+def check_on_writer(position: BinlogPosition, binlog: WriterBinlog) -> None:
+    """Raise UnsafeStartPosition unless ``position`` starts a transaction in a file the writer still has and only
+    the writer's own events follow it (nothing replicated from another server)."""
+    writer = binlog.writer
+    if position.file not in binlog.files:
+        files = binlog.files_in_order(position.basename) or sorted(binlog.files)
         listed = f"{files[0]} .. {files[-1]}" if files else "none"
         raise UnsafeStartPosition(
             f"{position} is not on the writer {writer}: its binlog files are {listed}. The position belongs to "
             "another server (after a switchover, blue's checkpoint names a file green may also have, at "
             "unrelated offsets) or the file was purged (binlog retention too short).")
-    size = binary_logs[position.file]
+    size = binlog.files[position.file]
     if position.position > size:
-        raise UnsafeStartPosition(f"{position} is past the end of {position.file} ({size} bytes) on {writer}.")
-    if event_at_position is None:
-        if position.position != size:
-            raise UnsafeStartPosition(f"{position} is not an event boundary on {writer}.")
-        return  # the end of the file: CDC starts with whatever comes next
-    event_type, info = event_at_position
-    starts = event_type in TRANSACTION_STARTS or (event_type == "Query" and str(info).strip().upper() == "BEGIN")
-    if not starts:
+        raise UnsafeStartPosition(f"{position} is past the end of {position.file} ({size} bytes) on {writer}. "
+                                  f"{ANOTHER_SERVER}")
+    events = binlog.events_from(position)
+    try:
+        first = next(events, None)
+    except UnreadableOffset as error:
+        raise UnsafeStartPosition(f"{position} is not an event boundary on {writer} (the server says: {error}). "
+                                  f"{ANOTHER_SERVER}") from None
+    if position.position < size:
+        _require_transaction_start(position, first, writer)
+    _require_own_history(position, [first] if first else [], events, binlog)
+
+
+def own_writes_begin(binlog: WriterBinlog) -> BinlogPosition | None:
+    """The end of the last event in the writer's binlog logged by another server (replicated to it): the writer's
+    own writes begin there. None when the binlog holds nothing from another server. Reads files newest first and
+    stops at the first that holds such an event."""
+    for basename in sorted({BinlogPosition(name, FIRST_EVENT_POSITION).basename for name in binlog.files}):
+        for name in reversed(binlog.files_in_order(basename)):
+            last = None
+            for event in binlog.read(name, FIRST_EVENT_POSITION):
+                if event.server_id != binlog.server_id:
+                    last = event
+            if last is not None:
+                return last.end
+    return None
+
+
+def _require_transaction_start(position: BinlogPosition, first: BinlogEvent | None, writer: str) -> None:
+    if first is None or first.at != position:
+        raise UnsafeStartPosition(f"{position} is not an event boundary on {writer}. {ANOTHER_SERVER}")
+    if not first.starts_transaction:
         raise UnsafeStartPosition(
-            f"{position} is inside a transaction on {writer} (the event there is {event_type}); starting there "
+            f"{position} is inside a transaction on {writer} (the event there is {first.event_type}); starting there "
             "drops the transaction's first rows. Use a position at a transaction boundary, such as a DMS "
             "RecoveryCheckpoint or the coordinates RDS publishes after a switchover.")
+
+
+def _require_own_history(position: BinlogPosition, first: list[BinlogEvent], rest: Iterator[BinlogEvent],
+                         binlog: WriterBinlog) -> None:
+    """Read to the end of the binlog (what CDC would read from ``position``) and refuse if another server logged
+    any of it; the refusal says where the writer's own writes begin."""
+    seen, last = None, None
+    for event in itertools.chain(first, rest):
+        if event.server_id != binlog.server_id:
+            seen, last = seen or event, event
+    if seen is not None:
+        raise UnsafeStartPosition(
+            f"{position} is inside history that {binlog.writer} (server id {binlog.server_id}) replicated from "
+            f"another server: its binlog holds events of server id {seen.server_id} after it ({seen.event_type} at "
+            f"{seen.at}, the last ending at {last.end}, where this writer's own writes begin). Starting there "
+            f"re-applies transactions CDC already delivered from that server (duplicates). {ANOTHER_SERVER}")

@@ -14,12 +14,16 @@ class InvalidSwitchoverFact(Refusal, ValueError):
     """The asset event does not carry what the data platform needs to resume CDC."""
 
 
-def validate_fact(extra: dict) -> dict:
-    """Refuse an event without every key, or with a malformed pipeline, deployment or position."""
+def validate_fact(extra: dict, pipeline: str) -> dict:
+    """Refuse a fact without every key, for another pipeline than ``pipeline``, or with a malformed deployment or
+    position."""
     missing = [key for key in EVENT_KEYS if key not in (extra or {})]
     if missing:
-        raise InvalidSwitchoverFact(f"switchover event lacks {missing}: {extra!r}")
+        raise InvalidSwitchoverFact(f"switchover event lacks {missing}: {extra!r}"[:500])
     identifiers.table_name(extra["pipeline"], "pipeline")
+    if extra["pipeline"] != pipeline:
+        raise InvalidSwitchoverFact(f"the switchover fact is for pipeline {extra['pipeline']!r}, not {pipeline!r}: "
+                                    "refusing to resume this pipeline's CDC from another pipeline's positions")
     identifiers.deployment_identifier(extra["deployment"], "deployment")
     BinlogPosition.parse(extra["checkpoint"])
     BinlogPosition.parse(extra["position"])

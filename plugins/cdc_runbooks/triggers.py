@@ -87,11 +87,13 @@ class DmsTaskStatusTrigger(BaseTrigger):
 class CdcLatencyTrigger(BaseTrigger):
     """Fire when CDCLatencySource and CDCLatencyTarget of the task stay at or below ``max_latency_s`` for
     ``sustain_s`` (CloudWatch, AWS/DMS); error after ``timeout_s``, or at once when the task (``task_arn``) is no
-    longer running (a failed task publishes no latency, and its last datapoints must not pass for converged)."""
+    longer running (a failed task publishes no latency, and its last datapoints must not pass for converged), or
+    when the latency has risen at every poll for ``give_up_rising_s`` (CDC falls behind instead of catching up:
+    waiting cannot help). Logs the latency and how it moved at every poll."""
 
     def __init__(self, *, pipeline_name: str, dimensions: list[dict], max_latency_s: float, sustain_s: float,
                  timeout_s: float, poll_s: float, what: str, carry: dict | None = None,
-                 task_arn: str | None = None) -> None:
+                 task_arn: str | None = None, give_up_rising_s: float | None = None) -> None:
         super().__init__()
         self.pipeline_name = pipeline_name
         self.dimensions = dimensions
@@ -102,12 +104,13 @@ class CdcLatencyTrigger(BaseTrigger):
         self.what = what
         self.carry = carry or {}
         self.task_arn = task_arn
+        self.give_up_rising_s = give_up_rising_s
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (f"{type(self).__module__}.{type(self).__qualname__}", {
             "pipeline_name": self.pipeline_name, "dimensions": self.dimensions, "max_latency_s": self.max_latency_s,
             "sustain_s": self.sustain_s, "timeout_s": self.timeout_s, "poll_s": self.poll_s, "what": self.what,
-            "carry": self.carry, "task_arn": self.task_arn})
+            "carry": self.carry, "task_arn": self.task_arn, "give_up_rising_s": self.give_up_rising_s})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from cdc_runbooks.dms_polling import latest_latency, task_state
@@ -129,6 +132,14 @@ class CdcLatencyTrigger(BaseTrigger):
             sample = await asyncio.to_thread(latest_latency, self.pipeline_name, self.dimensions)
             if sample is not None:
                 window.add(LatencySample(time.monotonic(), *sample))
+                self.log.info("Waiting for CDC to %s: %s", self.what, window.progress())
+            if self.give_up_rising_s is not None and window.rising_for(self.give_up_rising_s):
+                yield TriggerEvent({"status": "error", "carry": self.carry, "message": (
+                    f"CDC cannot {self.what}: its latency rose at every poll for {self.give_up_rising_s:g} s "
+                    f"({window.describe()}). Changes arrive faster than DMS applies them (e.g. large transactions), "
+                    "so waiting cannot help; nothing was stopped. Let that load finish (or stop it), then run this "
+                    "step again.")})
+                return
             await asyncio.sleep(self.poll_s)
         yield TriggerEvent({"status": "success", "message": f"CDC latency {self.what}: {window.describe()}",
                             "carry": self.carry})

@@ -8,6 +8,7 @@ the endpoint and port from DescribeDBClusters at the moment it runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from airflow.providers.amazon.aws.hooks.rds import RdsHook
@@ -15,6 +16,12 @@ from airflow.providers.mysql.hooks.mysql import MySqlHook
 from airflow.sdk import Connection
 
 from cdc_runbooks import identifiers
+from cdc_runbooks.start_position import BinlogEvent, UnreadableOffset, WriterBinlog
+
+# SHOW BINLOG EVENTS rows read per statement: memory stays bounded however long the binlog is.
+BINLOG_PAGE = 5000
+# MySQL's ER_ERROR_WHEN_EXECUTING_COMMAND: "Wrong offset or I/O error" for an offset that is not an event boundary.
+_WRONG_OFFSET = 1220
 
 
 @dataclass(frozen=True)
@@ -50,3 +57,28 @@ def writer_sql_hook(conn_id: str, writer: ClusterWriter) -> MySqlHook:
                             port=writer.port, login=base.login, password=base.password, schema=base.schema,
                             extra=base.extra)
     return MySqlHook(mysql_conn_id=conn_id, connection=connection)
+
+
+def writer_binlog(conn_id: str, writer: ClusterWriter) -> WriterBinlog:
+    """The writer's binlog for position checks: ``@@server_id``, ``SHOW BINARY LOGS`` and a reader that pages
+    ``SHOW BINLOG EVENTS IN file FROM pos LIMIT n`` (https://dev.mysql.com/doc/refman/8.0/en/show-binlog-events.html),
+    each page starting where the previous one's last event ends."""
+    hook = writer_sql_hook(conn_id, writer)
+    server_id = int(hook.get_first("SELECT @@server_id")[0])
+    files = {row[0]: int(row[1]) for row in hook.get_records("SHOW BINARY LOGS")}
+
+    def read(file: str, start: int) -> Iterator[BinlogEvent]:
+        while True:
+            try:
+                rows = hook.get_records("SHOW BINLOG EVENTS IN %s FROM %s LIMIT %s",
+                                        parameters=(file, start, BINLOG_PAGE))
+            except Exception as error:
+                if _WRONG_OFFSET not in (getattr(error, "errno", None), *getattr(error, "args", ())[:1]):
+                    raise
+                raise UnreadableOffset(str(error).strip().splitlines()[0]) from None
+            yield from map(BinlogEvent.from_row, rows)
+            if len(rows) < BINLOG_PAGE:
+                return
+            start = int(rows[-1][4])
+
+    return WriterBinlog(writer.instance, server_id, files, read)

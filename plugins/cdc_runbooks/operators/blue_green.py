@@ -20,17 +20,19 @@ from cdc_runbooks.aws_hooks import rds_hook
 from cdc_runbooks.blue_green import (
     BlueGreenStateError,
     DeploymentState,
+    check_coordinates,
     find_coordinates,
     plan_switchover,
-    position_after_replicated,
     require_completed,
 )
 from cdc_runbooks.operators.step import records_failure, run_started_at
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
 from cdc_runbooks.rds_polling import deployment_state
 from cdc_runbooks.refusal import Refusal
+from cdc_runbooks.resume_handoff import resume_dag_id, why_resume_cannot_run
+from cdc_runbooks.start_position import own_writes_begin
 from cdc_runbooks.triggers import BlueGreenSwitchoverTrigger, wait_for
-from cdc_runbooks.writer import describe_writer, writer_sql_hook
+from cdc_runbooks.writer import describe_writer, writer_binlog, writer_sql_hook
 
 
 def _cluster(rds, identifier_or_arn: str) -> dict:
@@ -39,6 +41,29 @@ def _cluster(rds, identifier_or_arn: str) -> dict:
 
 def _writer_instance(cluster: dict) -> str:
     return next(m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", []) if m.get("IsClusterWriter"))
+
+
+def _require_production_source(rds, pipeline: Pipeline, state: DeploymentState) -> None:
+    """Refuse (BlueGreenStateError) a deployment whose source is not the pipeline's production cluster: an RDS
+    API call only, made before anything connects to the deployment's clusters."""
+    production = _cluster(rds, pipeline.source_cluster)["DBClusterArn"]
+    if state.source != production:
+        raise BlueGreenStateError(f"refusing: {state.describe()} switches {state.source}, not the pipeline's "
+                                  f"production cluster {pipeline.source_cluster} ({production})")
+
+
+def _unverifiable_tables(pipeline: Pipeline, cluster: str) -> str | None:
+    """Why the reconciliation (:func:`cdc_runbooks.compared_table.describe_tables`) cannot verify some of the
+    pipeline's tables with ``cluster``'s writer as the source, naming every such table; None when it can verify
+    them all. Reads the information schemas only."""
+    from cdc_runbooks.compared_table import describe_tables
+    from cdc_runbooks.operators.reconcile import source_side, target_side
+
+    try:
+        describe_tables(source_side(pipeline, cluster), target_side(pipeline), pipeline.tables)
+    except Refusal as refusal:
+        return str(refusal)
+    return None
 
 
 class BlueGreenSwitchoverOperator(BaseOperator):
@@ -82,7 +107,8 @@ class BlueGreenSwitchoverOperator(BaseOperator):
             raise BlueGreenStateError(f"switchover_timeout {timeout} is outside RDS's 30-3600 seconds")
         state = deployment_state(pipeline.name, self.deployment_identifier)
         rds = rds_hook(pipeline.aws_conn_id).conn
-        self._require_production_source(rds, pipeline, state)
+        if state.status != "SWITCHOVER_COMPLETED":  # once completed, its source is old blue (a retry adopts it)
+            _require_production_source(rds, pipeline, state)
         action = plan_switchover(state)
         carry = {"deployment": state.identifier, "action": action.value}
         if action is Action.ACT:
@@ -113,22 +139,18 @@ class BlueGreenSwitchoverOperator(BaseOperator):
         require_completed(state)
         return {**event["carry"], "status": state.status, "finished_at": datetime.now(UTC).isoformat()}
 
-    @staticmethod
-    def _require_production_source(rds, pipeline: Pipeline, state: DeploymentState) -> None:
-        production = _cluster(rds, pipeline.source_cluster)["DBClusterArn"]
-        if state.status != "SWITCHOVER_COMPLETED" and state.source != production:
-            raise BlueGreenStateError(f"refusing: {state.describe()} switches {state.source}, not the pipeline's "
-                                      f"production cluster {pipeline.source_cluster} ({production})")
-
 
 class BlueGreenCoordinatesOperator(BaseOperator):
     """Where CDC resumes on the new writer after a switchover.
 
     Waits (bounded) for the RDS event "Binary log coordinates in green environment after switchover" of the
-    old green writer, dated within the switchover. RDS events are best effort: if it has not appeared by
-    ``event_timeout_s``, falls back to the end of the last transaction the new writer replicated from blue
-    (its own writes begin there; found in its binlog by blue's server id) and marks the run as needing
-    reconciliation attention.
+    old green writer, dated within the switchover: not before ``since``, not after the moment it is read plus
+    ``max_clock_skew_s`` (a future-dated event is a skewed clock, a replayed or an injected event, and is ignored).
+    The event's position is then cross-checked against the new writer's binlog
+    (:func:`cdc_runbooks.blue_green.check_coordinates`): it must name the point where the writer's own writes begin
+    (the end of what it replicated from blue); disagreement refuses before CDC restarts. RDS events are best
+    effort: if none has appeared by ``event_timeout_s``, the position read from the binlog is used and the run is
+    marked as needing reconciliation attention.
 
     :param pipeline_name: pipeline in the pipelines configuration.
     :param deployment_identifier: the switched-over deployment (its Source now names old blue).
@@ -136,13 +158,14 @@ class BlueGreenCoordinatesOperator(BaseOperator):
     :param since: ISO time the switchover started; older events are ignored.
     :param event_timeout_s: how long to wait for the event.
     :param poll_s: seconds between DescribeEvents calls.
+    :param max_clock_skew_s: how far past our clock an event may be dated.
     """
 
     template_fields: Sequence[str] = ("pipeline_name", "deployment_identifier", "green_writer", "since",
                                       "event_timeout_s")
 
     def __init__(self, *, pipeline_name: str, deployment_identifier: str, green_writer: str, since: str,
-                 event_timeout_s: float = 300, poll_s: float = 5, **kwargs) -> None:
+                 event_timeout_s: float = 300, poll_s: float = 5, max_clock_skew_s: float = 60, **kwargs) -> None:
         super().__init__(**kwargs)
         self.pipeline_name = pipeline_name
         self.deployment_identifier = deployment_identifier
@@ -150,6 +173,7 @@ class BlueGreenCoordinatesOperator(BaseOperator):
         self.since = since
         self.event_timeout_s = event_timeout_s
         self.poll_s = poll_s
+        self.max_clock_skew_s = max_clock_skew_s
 
     @records_failure
     def execute(self, context) -> dict:
@@ -159,31 +183,28 @@ class BlueGreenCoordinatesOperator(BaseOperator):
         deadline = time.monotonic() + float(self.event_timeout_s)
         while True:
             events = rds.describe_events(SourceType="db-instance", StartTime=since - timedelta(minutes=1))["Events"]
-            position = find_coordinates(events, self.green_writer, since)
-            if position is not None:
-                self.log.info("Green's coordinates from the RDS event of %s: %s", self.green_writer, position)
-                return {"position": str(position), "source": "event", "needs_reconciliation_attention": False}
-            if time.monotonic() > deadline:
+            until = datetime.now(UTC) + timedelta(seconds=float(self.max_clock_skew_s))
+            position = find_coordinates(events, self.green_writer, since, until)
+            if position is not None or time.monotonic() > deadline:
                 break
             time.sleep(self.poll_s)
-        return self._fallback(pipeline, rds)
+        writer = describe_writer(rds_hook(pipeline.aws_conn_id), pipeline.source_cluster)
+        green = writer_binlog(pipeline.source_conn_id, writer)
+        if position is not None:
+            check_coordinates(position, green)
+            self.log.info("Green's coordinates from the RDS event of %s: %s, confirmed by %s's binlog",
+                          self.green_writer, position, writer.instance)
+            return {"position": str(position), "source": "event", "needs_reconciliation_attention": False}
+        return self._fallback(green)
 
-    def _fallback(self, pipeline: Pipeline, rds) -> dict:
-        state = deployment_state(pipeline.name, self.deployment_identifier)
-        old_blue = describe_writer(rds_hook(pipeline.aws_conn_id), _cluster(rds, state.source)[
-            "DBClusterIdentifier"])
-        blue_server_id = int(writer_sql_hook(pipeline.source_conn_id, old_blue).get_first("SELECT @@server_id")[0])
-        new_writer = writer_sql_hook(pipeline.source_conn_id, describe_writer(
-            rds_hook(pipeline.aws_conn_id), pipeline.source_cluster))
-        files = [row[0] for row in new_writer.get_records("SHOW BINARY LOGS")]
-        binlog = [(f, new_writer.get_records("SHOW BINLOG EVENTS IN %s", parameters=(f,))) for f in files]
-        position = position_after_replicated(binlog, blue_server_id)
+    def _fallback(self, green) -> dict:
+        position = own_writes_begin(green)
         if position is None:
-            raise BlueGreenStateError("no coordinates event, and the new writer's binlog holds nothing replicated "
-                                      f"from blue (server id {blue_server_id}): the position cannot be derived")
-        self.log.warning("No coordinates event from %s within %s s; FALLBACK position %s = end of the last "
-                         "transaction replicated from blue (server id %s). Reconcile after the restart.",
-                         self.green_writer, self.event_timeout_s, position, blue_server_id)
+            raise BlueGreenStateError(f"no coordinates event, and the new writer {green.writer}'s binlog holds "
+                                      "nothing replicated from blue: the position cannot be derived")
+        self.log.warning("No coordinates event from %s within %s s; FALLBACK position %s = end of the last event "
+                         "%s replicated from blue (its own writes begin there). Reconcile after the restart.",
+                         self.green_writer, self.event_timeout_s, position, green.writer)
         return {"position": str(position), "source": "fallback: end of the last transaction replicated from blue",
                 "needs_reconciliation_attention": True}
 
@@ -195,9 +216,12 @@ class SwitchoverPreflightFailed(Refusal, RuntimeError):
 class BlueGreenPreflightOperator(BaseOperator):
     """Everything that must hold before a blue/green switchover under CDC; changes nothing.
 
-    Checks: the deployment is AVAILABLE and switches the pipeline's production cluster; green's replica lag
-    (``SHOW REPLICA STATUS`` on green's writer) is at most ``max_green_lag_s``; binlog readiness on blue and on
-    green, with binlog retention covering ``window_hours``; the DMS task is running. Returns the markdown
+    A deployment that does not switch the pipeline's production cluster is refused first, before anything
+    connects to its clusters. Checks: the deployment is AVAILABLE; green's replica lag (``SHOW REPLICA STATUS``
+    on green's writer) is at most ``max_green_lag_s``; binlog readiness on blue and on green, with binlog
+    retention covering ``window_hours``; the DMS task is running; the reconciliation the resume DAG runs after
+    the switchover can verify every pipeline table with green's writer as the source; the resume DAG exists and is
+    not paused (:func:`cdc_runbooks.resume_handoff.why_resume_cannot_run`). Returns the markdown
     report, the plan, and the names the later steps need (green's writer before the switchover); fails with
     the whole report if any check fails.
 
@@ -228,20 +252,23 @@ class BlueGreenPreflightOperator(BaseOperator):
         pipeline = get_pipeline(self.pipeline_name)
         rds = rds_hook(pipeline.aws_conn_id).conn
         deployment = deployment_state(pipeline.name, self.deployment_identifier)
+        _require_production_source(rds, pipeline, deployment)
         blue, green = _cluster(rds, deployment.source), _cluster(rds, deployment.target)
-        production = _cluster(rds, pipeline.source_cluster)["DBClusterArn"]
         lag = self._green_lag(pipeline, green["DBClusterIdentifier"])
+        unverifiable = _unverifiable_tables(pipeline, green["DBClusterIdentifier"])
         task = task_state(pipeline.name, pipeline.dms_task_arn)
+        cannot_resume = why_resume_cannot_run(context["ti"], pipeline.name)
         retention = max(int(self.window_hours), pipeline.binlog_retention_hours_min)
         readiness = [check_binlog_readiness(pipeline, c["DBClusterIdentifier"], role, retention)
                      for c, role in ((blue, "production (blue)"), (green, "green"))]
         checks = [
             ("deployment AVAILABLE", deployment.status == "AVAILABLE", deployment.describe()),
-            ("deployment switches production", deployment.source == production,
-             f"source {deployment.source}; production {production}"),
             ("green replica lag", lag is not None and lag <= float(self.max_green_lag_s),
              f"{lag} s (max {self.max_green_lag_s} s)" if lag is not None else "green is not replicating"),
             ("DMS task running", task.status == "running" and not task.last_failure_message, task.describe()),
+            ("tables verifiable by the reconciliation", unverifiable is None,
+             unverifiable or ", ".join(pipeline.tables)),
+            ("CDC resume DAG can run", cannot_resume is None, cannot_resume or resume_dag_id(pipeline.name)),
             *((f"binlog readiness of {r.cluster} ({r.role}), retention >= {retention} h", r.passed,
                ", ".join(c.name for c in r.failures) or "all checks pass") for r in readiness),
         ]
@@ -286,5 +313,6 @@ class BlueGreenPreflightOperator(BaseOperator):
             f"4. binlog readiness of the new production `{pipeline.source_cluster}`",
             "5. drain old blue from the checkpoint to its binlog end; restart CDC on the new writer from green's "
             "coordinates",
-            f"6. row counts of {', '.join(pipeline.tables)}: source = warehouse, tolerance 0",
+            f"6. checksum reconciliation of {', '.join(pipeline.tables)} (every row, by key): source = warehouse, "
+            "drift 0",
         ])

@@ -26,9 +26,9 @@ from cdc_runbooks.dms_task import RESTARTABLE, DmsTaskState, DmsTaskStateError, 
 from cdc_runbooks.operators.step import records_failure, run_started_at
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
 from cdc_runbooks.rds_polling import deployment_state
-from cdc_runbooks.start_position import UnsafeStartPosition, check_on_writer
+from cdc_runbooks.start_position import check_on_writer
 from cdc_runbooks.triggers import CdcLatencyTrigger, DmsTaskStatusTrigger, run_inline, wait_for
-from cdc_runbooks.writer import describe_writer, writer_sql_hook
+from cdc_runbooks.writer import describe_writer, writer_binlog, writer_sql_hook
 
 
 class DmsTaskFailed(RuntimeError):
@@ -66,12 +66,14 @@ class _DmsCdcOperator(BaseOperator):
                                     waiter_delay=self._delay(pipeline), waiter_max_attempts=self.waiter_max_attempts,
                                     carry=carry)
 
-    def _until_latency(self, pipeline: Pipeline, state: DmsTaskState, what: str, carry: dict) -> CdcLatencyTrigger:
+    def _until_latency(self, pipeline: Pipeline, state: DmsTaskState, what: str, carry: dict,
+                       give_up_rising_s: float | None = None) -> CdcLatencyTrigger:
         return CdcLatencyTrigger(
             pipeline_name=pipeline.name, dimensions=latency_dimensions(pipeline.name, state),
             max_latency_s=float(self.max_latency_s or pipeline.drain_max_latency_s),
             sustain_s=float(self.sustain_s or pipeline.drain_sustain_s), timeout_s=self.latency_timeout_s,
-            poll_s=min(self._delay(pipeline), pipeline.metric_period_s), what=what, carry=carry, task_arn=state.arn)
+            poll_s=min(self._delay(pipeline), pipeline.metric_period_s), what=what, carry=carry, task_arn=state.arn,
+            give_up_rising_s=give_up_rising_s)
 
     @staticmethod
     def _fired(event: dict) -> dict:
@@ -94,6 +96,8 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
     :param max_latency_s: drained means CDCLatencySource/Target at or below this (default: pipeline's).
     :param sustain_s: ... for this long (default: pipeline's).
     :param latency_timeout_s: give up waiting for the drain after this long.
+    :param give_up_rising_s: fail early, with the reason, when the latency has risen at every poll for this long
+        (CDC falls behind instead of draining); default: ten polls of the CloudWatch period, at least 5 minutes.
     :param wait_for_completion: wait for ``stopped`` (always true in a runbook; false only hands back early).
     :param waiter_delay: seconds between DescribeReplicationTasks polls (default: pipeline's poll_interval_s).
     :param waiter_max_attempts: polls before giving up.
@@ -101,6 +105,10 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
     """
 
     template_fields: Sequence[str] = ("pipeline_name", "dry_run", "max_latency_s", "sustain_s")
+
+    def __init__(self, *, give_up_rising_s: float | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.give_up_rising_s = give_up_rising_s
 
     @records_failure
     def execute(self, context) -> dict:
@@ -114,7 +122,9 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
             return {"dry_run": True, "task": state.arn, "status": state.status, "action": action.value}
         carry = {"task": state.arn, "action": action.value}
         if action is Action.ACT:
-            return wait_for(self, context, self._until_latency(pipeline, state, "drain", carry), "stop_when_drained")
+            rising = self.give_up_rising_s or max(300.0, 10 * pipeline.metric_period_s)
+            return wait_for(self, context, self._until_latency(pipeline, state, "drain", carry, rising),
+                            "stop_when_drained")
         return wait_for(self, context, self._until_stopped(pipeline, carry), "record_stopped")
 
     @records_failure
@@ -229,22 +239,12 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
         return {"CdcStartTime": identifiers.iso_datetime(self.cdc_start_time, "cdc_start_time")}
 
     def _check_position(self, pipeline: Pipeline, position: BinlogPosition) -> None:
-        """Refuse a position that is not a transaction start in a binlog the current writer still has."""
+        """Refuse a position that is not a transaction start in the current writer's binlog followed only by the
+        writer's own events (see :mod:`cdc_runbooks.start_position`)."""
         writer = describe_writer(rds_hook(pipeline.aws_conn_id), pipeline.source_cluster)
-        sql = writer_sql_hook(pipeline.source_conn_id, writer)
-        logs = {row[0]: int(row[1]) for row in sql.get_records("SHOW BINARY LOGS")}
-        event = None
-        if position.file in logs and position.position < logs[position.file]:
-            try:
-                rows = sql.get_records("SHOW BINLOG EVENTS IN %s FROM %s LIMIT 1",
-                                       parameters=(position.file, position.position))
-            except Exception as exc:  # the server refuses offsets that are not event boundaries
-                raise UnsafeStartPosition(f"{position} is not an event boundary on {writer.instance}: {exc}") \
-                    from None
-            event = (rows[0][2], rows[0][5]) if rows else None
-        check_on_writer(position, logs, event, writer.instance)
-        self.log.info("%s is a transaction boundary on the current writer %s (%s)", position, writer.instance,
-                      writer.endpoint)
+        check_on_writer(position, writer_binlog(pipeline.source_conn_id, writer))
+        self.log.info("%s is a transaction boundary on the current writer %s (%s), followed only by its own "
+                      "writes", position, writer.instance, writer.endpoint)
 
 
 class DmsDrainOldBlueOperator(_DmsCdcOperator):
