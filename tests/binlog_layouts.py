@@ -53,12 +53,16 @@ class Layout:
         return [*(e.at for events in self.files.values() for e in events),
                 *(BinlogPosition(name, size) for name, size in self.sizes().items())]
 
+    def order(self, position: BinlogPosition) -> tuple[int, int]:
+        """Where ``position`` (in one of the files) stands in the binlog: the file's place in SHOW BINARY LOGS."""
+        return list(self.files).index(position.file), position.position
+
     def applied_from(self, position: BinlogPosition) -> list[Transaction]:
         """The whole transactions a reader started at ``position`` applies."""
-        return [t for t in self.transactions if t.start >= position]
+        return [t for t in self.transactions if self.order(t.start) >= self.order(position)]
 
     def splits_a_transaction(self, position: BinlogPosition) -> bool:
-        return any(t.start < position < t.end for t in self.transactions)
+        return any(self.order(t.start) < self.order(position) < self.order(t.end) for t in self.transactions)
 
 
 # A file item: a transaction of (server id, row events) or a local binlog checkpoint.
@@ -71,12 +75,16 @@ _ITEM = st.one_of(
 @st.composite
 def layouts(draw, server_id: int = WRITER_ID) -> Layout:
     """A binlog of 1-4 files (the last one active), each opening with the server's header events, then
-    transactions of any origin and local checkpoints in any order, closed by a Rotate except the last."""
+    transactions of any origin and local checkpoints in any order, closed by a Rotate except the last; sometimes
+    the base name changes part-way (``log_bin`` renamed: a new sequence from 1)."""
     first = draw(st.integers(1, 4))
     layout = Layout(server_id)
     file_items = draw(st.lists(st.lists(_ITEM, max_size=6), min_size=1, max_size=4))
+    renamed_at = draw(st.integers(1, 5))
+    names = [f"{BASENAME}.{first + i:06d}" if i < renamed_at else f"mysql-bin.{1 + i - renamed_at:06d}"
+             for i in range(len(file_items))]
     for index, items in enumerate(file_items):
-        name = f"{BASENAME}.{first + index:06d}"
+        name = names[index]
         writer = _FileWriter(name, server_id, draw)
         for kind in ("Format_desc", "Gtid_list", "Binlog_checkpoint"):
             writer.event(kind, server_id)
@@ -86,7 +94,7 @@ def layouts(draw, server_id: int = WRITER_ID) -> Layout:
             else:
                 layout.transactions.append(writer.transaction(*item))
         if index < len(file_items) - 1:
-            writer.event("Rotate", server_id, f"{BASENAME}.{first + index + 1:06d};pos=4")
+            writer.event("Rotate", server_id, f"{names[index + 1]};pos=4")
         layout.files[name] = writer.events
     return layout
 
@@ -120,4 +128,4 @@ def candidate_positions(layout: Layout, other: Layout, offsets: list[int]) -> li
     own = layout.positions()
     nearby = [BinlogPosition(p.file, p.position + delta) for p in own for delta in (-1, 1) if p.position + delta >= 4]
     arbitrary = [BinlogPosition(name, offset) for name in sizes for offset in offsets]
-    return sorted({*own, *nearby, *arbitrary, *other.positions()}, key=lambda p: (p.sequence, p.position))
+    return sorted({*own, *nearby, *arbitrary, *other.positions()}, key=lambda p: (p.file, p.position))

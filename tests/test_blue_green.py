@@ -497,7 +497,7 @@ def test_exactly_the_coordinates_equivalent_to_the_end_of_replicated_history_are
             confirmed = True
         except CoordinatesDisagree:
             confirmed = False
-        begins = max((t.end for t in foreign), default=None)
+        begins = max((t.end for t in foreign), key=green.order, default=None)
         equivalent = (begins is not None and position in green.positions()
                       and not green.splits_a_transaction(position)
                       and green.applied_from(position) == green.applied_from(begins))
@@ -510,3 +510,18 @@ def test_exactly_the_coordinates_equivalent_to_the_end_of_replicated_history_are
 ])
 def test_production_is_blue_only_before_or_after_a_rolled_back_switchover(status, blue):
     assert production_is_blue(state(status)) is blue
+
+
+def test_two_newest_coordinates_events_naming_different_positions_are_a_disagreement():
+    """A replayed or injected event dated like the real one: neither can be trusted over the other."""
+    events = [event(GREEN_WRITER, AWS_MESSAGE, SINCE + timedelta(seconds=5)),
+              event(GREEN_WRITER, coordinates("mysql-bin-changelog.000003", 329), SINCE + timedelta(seconds=5))]
+    with pytest.raises(CoordinatesDisagree, match="naming different positions"):
+        find_coordinates(events, GREEN_WRITER, SINCE, UNTIL)
+    assert find_coordinates([events[0], dict(events[0])], GREEN_WRITER, SINCE, UNTIL) == AWS_POSITION  # duplicated
+
+
+def test_an_event_without_a_time_zone_is_ignored():
+    naive = event(GREEN_WRITER, coordinates("mysql-bin-changelog.000003", 329), datetime(2024, 5, 1, 12, 0, 5))
+    assert find_coordinates([naive, event(GREEN_WRITER, AWS_MESSAGE, SINCE)], GREEN_WRITER, SINCE, UNTIL) == \
+        AWS_POSITION

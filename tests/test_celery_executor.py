@@ -204,7 +204,7 @@ def test_two_pipelines_switch_over_at_once_approved_through_the_rest_api(deploym
     first, second = (_json(cluster.api("GET", _run_path(SWITCHOVER, run_id))) for run_id in run_ids)
     assert first["start_date"] < second["end_date"] and second["start_date"] < first["end_date"], "ran one by one"
     for suffix in SUFFIXES:
-        product = next(r for r in _records(estates[suffix], SWITCHOVER) if r["pipeline"] == _pipeline(suffix))
+        product = next(r for r in _records(estates[suffix], SWITCHOVER) if r["run_id"] in run_ids)
         approval = next(s for s in product["steps"] if s["task_id"] == "approve_switchover")["result"]
         assert approval["chosen_options"] == ["Approve"] and approval["responded_by_user"]["name"] == "admin"
         confirmed = next(s for s in product["steps"] if s["task_id"] == "confirm_cdc_resumes")["result"]

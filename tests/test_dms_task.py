@@ -10,12 +10,16 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cdc_runbooks.action import Action
+from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.dms_task import (
     RESTARTABLE,
     DmsTaskState,
     DmsTaskStateError,
+    plan_drain,
     plan_pause,
     plan_restart,
 )
@@ -382,3 +386,39 @@ def test_pause_refusal_of_a_stopped_task_points_to_its_recorded_checkpoint():
         plan_pause(stopped, RUN_STARTED)
     assert str(refused.value).endswith(f"Its recorded RecoveryCheckpoint {checkpoint} is where CDC resumes: "
                                        "dms_cdc_restart with cdc_start_position set to it.")
+
+
+# --- plan_drain: where draining old blue starts ---------------------------------------------------------------
+
+PAUSE, END = BinlogPosition("mysql-bin-changelog.000003", 400), BinlogPosition("mysql-bin-changelog.000004", 900)
+
+
+@pytest.mark.parametrize(("task", "action"), [
+    ("checkpoint:V1#1#mysql-bin-changelog.000003:400:-1:400:0:mysql-bin-changelog.000003:400#0#0#*#0#1", Action.ACT),
+    ("mysql-bin-changelog.000004:120", Action.ACT),  # a lost round stopped here: resume from it
+    ("mysql-bin-changelog.000004:900", Action.ADOPT),  # drained already
+])
+def test_a_drain_starts_where_the_task_stopped_on_old_blue(task, action):
+    assert plan_drain(PAUSE, task, END) is action
+
+
+@pytest.mark.parametrize("task", [
+    None,  # never ran
+    "mysql-bin-changelog.000003:399",  # before the pause: not this switchover's
+    "mysql-bin-changelog.000005:4",  # past old blue's end: green's (a resumed fact)
+    "mysql-bin.000004:500",  # another binlog sequence
+])
+def test_a_task_whose_checkpoint_left_old_blue_is_refused(task):
+    with pytest.raises(DmsTaskStateError, match="CDC has moved on since this switchover"):
+        plan_drain(PAUSE, task, END)
+
+
+@given(sequence=st.integers(1, 9), offset=st.integers(4, 2000))
+def test_a_drain_never_starts_outside_the_pause_to_end_range(sequence, offset):
+    task = BinlogPosition(f"mysql-bin-changelog.{sequence:06d}", offset)
+    try:
+        plan_drain(PAUSE, str(task), END)
+    except DmsTaskStateError:
+        assert not PAUSE <= task <= END
+    else:
+        assert PAUSE <= task <= END

@@ -23,10 +23,10 @@ from cdc_runbooks.start_position import (
 )
 
 WRITER = "prod-green-writer-1"
-LOGS = {
+LOGS = {  # SHOW BINARY LOGS: oldest first
+    "mysql-bin-changelog.000022": 524_288,
     "mysql-bin-changelog.000023": 1_048_576,
     "mysql-bin-changelog.000024": 9_120,
-    "mysql-bin-changelog.000022": 524_288,
 }
 
 
@@ -49,7 +49,7 @@ def binlog(event: tuple | None = None, at_position: BinlogPosition | None = None
 
 def test_transaction_starts():
     assert frozenset({"Gtid", "Anonymous_Gtid", "Format_desc", "Previous_gtids", "Gtid_list", "Binlog_checkpoint",
-                      "Rotate"}) == TRANSACTION_STARTS
+                      "Rotate", "Start_encryption"}) == TRANSACTION_STARTS
 
 
 def test_unsafe_start_position_is_a_value_error():
@@ -158,6 +158,7 @@ def test_an_event_read_at_another_offset_than_asked_is_not_a_boundary():
     ("Gtid_list", "[0-1-41]"),
     ("Binlog_checkpoint", "mysql-bin-changelog.000024"),
     ("Rotate", "mysql-bin-changelog.000025;pos=4"),
+    ("Start_encryption", ""),  # MariaDB, encrypted binlogs: right after Format_desc
 ])
 def test_a_transaction_start_is_safe(event):
     position = at("mysql-bin-changelog.000024:373")
@@ -234,6 +235,21 @@ def test_own_writes_begin_at_the_end_of_the_last_replicated_event_looking_back_i
     assert own_writes_begin(WriterBinlog(WRITER, WRITER_ID, {}, green.read)) is None
 
 
+def test_files_are_read_in_the_order_of_show_binary_logs_across_a_renamed_base_name():
+    """log_bin renamed: a new sequence (``mysql-bin.000001``) follows the old one. A position in the old base name is
+    followed by the new files too, and the newest replicated event is in the newest file, whatever the names."""
+    old = [BinlogEvent("mysql-bin-changelog.000009", 4, "Format_desc", WRITER_ID, 190),
+           BinlogEvent("mysql-bin-changelog.000009", 190, "Rotate", WRITER_ID, 230)]
+    new = [BinlogEvent("mysql-bin.000001", 4, "Format_desc", WRITER_ID, 190),
+           BinlogEvent("mysql-bin.000001", 190, "Gtid", BLUE_ID, 230)]
+    files = {"mysql-bin-changelog.000009": old, "mysql-bin.000001": new}
+    green = WriterBinlog(WRITER, WRITER_ID, {"mysql-bin-changelog.000009": 230, "mysql-bin.000001": 230},
+                         lambda file, start: [e for e in files[file] if e.position >= start])
+    with pytest.raises(UnsafeStartPosition, match="replicated from another server"):
+        check_on_writer(at("mysql-bin-changelog.000009:190"), green)
+    assert own_writes_begin(green) == at("mysql-bin.000001:230")
+
+
 # --- property: exactly the safe positions are accepted, whatever the layout -------------------------------------
 
 
@@ -272,6 +288,18 @@ def test_the_end_of_replicated_history_is_always_accepted_and_nothing_before_it(
     if not foreign:
         assert begins is None
         return
-    assert begins == max(t.end for t in foreign)
+    assert begins == max((t.end for t in foreign), key=green.order)
     assert _accepted(green, begins)
-    assert not any(_accepted(green, p) for p in green.positions() if p < begins)
+    assert not any(_accepted(green, p) for p in green.positions() if green.order(p) < green.order(begins))
+
+
+@pytest.mark.parametrize("ends", ["XA COMMIT X'7831',X'',1", "xa rollback X'7831',X'',1"])
+def test_the_group_that_ends_an_xa_transaction_prepared_earlier_is_refused(ends):
+    """MySQL logs an XA transaction's rows at XA PREPARE; the XA COMMIT comes later in a group of its own, which
+    starts like any transaction. Starting there applies a commit whose rows CDC never read."""
+    start = at("mysql-bin-changelog.000024:373")
+    events = [BinlogEvent(start.file, 373, "Anonymous_Gtid", WRITER_ID, 450, "SET @@SESSION.GTID_NEXT= 'ANONYMOUS'"),
+              BinlogEvent(start.file, 450, "Query", WRITER_ID, 520, ends)]
+    writer = WriterBinlog(WRITER, WRITER_ID, {start.file: 520}, lambda file, offset: events)
+    with pytest.raises(UnsafeStartPosition, match="inside an XA transaction"):
+        check_on_writer(start, writer)

@@ -33,3 +33,22 @@ def test_a_huge_fact_is_not_echoed_whole():
     with pytest.raises(InvalidSwitchoverFact) as error:
         validate_fact({"junk": "x" * 100_000}, "shop")
     assert len(str(error.value)) <= 500
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("paused_at", "not a date", "paused_at: .* is not valid"),
+    ("paused_at", 5, "paused_at: 5 is not valid"),
+    ("needs_reconciliation_attention", "false", "is not true or false"),
+    ("needs_reconciliation_attention", None, "is not true or false"),
+    ("position_source", ["event"], "position_source: .* is not a name"),
+    ("product_run_id", None, "product_run_id: None is not a name"),
+    ("position", "mysql-bin-changelog.000004:4\n; DROP", "position: invalid binlog position"),
+    ("checkpoint", 352, "checkpoint: invalid binlog position"),
+])
+def test_a_fact_with_a_malformed_value_is_refused_before_anything_acts_on_it(key, value, message):
+    with pytest.raises(ValueError, match=message):
+        validate_fact({**FACT, key: value}, "shop")
+
+
+def test_keys_beyond_the_fact_are_dropped():
+    assert validate_fact({**FACT, "note": "x"}, "shop") == FACT

@@ -109,11 +109,21 @@ def coordinates_from_event(message: str) -> BinlogPosition | None:
 def find_coordinates(events: list[dict], green_writer: str, since: datetime, until: datetime) -> BinlogPosition | None:
     """Green's coordinates from DescribeEvents(SourceType=db-instance) entries: the newest coordinates event of the
     old green writer (its name before the switchover) dated within [``since``, ``until``]. An older event is another
-    switchover's; a later one cannot be this switchover's (a skewed clock, a replayed or injected event)."""
+    switchover's; a later one cannot be this switchover's (a skewed clock, a replayed or injected event); an event
+    without a time zone cannot be placed and is ignored. Two newest events that name different positions raise
+    CoordinatesDisagree: neither can be trusted over the other."""
     found = [(e["Date"], coordinates_from_event(e["Message"])) for e in events
-             if e.get("SourceIdentifier") == green_writer and since <= e["Date"] <= until]
+             if e.get("SourceIdentifier") == green_writer and getattr(e["Date"], "tzinfo", None) is not None
+             and since <= e["Date"] <= until]
     found = [(date, position) for date, position in found if position is not None]
-    return max(found, key=lambda item: item[0])[1] if found else None
+    if not found:
+        return None
+    newest = max(date for date, _ in found)
+    positions = {position for date, position in found if date == newest}
+    if len(positions) > 1:
+        raise CoordinatesDisagree(f"{green_writer} published coordinates events dated {newest.isoformat()} naming "
+                                  f"different positions ({', '.join(sorted(map(str, positions)))})")
+    return positions.pop()
 
 
 def check_coordinates(position: BinlogPosition, green: WriterBinlog) -> BinlogPosition:
@@ -133,9 +143,6 @@ def check_coordinates(position: BinlogPosition, green: WriterBinlog) -> BinlogPo
     except UnsafeStartPosition as error:
         raise CoordinatesDisagree(f"the coordinates {position} disagree with {green.writer}'s binlog, where its own "
                                   f"writes begin at {begins}: {error}") from None
-    if position.basename != begins.basename:
-        raise CoordinatesDisagree(f"the coordinates {position} name another binlog sequence than {green.writer}'s "
-                                  f"own writes, which begin at {begins}")
     skipped = [e for e in green.events_between(begins, position) if e.event_type not in BINLOG_HOUSEKEEPING]
     if skipped:
         raise CoordinatesDisagree(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cdc_runbooks.action import Action
+from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.refusal import Refusal
 
 RESTARTABLE = frozenset({"stopped", "ready", "failed"})
@@ -92,6 +93,23 @@ def plan_restart(state: DmsTaskState, position: str | None, run_started: datetim
             f"refusing to restart: {state.describe()}. Starting it again would not move it; pause it first "
             "(dms_cdc_pause) so that its checkpoint is recorded, then restart from the position.")
     raise DmsTaskStateError(f"refusing to restart: {state.describe()}; wait until it is stopped, ready or failed.")
+
+
+def plan_drain(pause_checkpoint: BinlogPosition, task_checkpoint: str | None, end: BinlogPosition) -> Action:
+    """Draining old blue after a switchover starts from the task's own RecoveryCheckpoint, which must lie on old
+    blue between the pause's checkpoint and old blue's binlog end: right after the pause it is that checkpoint; after
+    a lost or cleared round, where the round stopped (never the pause again: that re-applies what the round
+    applied). ADOPT when it is the end already, ACT otherwise. Anything else refuses: CDC has moved on since this
+    switchover (the task ran elsewhere, e.g. its fact was already resumed), and draining would re-apply old blue's
+    tail."""
+    at = BinlogPosition.parse(task_checkpoint) if task_checkpoint else None
+    if at is None or at.basename != end.basename or not pause_checkpoint <= at <= end:
+        raise DmsTaskStateError(
+            f"refusing to drain old blue: the task's RecoveryCheckpoint {task_checkpoint} is not between the pause's "
+            f"checkpoint {pause_checkpoint} and old blue's binlog end {end}. CDC has moved on since this switchover "
+            "(was its fact already resumed?); draining again would apply old blue's tail twice. Compare source and "
+            "warehouse (cdc_reconcile) before deciding anything.")
+    return Action.ADOPT if at == end else Action.ACT
 
 
 def _since(moment: datetime | None, run_started: datetime | None) -> bool:

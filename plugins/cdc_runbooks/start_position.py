@@ -21,9 +21,17 @@ BINARY LOGS`` and ``SHOW BINLOG EVENTS``
 (https://dev.mysql.com/doc/refman/8.0/en/show-binlog-events.html), given here as
 data so that this module stays pure.
 
-Limitation, by design: a writer that is itself a binlog replica of another server
-(``log_replica_updates``) has only replicated history, and every position on it is
-refused.
+Files are read in the order SHOW BINARY LOGS lists them (the binlog index), which
+also holds across a renamed base name. DMS is sent the native position that was
+checked, never the rest of a checkpoint string.
+
+Limitations, failing closed: a writer that is itself a binlog replica of another
+server (``log_replica_updates``) has only replicated history, and every position on
+it is refused. If an in-cluster failover leaves events logged under the previous
+writer's server id in the binlog (not documented by AWS either way), positions
+before the failover are refused too, and the position the refusal names as where
+the writer's own writes begin is then *not* a safe substitute: compare source and
+warehouse before choosing one.
 """
 
 from __future__ import annotations
@@ -37,10 +45,14 @@ from cdc_runbooks.refusal import Refusal
 
 # Events that begin a transaction (or a file): a reader started there sees whole transactions only.
 TRANSACTION_STARTS = frozenset({"Gtid", "Anonymous_Gtid", "Format_desc", "Previous_gtids", "Gtid_list",
-                                "Binlog_checkpoint", "Rotate"})
+                                "Binlog_checkpoint", "Rotate", "Start_encryption"})
 # Events a server logs about its binlog itself, carrying no data: between two positions with only these, starting
 # at either gives the same rows.
-BINLOG_HOUSEKEEPING = frozenset({"Format_desc", "Previous_gtids", "Gtid_list", "Binlog_checkpoint", "Rotate", "Stop"})
+BINLOG_HOUSEKEEPING = frozenset({"Format_desc", "Previous_gtids", "Gtid_list", "Binlog_checkpoint", "Rotate", "Stop",
+                                 "Start_encryption"})
+
+# An XA transaction's rows are logged at XA PREPARE; the group that commits or rolls it back comes later.
+_XA_ENDS = ("XA COMMIT", "XA ROLLBACK")
 
 ANOTHER_SERVER = (
     "It looks like another server's position: after a blue/green switchover, old blue's checkpoint names binlog "
@@ -103,25 +115,20 @@ class WriterBinlog:
     files: dict[str, int]
     read: EventReader
 
-    def files_in_order(self, basename: str) -> list[str]:
-        """The writer's files of one sequence (``mysql-bin-changelog``), oldest first."""
-        ours = [name for name in self.files if BinlogPosition(name, FIRST_EVENT_POSITION).basename == basename]
-        return sorted(ours, key=lambda name: BinlogPosition(name, FIRST_EVENT_POSITION).sequence)
-
     def events_from(self, position: BinlogPosition) -> Iterator[BinlogEvent]:
-        """Every event from ``position`` to the end of the binlog, across rotations, in order."""
-        for name in self.files_in_order(position.basename):
-            sequence = BinlogPosition(name, FIRST_EVENT_POSITION).sequence
-            if sequence < position.sequence:
-                continue
+        """Every event from ``position`` (in one of the writer's files) to the end of the binlog, across rotations,
+        in the order of SHOW BINARY LOGS (its index: also across a change of the binlog's base name)."""
+        names = list(self.files)
+        for name in names[names.index(position.file):]:
             start = position.position if name == position.file else FIRST_EVENT_POSITION
             if start < self.files[name]:
                 yield from self.read(name, start)
 
     def events_between(self, first: BinlogPosition, last: BinlogPosition) -> Iterator[BinlogEvent]:
-        """The events from ``first`` (a boundary) up to, not including, ``last``."""
+        """The events from ``first`` (a boundary) up to, not including, ``last`` (both in the writer's files)."""
+        index = {name: number for number, name in enumerate(self.files)}
         for event in self.events_from(first):
-            if event.at >= last:
+            if (index[event.file], event.position) >= (index[last.file], last.position):
                 return
             yield event
 
@@ -131,7 +138,7 @@ def check_on_writer(position: BinlogPosition, binlog: WriterBinlog) -> None:
     the writer's own events follow it (nothing replicated from another server)."""
     writer = binlog.writer
     if position.file not in binlog.files:
-        files = binlog.files_in_order(position.basename) or sorted(binlog.files)
+        files = list(binlog.files)
         listed = f"{files[0]} .. {files[-1]}" if files else "none"
         raise UnsafeStartPosition(
             f"{position} is not on the writer {writer}: its binlog files are {listed}. The position belongs to "
@@ -143,31 +150,32 @@ def check_on_writer(position: BinlogPosition, binlog: WriterBinlog) -> None:
                                   f"{ANOTHER_SERVER}")
     events = binlog.events_from(position)
     try:
-        first = next(events, None)
+        head = list(itertools.islice(events, 2))
     except UnreadableOffset as error:
         raise UnsafeStartPosition(f"{position} is not an event boundary on {writer} (the server says: {error}). "
                                   f"{ANOTHER_SERVER}") from None
     if position.position < size:
-        _require_transaction_start(position, first, writer)
-    _require_own_history(position, [first] if first else [], events, binlog)
+        _require_transaction_start(position, head, writer)
+    _require_own_history(position, head, events, binlog)
 
 
 def own_writes_begin(binlog: WriterBinlog) -> BinlogPosition | None:
     """The end of the last event in the writer's binlog logged by another server (replicated to it): the writer's
     own writes begin there. None when the binlog holds nothing from another server. Reads files newest first and
     stops at the first that holds such an event."""
-    for basename in sorted({BinlogPosition(name, FIRST_EVENT_POSITION).basename for name in binlog.files}):
-        for name in reversed(binlog.files_in_order(basename)):
-            last = None
-            for event in binlog.read(name, FIRST_EVENT_POSITION):
-                if event.server_id != binlog.server_id:
-                    last = event
-            if last is not None:
-                return last.end
+    for name in reversed(list(binlog.files)):
+        last = None
+        for event in binlog.read(name, FIRST_EVENT_POSITION):
+            if event.server_id != binlog.server_id:
+                last = event
+        if last is not None:
+            return last.end
     return None
 
 
-def _require_transaction_start(position: BinlogPosition, first: BinlogEvent | None, writer: str) -> None:
+def _require_transaction_start(position: BinlogPosition, head: list[BinlogEvent], writer: str) -> None:
+    """``head``: the first two events read from the position."""
+    first = head[0] if head else None
     if first is None or first.at != position:
         raise UnsafeStartPosition(f"{position} is not an event boundary on {writer}. {ANOTHER_SERVER}")
     if not first.starts_transaction:
@@ -175,14 +183,20 @@ def _require_transaction_start(position: BinlogPosition, first: BinlogEvent | No
             f"{position} is inside a transaction on {writer} (the event there is {first.event_type}); starting there "
             "drops the transaction's first rows. Use a position at a transaction boundary, such as a DMS "
             "RecoveryCheckpoint or the coordinates RDS publishes after a switchover.")
+    ends_xa = len(head) > 1 and str(head[1].info).strip().upper().startswith(_XA_ENDS)
+    if ends_xa:
+        raise UnsafeStartPosition(
+            f"{position} is inside an XA transaction on {writer}: the group there ends one ({head[1].info}) whose rows "
+            "were logged before the position, at its XA PREPARE; starting there loses them. Use a position before the "
+            "XA START, such as a DMS RecoveryCheckpoint.")
 
 
-def _require_own_history(position: BinlogPosition, first: list[BinlogEvent], rest: Iterator[BinlogEvent],
+def _require_own_history(position: BinlogPosition, head: list[BinlogEvent], rest: Iterator[BinlogEvent],
                          binlog: WriterBinlog) -> None:
     """Read to the end of the binlog (what CDC would read from ``position``) and refuse if another server logged
     any of it; the refusal says where the writer's own writes begin."""
     seen, last = None, None
-    for event in itertools.chain(first, rest):
+    for event in itertools.chain(head, rest):
         if event.server_id != binlog.server_id:
             seen, last = seen or event, event
     if seen is not None:

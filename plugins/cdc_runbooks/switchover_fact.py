@@ -15,8 +15,9 @@ class InvalidSwitchoverFact(Refusal, ValueError):
 
 
 def validate_fact(extra: dict, pipeline: str) -> dict:
-    """Refuse a fact without every key, for another pipeline than ``pipeline``, or with a malformed deployment or
-    position."""
+    """The fact's keys (:data:`EVENT_KEYS`, nothing else), checked before anything acts on them: refuse a fact
+    without every key, for another pipeline than ``pipeline``, or with a malformed deployment, position, pause time,
+    flag or name."""
     missing = [key for key in EVENT_KEYS if key not in (extra or {})]
     if missing:
         raise InvalidSwitchoverFact(f"switchover event lacks {missing}: {extra!r}"[:500])
@@ -25,9 +26,15 @@ def validate_fact(extra: dict, pipeline: str) -> dict:
         raise InvalidSwitchoverFact(f"the switchover fact is for pipeline {extra['pipeline']!r}, not {pipeline!r}: "
                                     "refusing to resume this pipeline's CDC from another pipeline's positions")
     identifiers.deployment_identifier(extra["deployment"], "deployment")
-    BinlogPosition.parse(extra["checkpoint"])
-    BinlogPosition.parse(extra["position"])
-    return dict(extra)
+    BinlogPosition.parse(extra["checkpoint"], "checkpoint")
+    BinlogPosition.parse(extra["position"], "position")
+    identifiers.iso_datetime(extra["paused_at"], "paused_at")
+    if not isinstance(flag := extra["needs_reconciliation_attention"], bool):
+        raise InvalidSwitchoverFact(f"needs_reconciliation_attention: {identifiers.shown(flag)} is not true or false")
+    for key in ("position_source", "product_run_id"):
+        if not isinstance(extra[key], str) or not 0 < len(extra[key]) <= 250:
+            raise InvalidSwitchoverFact(f"{key}: {identifiers.shown(extra[key])} is not a name of 1-250 characters")
+    return {key: extra[key] for key in EVENT_KEYS}
 
 
 def summary(fact: dict, drained: dict, restarted: dict, counts: dict) -> dict:

@@ -22,11 +22,18 @@ from cdc_runbooks.action import Action
 from cdc_runbooks.aws_hooks import dms_hook, rds_hook
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.dms_polling import latency_dimensions, task_state
-from cdc_runbooks.dms_task import RESTARTABLE, DmsTaskState, DmsTaskStateError, plan_pause, plan_restart
+from cdc_runbooks.dms_task import (
+    RESTARTABLE,
+    DmsTaskState,
+    DmsTaskStateError,
+    plan_drain,
+    plan_pause,
+    plan_restart,
+)
 from cdc_runbooks.operators.step import records_failure, run_started_at
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
 from cdc_runbooks.rds_polling import deployment_state
-from cdc_runbooks.start_position import check_on_writer
+from cdc_runbooks.start_position import UnsafeStartPosition, check_on_writer, own_writes_begin
 from cdc_runbooks.triggers import CdcLatencyTrigger, DmsTaskStatusTrigger, run_inline, wait_for
 from cdc_runbooks.writer import describe_writer, writer_binlog, writer_sql_hook
 
@@ -187,8 +194,8 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
         start = self._start_arguments()
         state = task_state(pipeline.name, pipeline.dms_task_arn)
         action = plan_restart(state, start.get("CdcStartPosition"), run_started_at(context))
-        if action is Action.ACT and "CdcStartPosition" in start:
-            self._check_position(pipeline, BinlogPosition.parse(start["CdcStartPosition"]))
+        if action is Action.ACT:
+            self._check_start(pipeline, start)
         call = {"ReplicationTaskArn": state.arn, "StartReplicationTaskType": "start-replication", **start}
         if self.dry_run:
             self.log.info("DRY RUN: %s. Checks passed. Would call StartReplicationTask(%s), then wait for "
@@ -232,19 +239,27 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
     def _start_arguments(self) -> dict:
         if bool(self.cdc_start_position) == bool(self.cdc_start_time):
             raise ValueError("give exactly one of cdc_start_position (preferred) and cdc_start_time")
-        if self.cdc_start_position:
-            position = BinlogPosition.parse(self.cdc_start_position, "cdc_start_position")  # either form
-            given = self.cdc_start_position.strip()
-            return {"CdcStartPosition": given if given.startswith("checkpoint:") else str(position)}
+        if self.cdc_start_position:  # DMS gets the native position that was checked, also for a checkpoint string
+            return {"CdcStartPosition": str(BinlogPosition.parse(self.cdc_start_position, "cdc_start_position"))}
         return {"CdcStartTime": identifiers.iso_datetime(self.cdc_start_time, "cdc_start_time")}
 
-    def _check_position(self, pipeline: Pipeline, position: BinlogPosition) -> None:
+    def _check_start(self, pipeline: Pipeline, start: dict) -> None:
         """Refuse a position that is not a transaction start in the current writer's binlog followed only by the
-        writer's own events (see :mod:`cdc_runbooks.start_position`)."""
+        writer's own events (see :mod:`cdc_runbooks.start_position`); refuse a start time on a writer whose binlog
+        holds history replicated from another server (DMS would map the time into it and re-apply its
+        transactions)."""
         writer = describe_writer(rds_hook(pipeline.aws_conn_id), pipeline.source_cluster)
-        check_on_writer(position, writer_binlog(pipeline.source_conn_id, writer))
-        self.log.info("%s is a transaction boundary on the current writer %s (%s), followed only by its own "
-                      "writes", position, writer.instance, writer.endpoint)
+        binlog = writer_binlog(pipeline.source_conn_id, writer)
+        if "CdcStartPosition" in start:
+            position = BinlogPosition.parse(start["CdcStartPosition"])
+            check_on_writer(position, binlog)
+            self.log.info("%s is a transaction boundary on the current writer %s (%s), followed only by its own "
+                          "writes", position, writer.instance, writer.endpoint)
+        elif (begins := own_writes_begin(binlog)) is not None:
+            raise UnsafeStartPosition(
+                f"refusing cdc_start_time on {writer.instance}: its binlog holds history replicated from another "
+                f"server up to {begins}, and DMS maps a time to a position without telling them apart (a time in "
+                f"that history re-applies that server's transactions). Give cdc_start_position = {begins} or later.")
 
 
 class DmsDrainOldBlueOperator(_DmsCdcOperator):
@@ -281,12 +296,14 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
         if state.status not in RESTARTABLE:
             raise DmsTaskStateError(f"refusing to drain old blue: {state.describe()}; pause it first")
         old_blue = self._old_blue(pipeline)
+        check_on_writer(checkpoint, writer_binlog(pipeline.source_conn_id, old_blue))  # the pause's, on old blue
         end = self._binlog_end(pipeline, old_blue)
         result = {"task": state.arn, "old_blue": old_blue.cluster, "checkpoint": str(checkpoint),
                   "old_blue_end": str(end)}
-        if checkpoint >= end:
-            self.log.info("Nothing to drain: the checkpoint %s is old blue's binlog end", checkpoint)
-            return {**result, "action": Action.ADOPT.value, "drained_to": str(checkpoint)}
+        if plan_drain(checkpoint, state.recovery_checkpoint, end) is Action.ADOPT:
+            self.log.info("Nothing to drain: the task's checkpoint is old blue's binlog end %s", end)
+            return {**result, "action": Action.ADOPT.value, "drained_to": str(end)}
+        checkpoint = BinlogPosition.parse(state.recovery_checkpoint)  # where the last round stopped, if any
         dms = dms_hook(pipeline.aws_conn_id)
         source = dms.conn.describe_endpoints(Filters=[{"Name": "endpoint-arn", "Values": [
             state.source_endpoint_arn]}])["Endpoints"][0]
