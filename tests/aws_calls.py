@@ -155,6 +155,17 @@ def _glue(database: str, table: str | None = None):
     return arns
 
 
+def _glue_tables(database: str):
+    """GetTables is authorized on the catalog, the database and every table of it (``table/<database>/*``:
+    https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html)."""
+
+    def arns(call: AwsCall) -> list[str]:
+        base = f"arn:aws:glue:{call.region}:{ACCOUNT_ID}"
+        return [*_glue(database)(call), f"{base}:table/{call.params[database]}/*"]
+
+    return arns
+
+
 def _workgroup(call: AwsCall, name: str) -> str:
     return f"arn:aws:athena:{call.region}:{ACCOUNT_ID}:workgroup/{name}"
 
@@ -201,6 +212,7 @@ _RESOURCE = {
         call, call.params["KeyId"]),
     ("glue", "GetDatabase"): _glue("Name"),
     ("glue", "GetTable"): _glue("DatabaseName", "Name"),
+    ("glue", "GetTables"): _glue_tables("DatabaseName"),
     ("glue", "CreateTable"): _glue("DatabaseName", "TableInput"),
     ("glue", "UpdateTable"): _glue("DatabaseName", "TableInput"),
     ("glue", "DeleteTable"): _glue("DatabaseName", "Name"),

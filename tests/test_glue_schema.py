@@ -88,3 +88,16 @@ def test_count_query_is_quoted_and_checked():
         glue_schema.count_query("shop_lake", "orders\" WHERE '1'='1")
     with pytest.raises(ValueError):
         glue_schema.count_query('shop"lake', "orders")
+
+
+@pytest.mark.parametrize("mysql_type", ["enum('small (S)','large (L)')", "set('a)','b')", "ENUM('x', ')')",
+                                        "enum('a\nb)')"])
+def test_enum_and_set_values_may_hold_parentheses(mysql_type):
+    assert glue_type(mysql_type) == "string"
+
+
+def test_staged_names_are_recognised_only_for_the_pipelines_tables_and_exports():
+    staged = glue_schema.staged_table_input("Orders", [], "s3://b/x/", "shop-eu-lake-20260102-a2")["Name"]
+    assert glue_schema.staged_export(staged, ["customers", "Orders"]) == ("Orders", "shop-eu-lake-20260102-a2")
+    for other in ("orders", "orders_latest", "items__shop_eu_lake_20260102", "orders__", "orders__x__y"):
+        assert glue_schema.staged_export(other, ["customers", "Orders"]) is None, other

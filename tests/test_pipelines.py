@@ -109,3 +109,48 @@ def test_invalid_export_settings_name_the_field(tmp_path, change, message):
     with pytest.raises(PipelineConfigError, match=message) as error:
         load_pipelines(path)
     assert f"{path}:7: pipeline 'billing'" in str(error.value)
+
+
+def _fresh(tmp_path, text: str):
+    """A new file per load: pipelines are cached per file and modification time."""
+    path = tmp_path / f"pipelines-{len(list(tmp_path.iterdir()))}.yaml"
+    path.write_text(text)
+    return path
+
+
+def _export_pipeline(tables: list[str], name: str = "billing", database: str = "billing_lake") -> str:
+    return (f"  {name}:\n    source_cluster: billing-prod\n"
+            "    dms_task_arn: arn:aws:dms:eu-west-1:123456789012:task:BILLING\n"
+            f"    target_schema: billing\n    tables: [{', '.join(tables)}]\n"
+            + EXPORT.replace("billing_lake", database))
+
+
+def test_a_pipeline_whose_counts_cannot_fit_the_snapshots_tags_is_refused(tmp_path):
+    most = [f"t{i}" for i in range(48)]
+    assert len(load_pipelines(_fresh(tmp_path, "pipelines:\n" + _export_pipeline(most)))["billing"].tables) == 48
+    with pytest.raises(PipelineConfigError, match="49 tables.*48 at most.*50 tags"):
+        load_pipelines(_fresh(tmp_path, "pipelines:\n" + _export_pipeline([*most, "t48"])))
+    assert len(load_pipelines(_fresh(tmp_path, GOOD.replace("[invoices]", f"[{', '.join(most + ['x'])}]"))))
+
+
+@pytest.mark.parametrize(("tables", "message"), [
+    (["Orders", "orders"], r"\['orders', 'orders_latest'\] named twice in Glue"),
+    (["orders", "orders_latest"], r"\['orders_latest'\] named twice in Glue"),
+    (["orders", "ORDERS_Latest"], r"\['orders_latest'\] named twice in Glue"),
+    (["orders", "orders__shop_lake_20240101"], "'orders__shop_lake_20240101' contains '__'"),
+])
+def test_tables_that_would_share_a_glue_name_are_refused(tmp_path, tables, message):
+    with pytest.raises(PipelineConfigError, match=message):
+        load_pipelines(_fresh(tmp_path, "pipelines:\n" + _export_pipeline(tables)))
+    load_pipelines(_fresh(tmp_path, GOOD.replace("[invoices]", f"[{', '.join(tables)}]")))  # no export: no Glue
+
+
+def test_two_pipelines_publishing_one_glue_table_are_refused(tmp_path):
+    text = "pipelines:\n" + _export_pipeline(["orders"], "a") + _export_pipeline(["items", "Orders_latest"], "b")
+    path = _fresh(tmp_path, text)
+    with pytest.raises(PipelineConfigError, match=f"{path}:14: pipeline 'b'.*billing_lake.orders_latest.*pipeline 'a'"):
+        load_pipelines(path)
+    other = "pipelines:\n" + _export_pipeline(["orders"], "a") + _export_pipeline(["orders"], "b", "other_lake")
+    assert sorted(load_pipelines(_fresh(tmp_path, other))) == ["a", "b"]
+    account = text.replace("  b:\n", "  b:\n    aws_conn_id: aws_other_account\n")  # another catalog
+    assert sorted(load_pipelines(_fresh(tmp_path, account))) == ["a", "b"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -14,7 +14,7 @@ DAY = datetime(2026, 3, 4, tzinfo=UTC)
 
 
 def test_names_come_from_pipeline_and_interval():
-    names = IntervalExport.of_interval("shop_eu", DAY)
+    names = IntervalExport.of_interval("shop_eu", DAY, DAY + timedelta(days=1))
     assert names.snapshot_id == names.export_id == "shop-eu-lake-20260304"
     assert IntervalExport("shop", DAY.date(), attempt=3).export_id == "shop-lake-20260304-a3"
     assert names.partition_value == "2026-03-04"
@@ -69,13 +69,53 @@ def test_count_tags_round_trip_as_ranges():
     assert se.recorded_counts([{"Key": "cdc-runbooks:rows:x", "Value": "junk"}]) == {}
 
 
-def test_counts_before_the_snapshot_go_in_its_own_tags():
-    tags = se.before_tags({"orders": 10, "customers": 5})
-    assert tags == [{"Key": "cdc-runbooks:rows-before:customers", "Value": "5"},
-                    {"Key": "cdc-runbooks:rows-before:orders", "Value": "10"}]
-    assert se.recorded_before([*tags, {"Key": "cdc-runbooks:rows:orders", "Value": "10..12"}]) == {
-        "customers": 5, "orders": 10}
-    assert se.recorded_counts(tags) == {}
+def test_one_tag_per_table_opened_at_creation_and_completed_in_place():
+    names = IntervalExport.of_interval("shop", DAY, DAY + timedelta(days=1))
+    created = se.snapshot_tags(names, {"orders": 10, "customers": 5})
+    assert created == [{"Key": "cdc-runbooks:pipeline", "Value": "shop"},
+                       {"Key": "cdc-runbooks:interval", "Value": "2026-03-04"},
+                       {"Key": "cdc-runbooks:rows:customers", "Value": "5.."},
+                       {"Key": "cdc-runbooks:rows:orders", "Value": "10.."}]
+    assert se.recorded_before(created) == {"customers": 5, "orders": 10} and se.recorded_counts(created) == {}
+    completed = {tag["Key"]: tag for tag in created}
+    completed.update({tag["Key"]: tag for tag in se.count_tags({"orders": 10}, {"orders": 12})})  # overwrites
+    assert se.recorded_counts(list(completed.values())) == {"orders": (10, 12)}
+    assert se.recorded_before(list(completed.values())) == {"customers": 5}
+    most = {f"t{i}": 1 for i in range(se.MAX_COUNTED_TABLES)}
+    assert se.MAX_COUNTED_TABLES == 48 and len(se.snapshot_tags(names, most)) == se.MAX_SNAPSHOT_TAGS == 50
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0661\u0662", "\uff11", "1\n", " 1", "-1", "+1", ""])
+def test_recorded_counts_are_ascii_digits_only(value):
+    assert se.recorded_before([{"Key": "cdc-runbooks:rows:orders", "Value": f"{value}.."}]) == {}
+    assert se.recorded_counts([{"Key": "cdc-runbooks:rows:orders", "Value": f"{value}..{value}"}]) == {}
+    assert se.recorded_counts([{"Key": "cdc-runbooks:rows:orders", "Value": f"1..{value}"}]) == {}
+
+
+@pytest.mark.parametrize(("start", "end"), [
+    (DAY + timedelta(hours=12), DAY + timedelta(days=1, hours=12)),  # a day, but not a UTC day
+    (DAY, DAY + timedelta(days=7)),  # a week named after its first day
+    (DAY, DAY + timedelta(hours=23)),
+    (DAY.replace(tzinfo=timezone(timedelta(hours=-5))), DAY.replace(tzinfo=timezone(timedelta(hours=-5)))
+     + timedelta(days=1)),  # midnight to midnight, but in New York
+    (DAY.replace(tzinfo=None), DAY.replace(tzinfo=None) + timedelta(days=1)),  # no time zone at all
+])
+def test_an_interval_that_is_not_one_utc_day_is_refused(start, end):
+    with pytest.raises(se.ExportRefused, match="exactly one UTC day"):
+        IntervalExport.of_interval("shop", start, end)
+
+
+def test_an_interval_is_named_after_its_utc_day_in_any_time_zone():
+    new_york = timezone(timedelta(hours=-5))
+    names = IntervalExport.of_interval("shop", DAY.astimezone(new_york), (DAY + timedelta(days=1)).astimezone(new_york))
+    assert names.partition_value == "2026-03-04"
+
+
+def test_counts_are_completed_only_within_the_snapshot_lag():
+    created, lag = DAY + timedelta(hours=1), timedelta(hours=26)
+    se.check_counts_completable(created, created + lag, lag)
+    with pytest.raises(se.ExportRefused, match="export_attempt raised by one"):
+        se.check_counts_completable(created, created + lag + timedelta(seconds=1), lag)
 
 
 ARN = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:shop-lake-20260304"

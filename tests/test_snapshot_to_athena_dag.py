@@ -9,6 +9,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pendulum
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -433,3 +434,16 @@ class TestSafety:
         dag_run, record = _run(dagbag, safe, datetime(2025, 6, 2, tzinfo=UTC))
         assert record is not None and dag_run.state == "failed"
         assert "snapshot_source=automated" in _step(record, "preflight")["failure"]
+
+
+def test_the_runbook_says_which_logical_date_redoes_a_day(dagbag):
+    """A manual trigger with logical date D gets [D-1, D) (any time on D), so the runbook's redo advice holds."""
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    timetable = coerce_to_core_timetable(dagbag.dags[DAG_ID].timetable)  # the scheduler's and API's timetable
+    for run_after in ("2026-03-05T00:00:00Z", "2026-03-05T13:30:00Z"):
+        interval = timetable.infer_manual_data_interval(run_after=pendulum.parse(run_after))
+        assert (interval.start.isoformat(), interval.end.isoformat()) == ("2026-03-04T00:00:00+00:00",
+                                                                          "2026-03-05T00:00:00+00:00")
+    page = (DEFAULT_PATH.parents[1] / "runbooks" / f"{DAG_ID}.md").read_text()
+    assert "To redo day `2026-03-04`, trigger with logical date\n`2026-03-05T00:00:00Z`" in page

@@ -30,6 +30,8 @@ from cdc_runbooks.refusal import Refusal
 
 PARTITION_KEY = "snapshot_date"
 LATEST_SUFFIX = "_latest"
+STAGED_SEPARATOR = "__"
+_STAGED_EXPORT = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")  # an export id with '-' as '_'
 PARQUET_FORMAT = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
@@ -39,6 +41,8 @@ PARQUET_FORMAT = {
 # Athena table names: lowercase letters, digits and underscores, 255 at most
 # (https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html)
 _GLUE_TABLE = re.compile(r"^[a-z0-9_]{1,255}$")
+# ENUM and SET list their values, which may hold any character (')' too): recognised by name before the general form.
+_ENUM_OR_SET = re.compile(r"(?:enum|set)\s*\(.*\)", re.DOTALL)
 _COLUMN_TYPE = re.compile(r"^(?P<name>[a-z]+)(?:\((?P<args>[^)]*)\))?(?P<attributes>(?:\s+[a-z]+)*)$")
 _SIMPLE = {
     **dict.fromkeys(("tinyint", "smallint", "year"), "int"),
@@ -58,6 +62,8 @@ class UnmappedColumnType(Refusal, ValueError):
 
 def glue_type(mysql_type: str) -> str:
     """The Glue/Athena type of the Parquet column RDS export writes for a MySQL column type."""
+    if _ENUM_OR_SET.fullmatch(mysql_type.strip().lower()):
+        return "string"
     match = _COLUMN_TYPE.match(mysql_type.strip().lower())
     if match is None:
         raise UnmappedColumnType(f"MySQL type {mysql_type!r} has no RDS export mapping")
@@ -121,11 +127,21 @@ def latest_table_input(table: str, columns_: list[dict], location: str, snapshot
 
 def staged_table_input(table: str, columns_: list[dict], location: str, export_id: str) -> dict:
     """TableInput of the unpartitioned table validation counts one export's folder through before it is published
-    (named ``<table>__<export id>``, dropped after the count)."""
-    name = _glue_table(f"{table}__{export_id.replace('-', '_')}".lower())
+    (named ``<table>__<export id>``, dropped after the count; see :func:`staged_export`)."""
+    name = _glue_table(f"{table}{STAGED_SEPARATOR}{export_id.replace('-', '_')}".lower())
     return {"Name": name, "TableType": "EXTERNAL_TABLE", "Description": f"{table} of {export_id}, being validated",
             "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE", "parquet.compression": "GZIP"},
             "StorageDescriptor": storage(columns_, location)}
+
+
+def staged_export(name: str, tables: list[str] | tuple[str, ...]) -> tuple[str, str] | None:
+    """(table, export id) of a staged table name (:func:`staged_table_input`) of one of ``tables``; None for any
+    other name. Table names hold no ``__`` (pipelines.py refuses them), so the first ``__`` separates the two."""
+    table, separator, export = name.partition(STAGED_SEPARATOR)
+    owners = [t for t in tables if t.lower() == table]
+    if not separator or not owners or not _STAGED_EXPORT.fullmatch(export):
+        return None
+    return owners[0], export.replace("_", "-")
 
 
 def partition_input(snapshot_date: str, columns_: list[dict], location: str, parameters: dict[str, str]) -> dict:

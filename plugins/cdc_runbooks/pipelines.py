@@ -21,7 +21,9 @@ from pathlib import Path
 import yaml
 
 from cdc_runbooks import identifiers
+from cdc_runbooks.glue_schema import LATEST_SUFFIX, STAGED_SEPARATOR
 from cdc_runbooks.refusal import Refusal
+from cdc_runbooks.snapshot_export import MAX_COUNTED_TABLES, MAX_SNAPSHOT_TAGS
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "pipelines.yaml"
 ENV_VAR = "CDC_RUNBOOKS_PIPELINES"
@@ -92,6 +94,11 @@ class Pipeline:
     def exports_to_athena(self) -> bool:
         return self.export_bucket is not None
 
+    def glue_tables(self) -> list[str]:
+        """The Glue table names the batch path publishes in ``glue_database``: each table and ``<table>_latest``,
+        lowercased as Glue stores them (https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html)."""
+        return [name.lower() for table in self.tables for name in (table, f"{table}{LATEST_SUFFIX}")]
+
     def _validate_export(self) -> None:
         values = {name: getattr(self, name) for name in EXPORT_FIELDS}
         if all(value is None for value in values.values()):
@@ -107,6 +114,24 @@ class Pipeline:
         identifiers.table_name(self.glue_database, "glue_database")
         identifiers.athena_workgroup(self.athena_workgroup, "athena_workgroup")
         identifiers.s3_uri(self.athena_output, "athena_output")
+        self._validate_lake_tables()
+
+    def _validate_lake_tables(self) -> None:
+        """Tables the batch path can count and publish: their counts fit the snapshot's tags
+        (snapshot_export.MAX_SNAPSHOT_TAGS), no two share a Glue name, and none has a staged table's ``__``."""
+        if len(self.tables) > MAX_COUNTED_TABLES:
+            raise ValueError(f"tables: {len(self.tables)} tables, {MAX_COUNTED_TABLES} at most with export settings: "
+                             f"the snapshot records one count tag per table besides its fixed tags, and RDS allows "
+                             f"{MAX_SNAPSHOT_TAGS} tags per resource; split the pipeline")
+        staged = [table for table in self.tables if STAGED_SEPARATOR in table]
+        if staged:
+            raise ValueError(f"tables: {identifiers.shown(staged[0])} contains '{STAGED_SEPARATOR}', which names the "
+                             f"staged tables validation counts through (<table>{STAGED_SEPARATOR}<export id>)")
+        names = self.glue_tables()
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"tables: {twice} named twice in Glue (Glue lowercases names, and each table also "
+                             f"publishes <table>{LATEST_SUFFIX})")
 
 
 EXPORT_FIELDS = ("export_bucket", "export_prefix", "export_kms_key_arn", "export_role_arn", "glue_database",
@@ -148,7 +173,24 @@ def _load(path: str, _mtime: int) -> dict[str, Pipeline]:
     if not isinstance(data, dict) or not isinstance(data.get("pipelines"), dict) or not data["pipelines"]:
         raise PipelineConfigError(f"{path}: expected a top-level 'pipelines:' mapping of name -> settings")
     lines = _line_numbers(document)
-    return {name: _pipeline(path, name, settings, lines.get(name)) for name, settings in data["pipelines"].items()}
+    pipelines = {name: _pipeline(path, name, settings, lines.get(name)) for name, settings in data["pipelines"].items()}
+    _check_glue_owners(path, pipelines, lines)
+    return pipelines
+
+
+def _check_glue_owners(path: str, pipelines: dict[str, Pipeline], lines: dict[str, int]) -> None:
+    """Refuse two pipelines that would publish the same Glue table: the same name (lowercased) in the same
+    database through the same AWS connection. Pipelines on different connections are taken to use different
+    catalogs (their own account or region, as the rehearsal's estates do)."""
+    owners: dict[tuple[str, str, str], str] = {}
+    for pipeline in (p for p in pipelines.values() if p.exports_to_athena):
+        for name in pipeline.glue_tables():
+            key = (pipeline.aws_conn_id, pipeline.glue_database.lower(), name)
+            if key in owners:
+                raise PipelineConfigError(
+                    f"{path}:{lines.get(pipeline.name) or '?'}: pipeline {pipeline.name!r}: Glue table "
+                    f"{key[1]}.{name} (aws_conn_id {key[0]}) is also published by pipeline {owners[key]!r}")
+            owners[key] = pipeline.name
 
 
 def _pipeline(path: str, name: object, settings: object, line: int | None) -> Pipeline:

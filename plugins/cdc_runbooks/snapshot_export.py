@@ -11,11 +11,14 @@ an earlier try made instead of making another:
 * Glue partition value: the interval's date, ``yyyy-mm-dd``.
 
 Counts the source held when the snapshot was taken are recorded as tags on the
-snapshot, so any later run can check the Athena count against them: the count
-read just before CreateDBClusterSnapshot goes in that call's own Tags (the
+snapshot, so any later run can check the Athena count against them: one tag per
+table, ``cdc-runbooks:rows:<table>``, written by CreateDBClusterSnapshot's own Tags
+as the open range ``<before>..`` (the count read just before the call: the
 snapshot never exists without it, so a retry that adopts the snapshot still has
-it), and ``before..after`` (after = read once the snapshot is available) is added
-then. Validation without such counts fails: the export's own files are not an
+it) and completed in place to ``<before>..<after>`` once the snapshot is available
+(AddTagsToResource replaces the value of a key the resource already has:
+https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_AddTagsToResource.html).
+Validation without complete counts fails: the export's own files are not an
 independent check.
 """
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from cdc_runbooks.action import Action
 from cdc_runbooks.refusal import Refusal
@@ -32,8 +35,16 @@ MAX_CONCURRENT_EXPORTS = 5  # per account: aurora-export-snapshot.Considerations
 RUNNING = ("starting", "in_progress", "canceling")
 FAILED = ("failed", "canceled")
 COUNT_TAG = "cdc-runbooks:rows:"
-BEFORE_TAG = "cdc-runbooks:rows-before:"
-_KEY = re.compile(r"^(?P<pipeline>[a-z][a-z0-9-]*)-lake-(?P<day>\d{8})(?:-a(?P<attempt>[2-9]|[1-9]\d+))?$")
+FIXED_TAG_KEYS = ("cdc-runbooks:pipeline", "cdc-runbooks:interval")
+# "A tag set can contain as many as 50 tags" per RDS resource
+# (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_Tagging.html): the fixed tags plus one count
+# tag per table must fit, so a pipeline counts at most MAX_COUNTED_TABLES tables (pipelines.py refuses more).
+MAX_SNAPSHOT_TAGS = 50
+MAX_COUNTED_TABLES = MAX_SNAPSHOT_TAGS - len(FIXED_TAG_KEYS)
+_OPEN_RANGE = re.compile(r"(?P<before>[0-9]+)\.\.")  # ASCII digits only: str.isdigit and \d take any script's
+_RANGE = re.compile(r"(?P<before>[0-9]+)\.\.(?P<after>[0-9]+)")
+DAY = timedelta(days=1)
+_KEY = re.compile(r"^(?P<pipeline>[a-z][a-z0-9-]*)-lake-(?P<day>[0-9]{8})(?:-a(?P<attempt>[2-9]|[1-9][0-9]+))?$")
 _RDS_ID = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,58}[a-z0-9]$")  # ExportTaskIdentifier: 1-60, a letter first
 
 
@@ -51,6 +62,11 @@ class ExportIncomplete(Refusal, RuntimeError):
 
 class CountMismatch(Refusal, RuntimeError):
     """Athena's count of a snapshot partition differs from what the source held at the snapshot."""
+
+
+class CountNotRead(RuntimeError):
+    """An Athena count query failed, was cancelled or timed out: no count was read, so nothing was compared.
+    Not a refusal: the step fails and Airflow retries it (a throttled or interrupted query usually succeeds)."""
 
 
 class CountsUnverified(Refusal, RuntimeError):
@@ -74,8 +90,16 @@ class IntervalExport:
                                 "refuses (lowercase letters, digits and single hyphens, 60 characters at most)")
 
     @classmethod
-    def of_interval(cls, pipeline: str, interval_start: datetime, attempt: int = 1) -> IntervalExport:
-        return cls(pipeline, interval_start.date(), attempt)
+    def of_interval(cls, pipeline: str, start: datetime, end: datetime, attempt: int = 1) -> IntervalExport:
+        """The names of the data interval [start, end), which must be exactly one UTC day [00:00, +1 day) (in
+        any time zone that denotes those instants): everything is named after that day, and a snapshot stands
+        for its end. Anything else (an API trigger's own data_interval_start/end) is refused."""
+        start_utc, end_utc = (moment.astimezone(UTC) if moment.tzinfo else None for moment in (start, end))
+        if start_utc is None or end_utc is None or start_utc.time() != time(0) or end_utc - start_utc != DAY:
+            raise ExportRefused(f"the data interval [{start.isoformat()}, {end.isoformat()}) is not exactly one UTC "
+                                "day [00:00, +1 day): trigger the run with a logical date instead (logical date D "
+                                "exports the day before D)")
+        return cls(pipeline, start_utc.date(), attempt)
 
     @property
     def key(self) -> str:
@@ -141,30 +165,50 @@ def latest_automated_snapshot(snapshots: list[dict], start: datetime, end: datet
     return max(inside, key=lambda s: s["SnapshotCreateTime"], default=None)
 
 
-def before_tags(before: dict[str, int]) -> list[dict]:
-    """CreateDBClusterSnapshot Tags recording each table's row count read just before the call."""
-    return [{"Key": f"{BEFORE_TAG}{table}", "Value": str(before[table])} for table in sorted(before)]
+def check_counts_completable(created: datetime, now: datetime, max_lag: timedelta) -> None:
+    """An open count (``<before>..``: the try died before counting after) is completed only within ``max_lag`` of
+    the snapshot's SnapshotCreateTime; later, the count after would take in rows written since and widen the range
+    without limit, so refuse: the day is redone with a new snapshot."""
+    if now - created > max_lag:
+        raise ExportRefused(
+            f"the snapshot was created {created.isoformat()}, {now - created} ago (more than max_snapshot_lag_hours="
+            f"{max_lag / timedelta(hours=1):g}), and its source counts were never completed: counting now would "
+            "not bound what it held. Redo the day with export_attempt raised by one (a new snapshot).")
+
+
+def snapshot_tags(names: IntervalExport, before: dict[str, int]) -> list[dict]:
+    """CreateDBClusterSnapshot Tags: the pipeline, the interval, and each table's count read just before the call
+    as the open range ``<before>..`` (completed by :func:`count_tags`)."""
+    fixed = zip(FIXED_TAG_KEYS, (names.pipeline, names.partition_value), strict=True)
+    return [*({"Key": key, "Value": value} for key, value in fixed),
+            *({"Key": f"{COUNT_TAG}{table}", "Value": f"{before[table]}.."} for table in sorted(before))]
 
 
 def recorded_before(tags: list[dict]) -> dict[str, int]:
-    """{table: count read before the snapshot} from a snapshot's tags (see :func:`before_tags`)."""
-    return {tag["Key"][len(BEFORE_TAG):]: int(tag["Value"]) for tag in tags
-            if tag["Key"].startswith(BEFORE_TAG) and tag["Value"].isdigit()}
+    """{table: count read before the snapshot} of the counts still open (``<before>..``) in a snapshot's tags."""
+    return {table: int(match["before"]) for table, match in _count_values(tags, _OPEN_RANGE)}
 
 
 def count_tags(before: dict[str, int], after: dict[str, int]) -> list[dict]:
-    """Snapshot tags recording each table's row count just before and just after the snapshot."""
+    """AddTagsToResource Tags completing each table's count in place: ``<before>..<after>``."""
     return [{"Key": f"{COUNT_TAG}{table}", "Value": f"{before[table]}..{after[table]}"} for table in sorted(before)]
 
 
 def recorded_counts(tags: list[dict]) -> dict[str, tuple[int, int]]:
-    """{table: (low, high)} from a snapshot's tags (empty when it has none, e.g. an automated snapshot)."""
+    """{table: (low, high)} of the complete counts in a snapshot's tags (empty when it has none, e.g. an automated
+    snapshot; an open count is not one)."""
     counts = {}
-    for tag in tags:
-        if tag["Key"].startswith(COUNT_TAG) and re.fullmatch(r"\d+\.\.\d+", tag["Value"]):
-            before, after = (int(v) for v in tag["Value"].split(".."))
-            counts[tag["Key"][len(COUNT_TAG):]] = (min(before, after), max(before, after))
+    for table, match in _count_values(tags, _RANGE):
+        before, after = int(match["before"]), int(match["after"])
+        counts[table] = (min(before, after), max(before, after))
     return counts
+
+
+def _count_values(tags: list[dict], form: re.Pattern) -> list[tuple[str, re.Match]]:
+    """(table, match) of each count tag whose whole value has ``form``."""
+    found = ((tag["Key"][len(COUNT_TAG):], form.fullmatch(tag["Value"])) for tag in tags
+             if tag["Key"].startswith(COUNT_TAG))
+    return [(table, match) for table, match in found if match is not None]
 
 
 # -- the export task ---------------------------------------------------------------------------------

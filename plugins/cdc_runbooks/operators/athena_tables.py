@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from airflow.providers.amazon.aws.hooks.athena import AthenaHook
 from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cdc_runbooks import glue_schema
 from cdc_runbooks import snapshot_export as se
@@ -40,10 +41,12 @@ class ValidateCountsOperator(SnapshotStep):
 
     Per table: a staged unpartitioned Glue table over the export's folder (``<table>__<export id>``),
     ``SELECT COUNT(*)`` on it through Athena (AthenaHook, the pipeline's workgroup and output location), the
-    staged table dropped again. Each count must lie within the counts recorded on the snapshot when it was
-    taken (before..after CreateDBClusterSnapshot). A snapshot without recorded counts (automated, or counts
-    lost) fails the step saying so: the export's own files are not an independent check. A failed query or
-    any mismatch fails the step; the published partitions and ``_latest`` are untouched.
+    staged table dropped again (a drop that fails is logged, never hides the count or its error: apply_retention
+    drops what is left). Each count must lie within the counts recorded on the snapshot when it was taken
+    (before..after CreateDBClusterSnapshot). A snapshot without recorded counts (automated, or counts lost)
+    fails the step saying so: the export's own files are not an independent check. Any mismatch fails the step
+    as a refusal (``CountMismatch``); a query that failed, was cancelled or timed out read no count and fails
+    it so that Airflow retries (``CountNotRead``). The published partitions and ``_latest`` are untouched.
 
     :param max_polling_attempts: Athena status polls per query.
     """
@@ -79,7 +82,15 @@ class ValidateCountsOperator(SnapshotStep):
         try:
             return self._query_count(pipeline, staged["Name"])
         finally:
-            glue.delete_table(DatabaseName=pipeline.glue_database, Name=staged["Name"])
+            self._drop_staged(glue, pipeline, staged["Name"])
+
+    def _drop_staged(self, glue, pipeline: Pipeline, name: str) -> None:
+        """Drop a staged table; a failure is logged, not raised (it would hide the count or its error)."""
+        try:
+            glue.delete_table(DatabaseName=pipeline.glue_database, Name=name)
+        except (ClientError, BotoCoreError) as error:
+            self.log.warning("Could not drop the staged table %s.%s (%s); apply_retention drops it",
+                             pipeline.glue_database, name, error)
 
     def _query_count(self, pipeline: Pipeline, table: str) -> int:
         hook = aws_hook(AthenaHook, pipeline.aws_conn_id)
@@ -90,8 +101,8 @@ class ValidateCountsOperator(SnapshotStep):
         state = hook.poll_query_status(query_id, max_polling_attempts=self.max_polling_attempts,
                                        sleep_time=max(1, int(pipeline.poll_interval_s)))
         if state != "SUCCEEDED":
-            raise se.CountMismatch(f"{table}: Athena query {query_id} {state}: "
-                                   f"{hook.get_state_change_reason(query_id)} ({query})")
+            raise se.CountNotRead(f"{table}: no count was read: Athena query {query_id} {state}: "
+                                  f"{hook.get_state_change_reason(query_id)} ({query}); the step is retried")
         rows = hook.get_query_results(query_id)["ResultSet"]["Rows"]
         return int(rows[1]["Data"][0]["VarCharValue"])
 

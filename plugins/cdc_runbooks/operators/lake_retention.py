@@ -8,6 +8,7 @@ from datetime import date
 from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+from cdc_runbooks import glue_schema
 from cdc_runbooks import snapshot_export as se
 from cdc_runbooks.aws_hooks import aws_hook, rds_hook
 from cdc_runbooks.operators.athena_tables import VALIDATED
@@ -21,7 +22,9 @@ class ApplyRetentionOperator(LakeStep):
     as one): the manual snapshot (DeleteDBClusterSnapshot), the export's files under
     ``<prefix>/<export id>/`` and the Glue partitions pointing at them. Only names this runbook derives are
     touched (automated snapshots expire on their own); nothing newer than the run's interval, and never the
-    newest interval whose partitions were all validated, is deleted.
+    newest interval whose partitions were all validated, is deleted. Also drops every staged table validation
+    left behind (``<table>__<export id>`` of the pipeline's tables and exports: a failed drop, a lost worker),
+    whatever its day: validate_counts of this run has finished with them.
 
     :param keep_intervals: how many daily intervals to keep, counting the run's own (1 or more).
     """
@@ -39,9 +42,12 @@ class ApplyRetentionOperator(LakeStep):
         good = {date.fromisoformat(value) for value, validated in partitions.items() if all(validated.values())
                 and set(validated) == set(pipeline.tables)}
         plan = se.plan_retention([*snapshots, *roots], names.snapshot_date, int(self.keep_intervals), good)
-        self.log.info("Retention plan for %s: %s", pipeline.name, plan.to_dict())
+        staged = self._staged_tables(pipeline)
+        self.log.info("Retention plan for %s: %s; staged tables left behind: %s", pipeline.name, plan.to_dict(),
+                      staged)
         if self.dry_run:
-            return {"dry_run": True, **plan.to_dict()}
+            return {"dry_run": True, **plan.to_dict(), "staged_tables": staged}
+        self._drop_tables(pipeline, staged)
         kept_dates = {e.partition_value for e in plan.keep}
         for interval in plan.delete:
             if interval.partition_value not in kept_dates:
@@ -52,7 +58,7 @@ class ApplyRetentionOperator(LakeStep):
             if interval in snapshots:
                 rds_hook(pipeline.aws_conn_id).conn.delete_db_cluster_snapshot(
                     DBClusterSnapshotIdentifier=interval.snapshot_id)
-        return plan.to_dict()
+        return {**plan.to_dict(), "staged_tables": staged}
 
     @staticmethod
     def _snapshots(pipeline: Pipeline) -> set[IntervalExport]:
@@ -89,6 +95,26 @@ class ApplyRetentionOperator(LakeStep):
             for partition in (p for page in pages for p in page["Partitions"]):
                 result.setdefault(partition["Values"][0], {})[table] = VALIDATED in partition.get("Parameters", {})
         return result
+
+    @staticmethod
+    def _staged_tables(pipeline: Pipeline) -> list[str]:
+        """Staged tables of the pipeline in its Glue database: ``<table>__<export id>`` where the table is one of
+        the pipeline's and the export id one this runbook derives for it (``se.parse_key``); nothing else."""
+        pages = aws_hook(GlueCatalogHook, pipeline.aws_conn_id).conn.get_paginator("get_tables").paginate(
+            DatabaseName=pipeline.glue_database)
+        staged = ((t["Name"], glue_schema.staged_export(t["Name"], pipeline.tables)) for page in pages
+                  for t in page["TableList"])
+        return sorted(name for name, found in staged
+                      if found is not None and se.parse_key(pipeline.name, found[1]) is not None)
+
+    @staticmethod
+    def _drop_tables(pipeline: Pipeline, names: list[str]) -> None:
+        glue = aws_hook(GlueCatalogHook, pipeline.aws_conn_id).conn
+        for name in names:
+            try:
+                glue.delete_table(DatabaseName=pipeline.glue_database, Name=name)
+            except glue.exceptions.EntityNotFoundException:
+                continue
 
     @staticmethod
     def _drop_partitions(pipeline: Pipeline, interval: IntervalExport) -> None:

@@ -66,10 +66,10 @@ class LakeStep(BaseOperator):
         pipeline = get_pipeline(name)
         if not pipeline.exports_to_athena:
             raise ExportRefused(f"pipeline {name!r} has no export settings (export_bucket, ... in pipelines.yaml)")
-        start = context.get("data_interval_start")
-        if start is None:
+        start, end = context.get("data_interval_start"), context.get("data_interval_end")
+        if start is None or end is None:
             raise ExportRefused("the run has no data interval: trigger it with a logical date")
-        return pipeline, IntervalExport.of_interval(name, start, int(self.export_attempt))
+        return pipeline, IntervalExport.of_interval(name, start, end, int(self.export_attempt))
 
     @staticmethod
     def interval(context) -> tuple[datetime, datetime]:
@@ -156,8 +156,12 @@ class SnapshotStep(LakeStep):
             raise ExportRefused(f"snapshot_source {self.snapshot_source!r}: expected one of {SNAPSHOT_SOURCES}")
         return super().names()
 
+    @property
+    def max_lag(self) -> timedelta:
+        return timedelta(hours=float(self.max_snapshot_lag_hours))
+
     def check_timing(self, end: datetime) -> None:
-        se.check_manual_snapshot_timing(end, datetime.now(UTC), timedelta(hours=float(self.max_snapshot_lag_hours)))
+        se.check_manual_snapshot_timing(end, datetime.now(UTC), self.max_lag)
 
 
 # -- preflight ---------------------------------------------------------------------------------------
@@ -230,11 +234,13 @@ class TakeSnapshotOperator(SnapshotStep):
 
     Refuses a day that has not ended. ``manual``: adopt the snapshot of the interval's id if it exists;
     otherwise (after the timing check, and only if no export has the interval's id) count the source's rows,
-    create the snapshot with those counts in its own Tags (``cdc-runbooks:rows-before:<table>``), wait until
-    it is available, count again and tag it ``cdc-runbooks:rows:<table>`` = ``before..after``: what validation
-    checks Athena against. A retry that adopts the snapshot before the second tag completes it from the first
-    (``after`` then counted at the retry: a wider range). ``automated``: use the newest automated snapshot
-    created inside the interval (no counts recorded: validation will refuse it).
+    create the snapshot with those counts in its own Tags (``cdc-runbooks:rows:<table>`` = ``<before>..``: one
+    tag per table, ``snapshot_export.snapshot_tags``), wait until it is available, count again and complete each
+    tag in place to ``<before>..<after>``: what validation checks Athena against. A retry that adopts the
+    snapshot with counts still open completes them (``after`` then counted at the retry: a wider range), but only
+    within ``max_snapshot_lag_hours`` of its SnapshotCreateTime; later it refuses (redo the day with
+    ``export_attempt`` + 1). ``automated``: use the newest automated snapshot created inside the interval (no
+    counts recorded: validation will refuse it).
     """
 
     def run_one(self, context, pipeline: Pipeline, names: IntervalExport) -> dict:
@@ -254,9 +260,7 @@ class TakeSnapshotOperator(SnapshotStep):
         before = source_counts(pipeline)
         created = rds_hook(pipeline.aws_conn_id).conn.create_db_cluster_snapshot(
             DBClusterIdentifier=pipeline.source_cluster, DBClusterSnapshotIdentifier=names.snapshot_id,
-            Tags=[{"Key": "cdc-runbooks:pipeline", "Value": pipeline.name},
-                  {"Key": "cdc-runbooks:interval", "Value": names.partition_value}, *se.before_tags(before)],
-        )["DBClusterSnapshot"]
+            Tags=se.snapshot_tags(names, before))["DBClusterSnapshot"]
         self._wait_available(pipeline, names.snapshot_id)
         return {"action": Action.ACT.value, "snapshot_id": names.snapshot_id,
                 "snapshot_arn": created["DBClusterSnapshotArn"],
@@ -269,15 +273,18 @@ class TakeSnapshotOperator(SnapshotStep):
         result = {"action": Action.ADOPT.value, "snapshot_id": found["DBClusterSnapshotIdentifier"],
                   "snapshot_arn": found["DBClusterSnapshotArn"], "snapshot_type": found["SnapshotType"]}
         if found["SnapshotType"] == "manual":
-            result["source_rows"] = self._complete_counts(pipeline, found["DBClusterSnapshotArn"])
+            result["source_rows"] = self._complete_counts(pipeline, found)
         return result
 
-    def _complete_counts(self, pipeline: Pipeline, arn: str) -> dict[str, str]:
-        """The snapshot's before..after counts; a retry whose try died before the second tag adds it now."""
+    def _complete_counts(self, pipeline: Pipeline, found: dict) -> dict[str, str]:
+        """The snapshot's before..after counts; a retry whose try died before completing them completes them now,
+        if still within the snapshot lag of the snapshot's creation (``se.check_counts_completable``)."""
+        arn = found["DBClusterSnapshotArn"]
         tags = rds_hook(pipeline.aws_conn_id).conn.list_tags_for_resource(ResourceName=arn)["TagList"]
         recorded, before = se.recorded_counts(tags), se.recorded_before(tags)
         missing = {t: before[t] for t in pipeline.tables if t not in recorded and t in before}
         if missing:
+            se.check_counts_completable(found["SnapshotCreateTime"], datetime.now(UTC), self.max_lag)
             self.log.warning("%s has only the counts read before it was taken for %s; counting after now (a wider "
                              "range than when counted right after it became available)", arn, sorted(missing))
             return {**{t: f"{low}..{high}" for t, (low, high) in recorded.items()},
