@@ -15,8 +15,11 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+## The estate's database servers: installed from Debian's packages when missing and run as root with apt-get,
+## otherwise a message with the one command to run.
 servers:
-	@scripts/check-servers
+	@scripts/check-servers 2>/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && scripts/install-servers; } ; scripts/check-servers
 
 ## Rehearse a blue/green switchover under live CDC on the local estate and print the result.
 demo: install servers

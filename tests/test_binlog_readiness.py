@@ -227,3 +227,12 @@ def test_the_module_imports_without_airflow():
     code = ("import sys; import cdc_runbooks.binlog_readiness; "
             "sys.exit(any(m == 'airflow' or m.startswith('airflow.') for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_a_cell_shows_markdown_specials_as_typed():
+    """A grant row read "REPLICATION CLIENT ON ." in the UI: the asterisks were taken for emphasis."""
+    from cdc_runbooks.binlog_readiness import markdown_cell
+
+    assert markdown_cell("GRANT REPLICATION CLIENT ON *.* TO `dms`@`%` | <x> [y] >= 24\nz") == \
+        "GRANT REPLICATION CLIENT ON \\*.\\* TO \\`dms\\`@\\`%\\` \\| \\<x> \\[y\\] >= 24 z"
+    assert markdown_cell("parameter_group.binlog_format") == "parameter_group.binlog_format"

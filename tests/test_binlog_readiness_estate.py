@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from cdc_runbooks.binlog_readiness import BinlogNotReady
+from cdc_runbooks.binlog_readiness import BinlogNotReady, markdown_cell
 from cdc_runbooks.operators.binlog_readiness import BinlogReadinessOperator, check_binlog_readiness
 from cdc_runbooks.pipelines import get_pipeline
 from rehearsal.mariadb import MariaDBServer
@@ -75,7 +75,7 @@ def _assert_fails_only(estate, side: Side, failing: dict[str, tuple[str, str]]) 
     markdown = report.to_markdown()
     assert {check.name for check in report.failures} == set(failing), markdown
     for name, (expected, actual) in failing.items():
-        assert f"| {name} | {expected} | {actual} | FAIL |" in markdown
+        assert f"| {name} | {markdown_cell(expected)} | {markdown_cell(actual)} | FAIL |" in markdown
     assert f"`{side.cluster}` ({side.role}): NOT READY" in markdown
     other = _report(estate, _other(estate, side))
     assert other.passed, other.to_markdown()

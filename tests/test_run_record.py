@@ -38,7 +38,8 @@ def test_success_states():
     (("success", "skipped", "success"), False, "success", []),
     (("skipped", "skipped"), False, "success", []),
     (("success", "skipped"), True, "dry_run", []),
-    (("success", "failed", "upstream_failed"), False, "failed", ["step_1", "step_2"]),
+    (("success", "failed", "upstream_failed"), False, "failed", ["step_1"]),  # only the step that failed
+    (("success", "upstream_failed"), False, "failed", ["step_1"]),  # nothing else to name
     (("success", "failed"), True, "failed", ["step_1"]),  # a failed dry run is a failure, not a dry run
     ((None,), False, "failed", ["step_0"]),  # never ran
     (("running",), False, "failed", ["step_0"]),
@@ -56,7 +57,7 @@ def test_outcome_and_failed_steps(states, dry_run, outcome, failed):
 def test_failed_steps_keep_the_runbook_order():
     run = record(StepRecord("zeta", "failed"), StepRecord("alpha", "success"), StepRecord("mid", "upstream_failed"),
                  StepRecord("beta", None))
-    assert run.failed_steps == ["zeta", "mid", "beta"]
+    assert run.failed_steps == ["zeta", "beta"]
 
 
 def test_step_result_defaults_to_none():
@@ -135,7 +136,7 @@ def test_to_json_round_trip():
                         steps=[StepRecord(**step) for step in data["steps"]])
     assert rebuilt.to_json() == run.to_json()
     assert rebuilt.outcome == data["outcome"] == "failed"
-    assert rebuilt.failed_steps == data["failed_steps"] == ["restart", "record"]
+    assert rebuilt.failed_steps == data["failed_steps"] == ["record"]
     assert rebuilt.key == run.key
 
 

@@ -107,7 +107,7 @@ class ReadinessReport:
         for check in self.checks:
             cells = (check.name, check.expected, check.actual, "pass" if check.passed else "FAIL", check.why,
                      "" if check.passed else check.fix)
-            lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+            lines.append("| " + " | ".join(markdown_cell(cell) for cell in cells) + " |")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -276,5 +276,11 @@ def _grantee(lines: Sequence[str]) -> str:
     return next((m["grantee"] for m in map(_GRANT.match, lines) if m), "the DMS user")
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+# CommonMark would read these as emphasis, code, HTML or links ("ON *.*" rendered as "ON ."); escaped, they show as
+# typed (https://spec.commonmark.org/0.31.2/#backslash-escapes). "_" inside names is never emphasis there.
+_MARKDOWN = re.compile(r"([\\`*\[\]<|])")
+
+
+def markdown_cell(text: str) -> str:
+    """A table cell showing ``text`` as typed: Markdown's special characters escaped, on one line."""
+    return _MARKDOWN.sub(r"\\\1", text).replace("\n", " ")

@@ -36,7 +36,11 @@ class RunRecord:
 
     @property
     def failed_steps(self) -> list[str]:
-        return [s.task_id for s in self.steps if s.state not in SUCCESS_STATES]
+        """The steps that did not succeed, without those that only did not run because an earlier one failed
+        (``upstream_failed``) — unless nothing else is there to name."""
+        unsuccessful = [s.task_id for s in self.steps if s.state not in SUCCESS_STATES]
+        own = [s.task_id for s in self.steps if s.state not in SUCCESS_STATES and s.state != "upstream_failed"]
+        return own or unsuccessful
 
     @property
     def outcome(self) -> str:
