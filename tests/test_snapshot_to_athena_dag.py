@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -289,6 +290,16 @@ def test_every_mysql_type_is_registered_so_the_parquet_fits(dagbag, tmp_path, mo
     assert json.loads(row["js"]) == {"k": 1}
 
 
+@contextlib.contextmanager
+def _throttled(estate, action: str):
+    """Bursts of 5 throttling errors on every call of ``action`` while the block runs."""
+    estate.throttling.faults = replace(estate.throttling.faults, burst=5, served=1000, actions=frozenset({action}))
+    try:
+        yield
+    finally:
+        estate.throttling.faults = replace(estate.throttling.faults, burst=0)
+
+
 def _no_retry_delay(patch, dagbag, task_id: str) -> None:
     """Let dag.test() run a step's automatic retry at once (the DAG waits 30 s between tries)."""
     patch.setattr(dagbag.dags[DAG_ID].get_task(task_id), "retry_delay", timedelta(0))
@@ -407,24 +418,16 @@ class TestSafety:
 
     def test_throttled_preflight_calls_are_retried_not_reported_missing(self, safe, dagbag, monkeypatch):
         _no_retry_delay(monkeypatch, dagbag, "preflight")
-        safe.throttling.faults = replace(safe.throttling.faults, burst=5, served=1000,
-                                         actions=frozenset({"DescribeDBClusters"}))
-        try:
+        with _throttled(safe, "DescribeDBClusters"):
             dag_run, record = _run(dagbag, safe, _day(7), **LAG)
-        finally:
-            safe.throttling.faults = replace(safe.throttling.faults, burst=0)
         assert dag_run.state == "success", record["failed_steps"] and _step(record, record["failed_steps"][0])
         assert safe.throttling.throttled["DescribeDBClusters"] >= 5
 
     def test_throttled_export_polls_do_not_end_the_wait(self, safe, dagbag, fault_row):
         row = fault_row("export status polls throttled past the SDK's retries",
                         expected="export_snapshot keeps waiting; the run succeeds; throttled polls counted")
-        safe.throttling.faults = replace(safe.throttling.faults, burst=5, served=1000,
-                                         actions=frozenset({"DescribeExportTasks"}))
-        try:
+        with _throttled(safe, "DescribeExportTasks"):
             dag_run, record = _run(dagbag, safe, _day(8), **LAG)
-        finally:
-            safe.throttling.faults = replace(safe.throttling.faults, burst=0)
         throttled = safe.throttling.throttled["DescribeExportTasks"]
         assert dag_run.state == "success", _step(record, "export_snapshot")
         assert throttled >= 5
