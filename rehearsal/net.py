@@ -23,16 +23,25 @@ def port_range() -> range:
     return range(int(first), int(last) + 1) if first and last else PORTS
 
 
+# Ports this process has handed out: a server told to use one may not have bound it yet (servers start in
+# parallel), so the bind check alone could hand the same port out twice.
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1, outside the ephemeral range, that nothing uses right now."""
+    """Return a TCP port on 127.0.0.1, outside the ephemeral range, that nothing uses right now and that this process
+    has not handed out before."""
     ports = port_range()
     for port in random.sample(ports, min(200, len(ports))):
+        if port in _handed_out:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
                 sock.bind((LOOPBACK, port))
             except OSError:
                 continue
-            return port
+        _handed_out.add(port)
+        return port
     raise RuntimeError(f"no free port on {LOOPBACK} in {ports.start}-{ports.stop - 1}")
 
 

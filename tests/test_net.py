@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from rehearsal import net
 from rehearsal.net import LOOPBACK, PORTS, PORTS_ENV, free_port, port_range
 
 
@@ -14,10 +15,16 @@ def test_without_a_slice_the_whole_non_ephemeral_range_is_used(monkeypatch):
     assert port_range() == PORTS and PORTS.stop <= 32768
 
 
-def test_a_worker_picks_only_from_its_slice(monkeypatch):
+def test_a_worker_picks_only_from_its_slice_and_never_the_same_port_twice(monkeypatch):
+    """Servers started side by side may not have bound their ports yet: a port handed out is not handed out again."""
     monkeypatch.setenv(PORTS_ENV, "26000-26009")
+    monkeypatch.setattr(net, "_handed_out", set())
     assert port_range() == range(26000, 26010)
-    assert {free_port() for _ in range(20)} <= set(range(26000, 26010))
+    handed_out = []
+    with pytest.raises(RuntimeError, match="no free port"):
+        for _ in range(11):  # the slice runs out by the eleventh at the latest
+            handed_out.append(free_port())
+    assert handed_out and len(set(handed_out)) == len(handed_out) and set(handed_out) <= set(range(26000, 26010))
 
 
 def test_a_port_in_use_is_never_returned(monkeypatch):
