@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from cdc_runbooks.aws_errors import AccessDenied, exists, is_transient
+from cdc_runbooks.aws.errors import AccessDenied, exists, is_transient
 from cdc_runbooks.refusal import Refusal
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from cdc_runbooks.aws_hooks import aws_client, dms_hook
+from cdc_runbooks.aws.hooks import aws_client, dms_hook
 from cdc_runbooks.dms_task import DmsTaskState, DmsTaskStateError
 from cdc_runbooks.pipelines import get_pipeline
 

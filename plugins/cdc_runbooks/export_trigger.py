@@ -6,7 +6,7 @@ operator defers (no worker slot held) and inline otherwise (``triggers.wait_for`
 Unlike the provider's RdsExportTaskExistenceSensor it never takes ``starting``
 for done, and unlike RdsStartExportTaskOperator it has no 20-minute ceiling. A
 poll that fails transiently after the SDK's own retries (throttling, a 5xx, a
-dropped connection: ``aws_errors.is_transient``) is skipped and the wait goes on;
+dropped connection: ``errors.is_transient``) is skipped and the wait goes on;
 any other error ends the wait with an event that carries it, so the step's
 failure (and the run record) says why.
 """
@@ -19,14 +19,14 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from cdc_runbooks.aws_errors import is_transient
+from cdc_runbooks.aws.errors import is_transient
 from cdc_runbooks.snapshot_export import FAILED, ExportState
 
 
 def export_state(pipeline_name: str, export_id: str) -> ExportState | None:
     """DescribeExportTasks for one id (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeExportTasks.html);
     None when RDS has no export of that id."""
-    from cdc_runbooks.aws_hooks import rds_hook
+    from cdc_runbooks.aws.hooks import rds_hook
     from cdc_runbooks.pipelines import get_pipeline
 
     rds = rds_hook(get_pipeline(pipeline_name).aws_conn_id).conn

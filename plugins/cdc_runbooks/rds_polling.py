@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cdc_runbooks import identifiers
-from cdc_runbooks.aws_hooks import rds_hook
+from cdc_runbooks.aws.hooks import rds_hook
 from cdc_runbooks.blue_green import BlueGreenStateError, DeploymentState
 from cdc_runbooks.pipelines import get_pipeline
 

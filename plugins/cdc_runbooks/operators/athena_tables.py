@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cdc_runbooks import glue_schema
 from cdc_runbooks import snapshot_export as se
-from cdc_runbooks.aws_hooks import aws_hook, rds_hook
+from cdc_runbooks.aws.hooks import aws_hook, rds_hook
 from cdc_runbooks.operators.snapshot_export import LakeStep, SnapshotStep, exported_columns, find_snapshot
 from cdc_runbooks.pipelines import Pipeline
 from cdc_runbooks.snapshot_export import IntervalExport

@@ -18,7 +18,8 @@ from airflow.providers.amazon.aws.hooks.rds import RdsHook
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 from airflow.sdk import BaseOperator
 
-from cdc_runbooks.aws_hooks import rds_hook
+from cdc_runbooks.aws.cluster import describe_writer, writer_sql_hook
+from cdc_runbooks.aws.hooks import rds_hook
 from cdc_runbooks.binlog_readiness import (
     ApiFacts,
     BinlogNotReady,
@@ -29,7 +30,6 @@ from cdc_runbooks.binlog_readiness import (
 )
 from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
-from cdc_runbooks.writer import describe_writer, writer_sql_hook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -16,7 +16,8 @@ from airflow.sdk import BaseOperator, conf
 
 from cdc_runbooks import identifiers
 from cdc_runbooks.action import Action
-from cdc_runbooks.aws_hooks import rds_hook
+from cdc_runbooks.aws.cluster import describe_writer, writer_binlog, writer_sql_hook
+from cdc_runbooks.aws.hooks import rds_hook
 from cdc_runbooks.blue_green import (
     BlueGreenStateError,
     DeploymentState,
@@ -32,7 +33,6 @@ from cdc_runbooks.refusal import Refusal
 from cdc_runbooks.resume_handoff import resume_dag_id, why_resume_cannot_run
 from cdc_runbooks.start_position import own_writes_begin
 from cdc_runbooks.triggers import BlueGreenSwitchoverTrigger, wait_for
-from cdc_runbooks.writer import describe_writer, writer_binlog, writer_sql_hook
 
 
 def _cluster(rds, identifier_or_arn: str) -> dict:

@@ -10,7 +10,7 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
 from cdc_runbooks import glue_schema
 from cdc_runbooks import snapshot_export as se
-from cdc_runbooks.aws_hooks import aws_hook, rds_hook
+from cdc_runbooks.aws.hooks import aws_hook, rds_hook
 from cdc_runbooks.operators.athena_tables import VALIDATED
 from cdc_runbooks.operators.snapshot_export import LakeStep
 from cdc_runbooks.pipelines import Pipeline

@@ -18,7 +18,8 @@ from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
 from cdc_runbooks import identifiers
-from cdc_runbooks.aws_hooks import rds_hook
+from cdc_runbooks.aws.cluster import describe_writer, writer_sql_hook
+from cdc_runbooks.aws.hooks import rds_hook
 from cdc_runbooks.compared_table import QueryFailed, Side
 from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
@@ -26,7 +27,6 @@ from cdc_runbooks.reconcile import Settings, reconcile
 from cdc_runbooks.reconcile_report import Report
 from cdc_runbooks.refusal import Refusal
 from cdc_runbooks.row_checksum import Dialect
-from cdc_runbooks.writer import describe_writer, writer_sql_hook
 
 
 class ReconciliationDrift(Refusal, RuntimeError):

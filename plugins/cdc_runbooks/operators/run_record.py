@@ -9,7 +9,7 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.hooks.sns import SnsHook
 from airflow.sdk import BaseOperator, TriggerRule
 
-from cdc_runbooks.aws_hooks import aws_hook
+from cdc_runbooks.aws.hooks import aws_hook
 from cdc_runbooks.operators.pipeline_lock import release_pipeline
 from cdc_runbooks.operators.step import FAILURE_KEY, run_started_at
 from cdc_runbooks.pipelines import get_pipeline

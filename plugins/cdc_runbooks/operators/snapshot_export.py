@@ -19,8 +19,8 @@ from airflow.sdk import BaseOperator, conf
 from cdc_runbooks import glue_schema
 from cdc_runbooks import snapshot_export as se
 from cdc_runbooks.action import Action
-from cdc_runbooks.aws_errors import exists
-from cdc_runbooks.aws_hooks import aws_client, aws_hook, rds_hook
+from cdc_runbooks.aws.errors import exists
+from cdc_runbooks.aws.hooks import aws_client, aws_hook, rds_hook
 from cdc_runbooks.export_trigger import ExportTasksTrigger, export_state
 from cdc_runbooks.operators.reconcile import source_side
 from cdc_runbooks.operators.step import records_failure

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cdc_runbooks.aws_hooks import aws_client, aws_hook, dms_hook, rds_hook
+from cdc_runbooks.aws.hooks import aws_client, aws_hook, dms_hook, rds_hook
 
 
 def _connection(monkeypatch, endpoint: str) -> None:

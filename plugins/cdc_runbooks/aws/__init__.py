@@ -1,0 +1,10 @@
+"""The one layer that calls AWS and the databases behind it.
+
+Every describe call, wait poll and SQL lookup the runbooks make lives here,
+written once, and the operators, triggers and DAG callables import it instead
+of calling boto3 or a hook themselves. Modules by the thing they talk to:
+
+- :mod:`~cdc_runbooks.aws.hooks` — cached provider hooks and clients per connection.
+- :mod:`~cdc_runbooks.aws.errors` — which AWS errors are transient, and "does it exist".
+- :mod:`~cdc_runbooks.aws.cluster` — a cluster's writer, its parameters and its binlog (RDS + MySQL).
+"""
