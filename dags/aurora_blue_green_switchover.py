@@ -83,8 +83,8 @@ with DAG(**runbook_dag_args(
         """CDC resumes on blue only when the switchover step failed AND RDS shows production still on blue.
         A step lost while the switchover went on (worker died) must not restart CDC from blue's coordinates:
         the run fails, and clearing `switchover` adopts what RDS did."""
+        from cdc_runbooks.aws.blue_green import deployment_state
         from cdc_runbooks.blue_green import production_is_blue
-        from cdc_runbooks.rds_polling import deployment_state
 
         states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id], task_ids=["switchover"])
         if states.get(dag_run.run_id, states).get("switchover") != "failed":

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from cdc_runbooks import dms_polling
+from cdc_runbooks.aws import dms as dms_polling
 from cdc_runbooks.triggers import CdcLatencyTrigger, run_inline
 
 

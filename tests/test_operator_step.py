@@ -1,11 +1,11 @@
-"""Pure tests of the step helpers every runbook operator shares (cdc_runbooks.operators.step)."""
+"""Pure tests of the step helpers every runbook operator shares (cdc_runbooks.step)."""
 
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
 
-from cdc_runbooks.operators.step import FAILURE_KEY, records_failure, run_started_at
+from cdc_runbooks.step import FAILURE_KEY, records_failure, run_started_at
 
 TRIGGERED = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 CLEARED = datetime(2026, 11, 27, 3, 40, tzinfo=UTC)

@@ -20,21 +20,8 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from cdc_runbooks.aws.errors import is_transient
+from cdc_runbooks.aws.exports import export_state
 from cdc_runbooks.snapshot_export import FAILED, ExportState
-
-
-def export_state(pipeline_name: str, export_id: str) -> ExportState | None:
-    """DescribeExportTasks for one id (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeExportTasks.html);
-    None when RDS has no export of that id."""
-    from cdc_runbooks.aws.hooks import rds_hook
-    from cdc_runbooks.pipelines import get_pipeline
-
-    rds = rds_hook(get_pipeline(pipeline_name).aws_conn_id).conn
-    try:
-        tasks = rds.describe_export_tasks(ExportTaskIdentifier=export_id)["ExportTasks"]
-    except rds.exceptions.ExportTaskNotFoundFault:
-        return None
-    return ExportState.from_api(tasks[0]) if tasks else None
 
 
 class ExportTasksTrigger(BaseTrigger):

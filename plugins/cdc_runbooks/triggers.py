@@ -64,7 +64,7 @@ class DmsTaskStatusTrigger(BaseTrigger):
             "waiter_max_attempts": self.waiter_max_attempts, "carry": self.carry})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from cdc_runbooks.dms_polling import task_state
+        from cdc_runbooks.aws.dms import task_state
 
         state = None
         for _ in range(self.waiter_max_attempts):
@@ -113,7 +113,7 @@ class CdcLatencyTrigger(BaseTrigger):
             "carry": self.carry, "task_arn": self.task_arn, "give_up_rising_s": self.give_up_rising_s})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from cdc_runbooks.dms_polling import latest_latency, task_state
+        from cdc_runbooks.aws.dms import latest_latency, task_state
 
         window = LatencyWindow(self.max_latency_s, self.sustain_s)
         deadline = time.monotonic() + self.timeout_s
@@ -165,7 +165,7 @@ class BlueGreenSwitchoverTrigger(BaseTrigger):
             "carry": self.carry})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from cdc_runbooks.rds_polling import deployment_state
+        from cdc_runbooks.aws.blue_green import deployment_state
 
         state = None
         for _ in range(self.waiter_max_attempts):

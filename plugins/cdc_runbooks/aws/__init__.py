@@ -7,4 +7,7 @@ of calling boto3 or a hook themselves. Modules by the thing they talk to:
 - :mod:`~cdc_runbooks.aws.hooks` — cached provider hooks and clients per connection.
 - :mod:`~cdc_runbooks.aws.errors` — which AWS errors are transient, and "does it exist".
 - :mod:`~cdc_runbooks.aws.cluster` — a cluster's writer, its parameters and its binlog (RDS + MySQL).
+- :mod:`~cdc_runbooks.aws.dms` — a DMS task's state, its instance and its CloudWatch CDC latency.
+- :mod:`~cdc_runbooks.aws.blue_green` — blue/green deployments.
+- :mod:`~cdc_runbooks.aws.exports` — snapshot exports and cluster snapshots.
 """

@@ -5,8 +5,8 @@ from __future__ import annotations
 from airflow.providers.standard.exceptions import HITLRejectException
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
-from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.refusal import Refusal
+from cdc_runbooks.step import records_failure
 
 
 class ChangeNotApproved(Refusal, RuntimeError):

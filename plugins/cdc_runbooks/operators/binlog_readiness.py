@@ -28,8 +28,8 @@ from cdc_runbooks.binlog_readiness import (
     evaluate,
     retention_hours,
 )
-from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
+from cdc_runbooks.step import records_failure
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

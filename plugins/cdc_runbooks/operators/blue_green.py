@@ -16,6 +16,7 @@ from airflow.sdk import BaseOperator, conf
 
 from cdc_runbooks import identifiers
 from cdc_runbooks.action import Action
+from cdc_runbooks.aws.blue_green import deployment_state
 from cdc_runbooks.aws.cluster import describe_writer, writer_binlog, writer_sql_hook
 from cdc_runbooks.aws.hooks import rds_hook
 from cdc_runbooks.blue_green import (
@@ -26,12 +27,11 @@ from cdc_runbooks.blue_green import (
     plan_switchover,
     require_completed,
 )
-from cdc_runbooks.operators.step import records_failure, run_started_at
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
-from cdc_runbooks.rds_polling import deployment_state
 from cdc_runbooks.refusal import Refusal
 from cdc_runbooks.resume_handoff import resume_dag_id, why_resume_cannot_run
 from cdc_runbooks.start_position import own_writes_begin
+from cdc_runbooks.step import records_failure, run_started_at
 from cdc_runbooks.triggers import BlueGreenSwitchoverTrigger, wait_for
 
 
@@ -246,7 +246,7 @@ class BlueGreenPreflightOperator(BaseOperator):
 
     @records_failure
     def execute(self, context) -> dict:
-        from cdc_runbooks.dms_polling import task_state
+        from cdc_runbooks.aws.dms import task_state
         from cdc_runbooks.operators.binlog_readiness import check_binlog_readiness
 
         pipeline = get_pipeline(self.pipeline_name)

@@ -19,10 +19,11 @@ from botocore.exceptions import ClientError
 
 from cdc_runbooks import identifiers
 from cdc_runbooks.action import Action
+from cdc_runbooks.aws.blue_green import deployment_state
 from cdc_runbooks.aws.cluster import describe_writer, writer_binlog, writer_sql_hook
+from cdc_runbooks.aws.dms import latency_dimensions, task_state
 from cdc_runbooks.aws.hooks import dms_hook, rds_hook
 from cdc_runbooks.binlog_position import BinlogPosition
-from cdc_runbooks.dms_polling import latency_dimensions, task_state
 from cdc_runbooks.dms_task import (
     RESTARTABLE,
     DmsTaskState,
@@ -31,10 +32,9 @@ from cdc_runbooks.dms_task import (
     plan_pause,
     plan_restart,
 )
-from cdc_runbooks.operators.step import records_failure, run_started_at
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
-from cdc_runbooks.rds_polling import deployment_state
 from cdc_runbooks.start_position import UnsafeStartPosition, check_on_writer, own_writes_begin
+from cdc_runbooks.step import records_failure, run_started_at
 from cdc_runbooks.triggers import CdcLatencyTrigger, DmsTaskStatusTrigger, run_inline, wait_for
 
 

@@ -10,9 +10,9 @@ from botocore.exceptions import ClientError
 
 from cdc_runbooks.action import Action
 from cdc_runbooks.aws.hooks import aws_client
-from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipeline_lock import LockHolder, check_holder
 from cdc_runbooks.pipelines import Pipeline, PipelineConfigError, get_pipeline
+from cdc_runbooks.step import records_failure
 
 _LOST_RACE = ("PreconditionFailed", "ConditionalRequestConflict")
 

@@ -21,12 +21,12 @@ from cdc_runbooks import identifiers
 from cdc_runbooks.aws.cluster import describe_writer, writer_sql_hook
 from cdc_runbooks.aws.hooks import rds_hook
 from cdc_runbooks.compared_table import QueryFailed, Side
-from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
 from cdc_runbooks.reconcile import Settings, reconcile
 from cdc_runbooks.reconcile_report import Report
 from cdc_runbooks.refusal import Refusal
 from cdc_runbooks.row_checksum import Dialect
+from cdc_runbooks.step import records_failure
 
 
 class ReconciliationDrift(Refusal, RuntimeError):

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from airflow.sdk import BaseOperator
 
-from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.refusal import Refusal
 from cdc_runbooks.resume_handoff import resume_dag_id, resume_run_id, why_resume_cannot_run
+from cdc_runbooks.step import records_failure
 
 
 class CdcNotResumed(Refusal, RuntimeError):

@@ -11,10 +11,10 @@ from airflow.sdk import BaseOperator, TriggerRule
 
 from cdc_runbooks.aws.hooks import aws_hook
 from cdc_runbooks.operators.pipeline_lock import release_pipeline
-from cdc_runbooks.operators.step import FAILURE_KEY, run_started_at
 from cdc_runbooks.pipelines import get_pipeline
 from cdc_runbooks.refusal import Refusal
 from cdc_runbooks.run_record import RunRecord, StepRecord
+from cdc_runbooks.step import FAILURE_KEY, run_started_at
 
 
 class RunbookFailed(Refusal, RuntimeError):

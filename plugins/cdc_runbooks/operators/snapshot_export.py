@@ -20,13 +20,14 @@ from cdc_runbooks import glue_schema
 from cdc_runbooks import snapshot_export as se
 from cdc_runbooks.action import Action
 from cdc_runbooks.aws.errors import exists
+from cdc_runbooks.aws.exports import export_state
 from cdc_runbooks.aws.hooks import aws_client, aws_hook, rds_hook
-from cdc_runbooks.export_trigger import ExportTasksTrigger, export_state
+from cdc_runbooks.export_trigger import ExportTasksTrigger
 from cdc_runbooks.operators.reconcile import source_side
-from cdc_runbooks.operators.step import records_failure
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
 from cdc_runbooks.row_checksum import Dialect, quote
 from cdc_runbooks.snapshot_export import ExportedTable, ExportRefused, IntervalExport
+from cdc_runbooks.step import records_failure
 from cdc_runbooks.triggers import wait_for
 
 SNAPSHOT_SOURCES = ("manual", "automated")
