@@ -35,19 +35,35 @@ class ClusterWriter:
     engine_version: str
 
 
+def describe_cluster(rds: RdsHook, identifier_or_arn: str) -> dict:
+    """One cluster as DescribeDBClusters returns it, by identifier or ARN (an unknown one raises RDS's
+    ``DBClusterNotFoundFault``: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBClusters.html)."""
+    return rds.conn.describe_db_clusters(DBClusterIdentifier=identifier_or_arn)["DBClusters"][0]
+
+
 def describe_writer(rds: RdsHook, cluster: str) -> ClusterWriter:
-    """The cluster's writer endpoint, writer instance and cluster parameter group (DescribeDBClusters:
-    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBClusters.html)."""
+    """The cluster's writer endpoint, writer instance and cluster parameter group (:func:`describe_cluster`)."""
     identifiers.cluster_identifier(cluster)
-    found = rds.conn.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]
-    writer = next((m for m in found.get("DBClusterMembers", []) if m.get("IsClusterWriter")), None)
-    if writer is None:
-        raise RuntimeError(f"cluster {cluster} has no writer instance; DMS CDC needs the writer")
+    found = describe_cluster(rds, cluster)
+    writer = _writer_member(found)
     return ClusterWriter(cluster=cluster, endpoint=found["Endpoint"], port=int(found["Port"]),
                          instance=writer["DBInstanceIdentifier"],
                          parameter_group=found["DBClusterParameterGroup"],
                          parameter_apply_status=writer.get("DBClusterParameterGroupStatus", "unknown"),
                          engine_version=found.get("EngineVersion", ""))
+
+
+def writer_instance(cluster: dict) -> str:
+    """The writer instance's identifier in a DescribeDBClusters cluster."""
+    return _writer_member(cluster)["DBInstanceIdentifier"]
+
+
+def _writer_member(cluster: dict) -> dict:
+    writer = next((m for m in cluster.get("DBClusterMembers", []) if m.get("IsClusterWriter")), None)
+    if writer is None:
+        raise RuntimeError(f"cluster {cluster.get('DBClusterIdentifier')} has no writer instance; DMS CDC needs "
+                           "the writer")
+    return writer
 
 
 def writer_sql_hook(conn_id: str, writer: ClusterWriter) -> MySqlHook:

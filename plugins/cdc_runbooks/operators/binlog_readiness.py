@@ -18,7 +18,7 @@ from airflow.providers.amazon.aws.hooks.rds import RdsHook
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 from airflow.sdk import BaseOperator
 
-from cdc_runbooks.aws.cluster import describe_writer, writer_sql_hook
+from cdc_runbooks.aws.cluster import describe_cluster, describe_writer, writer_sql_hook
 from cdc_runbooks.aws.hooks import rds_hook
 from cdc_runbooks.binlog_readiness import (
     ApiFacts,
@@ -56,13 +56,14 @@ def readiness_targets(pipeline: Pipeline) -> list[tuple[str, str]]:
     """(cluster, role) to check for a pipeline: production, and the green cluster of every AVAILABLE blue/green
     deployment whose source is production (DescribeBlueGreenDeployments:
     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeBlueGreenDeployments.html)."""
-    rds = rds_hook(pipeline.aws_conn_id).conn
-    production = rds.describe_db_clusters(DBClusterIdentifier=pipeline.source_cluster)["DBClusters"][0]
+    hook = rds_hook(pipeline.aws_conn_id)
+    rds = hook.conn
+    production = describe_cluster(hook, pipeline.source_cluster)
     targets = [(pipeline.source_cluster, "production")]
     for page in rds.get_paginator("describe_blue_green_deployments").paginate():
         for deployment in page["BlueGreenDeployments"]:
             if deployment["Source"] == production["DBClusterArn"] and deployment["Status"] == "AVAILABLE":
-                green = rds.describe_db_clusters(DBClusterIdentifier=deployment["Target"])["DBClusters"][0]
+                green = describe_cluster(hook, deployment["Target"])
                 targets.append((green["DBClusterIdentifier"], f"green of {deployment['BlueGreenDeploymentName']}"))
     return targets
 

@@ -16,8 +16,13 @@ from airflow.sdk import BaseOperator, conf
 
 from cdc_runbooks import identifiers
 from cdc_runbooks.action import Action
-from cdc_runbooks.aws.blue_green import deployment_state
-from cdc_runbooks.aws.cluster import describe_writer, writer_binlog, writer_sql_hook
+from cdc_runbooks.aws.blue_green import (
+    deployment_clusters,
+    deployment_state,
+    require_production_source,
+    switchover_blue_green,
+)
+from cdc_runbooks.aws.cluster import describe_writer, writer_binlog, writer_instance, writer_sql_hook
 from cdc_runbooks.aws.hooks import rds_hook
 from cdc_runbooks.blue_green import (
     BlueGreenStateError,
@@ -33,23 +38,6 @@ from cdc_runbooks.resume_handoff import resume_dag_id, why_resume_cannot_run
 from cdc_runbooks.start_position import own_writes_begin
 from cdc_runbooks.step import records_failure, run_started_at
 from cdc_runbooks.triggers import BlueGreenSwitchoverTrigger, wait_for
-
-
-def _cluster(rds, identifier_or_arn: str) -> dict:
-    return rds.describe_db_clusters(DBClusterIdentifier=identifier_or_arn)["DBClusters"][0]
-
-
-def _writer_instance(cluster: dict) -> str:
-    return next(m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", []) if m.get("IsClusterWriter"))
-
-
-def _require_production_source(rds, pipeline: Pipeline, state: DeploymentState) -> None:
-    """Refuse (BlueGreenStateError) a deployment whose source is not the pipeline's production cluster: an RDS
-    API call only, made before anything connects to the deployment's clusters."""
-    production = _cluster(rds, pipeline.source_cluster)["DBClusterArn"]
-    if state.source != production:
-        raise BlueGreenStateError(f"refusing: {state.describe()} switches {state.source}, not the pipeline's "
-                                  f"production cluster {pipeline.source_cluster} ({production})")
 
 
 def _unverifiable_tables(pipeline: Pipeline, cluster: str) -> str | None:
@@ -106,18 +94,16 @@ class BlueGreenSwitchoverOperator(BaseOperator):
         if not 30 <= timeout <= 3600:
             raise BlueGreenStateError(f"switchover_timeout {timeout} is outside RDS's 30-3600 seconds")
         state = deployment_state(pipeline.name, self.deployment_identifier)
-        rds = rds_hook(pipeline.aws_conn_id).conn
         if state.status != "SWITCHOVER_COMPLETED":  # once completed, its source is old blue (a retry adopts it)
-            _require_production_source(rds, pipeline, state)
+            require_production_source(pipeline, state)
         action = plan_switchover(state)
         carry = {"deployment": state.identifier, "action": action.value}
         if action is Action.ACT:
-            blue, green = _cluster(rds, state.source), _cluster(rds, state.target)
+            blue, green = deployment_clusters(pipeline.aws_conn_id, state)
             carry.update(blue_cluster=blue["DBClusterIdentifier"], green_cluster=green["DBClusterIdentifier"],
-                         blue_writer=_writer_instance(blue), green_writer=_writer_instance(green),
+                         blue_writer=writer_instance(blue), green_writer=writer_instance(green),
                          started_at=datetime.now(UTC).isoformat())
-            rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=state.identifier,
-                                                 SwitchoverTimeout=timeout)
+            switchover_blue_green(pipeline.aws_conn_id, state.identifier, timeout)
             self.log.info("SwitchoverBlueGreenDeployment(%s, SwitchoverTimeout=%s) called", state.identifier, timeout)
         else:  # a retry or a cleared task of the run that switched over: it began after the run was triggered
             run_started = run_started_at(context)
@@ -250,10 +236,9 @@ class BlueGreenPreflightOperator(BaseOperator):
         from cdc_runbooks.operators.binlog_readiness import check_binlog_readiness
 
         pipeline = get_pipeline(self.pipeline_name)
-        rds = rds_hook(pipeline.aws_conn_id).conn
         deployment = deployment_state(pipeline.name, self.deployment_identifier)
-        _require_production_source(rds, pipeline, deployment)
-        blue, green = _cluster(rds, deployment.source), _cluster(rds, deployment.target)
+        require_production_source(pipeline, deployment)
+        blue, green = deployment_clusters(pipeline.aws_conn_id, deployment)
         lag = self._green_lag(pipeline, green["DBClusterIdentifier"])
         unverifiable = _unverifiable_tables(pipeline, green["DBClusterIdentifier"])
         task = task_state(pipeline.name, pipeline.dms_task_arn)
@@ -278,7 +263,7 @@ class BlueGreenPreflightOperator(BaseOperator):
             raise SwitchoverPreflightFailed(f"preflight failed; nothing was changed.\n\n{markdown}")
         return {"markdown": markdown, "plan": self._plan(pipeline, deployment, blue, green),
                 "blue_cluster": blue["DBClusterIdentifier"], "green_cluster": green["DBClusterIdentifier"],
-                "green_writer": _writer_instance(green), "blue_writer": _writer_instance(blue), "green_lag_s": lag}
+                "green_writer": writer_instance(green), "blue_writer": writer_instance(blue), "green_lag_s": lag}
 
     @staticmethod
     def _green_lag(pipeline: Pipeline, green_cluster: str) -> float | None:

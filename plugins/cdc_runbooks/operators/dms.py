@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from cdc_runbooks import identifiers
 from cdc_runbooks.action import Action
 from cdc_runbooks.aws.blue_green import deployment_state
-from cdc_runbooks.aws.cluster import describe_writer, writer_binlog, writer_sql_hook
+from cdc_runbooks.aws.cluster import describe_cluster, describe_writer, writer_binlog, writer_sql_hook
 from cdc_runbooks.aws.dms import latency_dimensions, task_state
 from cdc_runbooks.aws.hooks import dms_hook, rds_hook
 from cdc_runbooks.binlog_position import BinlogPosition
@@ -321,7 +321,7 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
         if deployment.status != "SWITCHOVER_COMPLETED":
             raise DmsTaskStateError(f"refusing to drain old blue: {deployment.describe()}; drain after the switchover")
         rds = rds_hook(pipeline.aws_conn_id)
-        old = rds.conn.describe_db_clusters(DBClusterIdentifier=deployment.source)["DBClusters"][0]
+        old = describe_cluster(rds, deployment.source)
         return describe_writer(rds, old["DBClusterIdentifier"])
 
     @staticmethod
