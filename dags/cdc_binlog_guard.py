@@ -7,7 +7,7 @@ from airflow.sdk import DAG, Param, task
 from cdc_runbooks.dag_params import runbook_dag_args
 from cdc_runbooks.operators.binlog_readiness import BinlogGuardOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
-from cdc_runbooks.pipelines import get_pipeline, load_pipelines
+from cdc_runbooks.pipelines import load_pipelines
 from cdc_runbooks.runbook_docs import runbook_page
 
 STEPS = ("find_clusters", "check_binlog_readiness")
@@ -26,10 +26,9 @@ with DAG(**runbook_dag_args(
     @task
     def find_clusters(params=None) -> list[dict]:
         """Production and in-flight green clusters of the selected pipelines."""
-        from cdc_runbooks.operators.binlog_readiness import readiness_targets
+        from cdc_runbooks.aws.readiness import guard_targets
 
-        return [{"pipeline": name, "cluster": cluster, "role": role} for name in params["pipelines"]
-                for cluster, role in readiness_targets(get_pipeline(name))]
+        return guard_targets(params["pipelines"])
 
     checks = BinlogGuardOperator(task_id="check_binlog_readiness",
                                  targets="{{ ti.xcom_pull(task_ids='find_clusters') }}")

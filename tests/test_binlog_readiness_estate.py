@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from cdc_runbooks.aws.readiness import check_binlog_readiness
 from cdc_runbooks.binlog_readiness import BinlogNotReady, markdown_cell
-from cdc_runbooks.operators.binlog_readiness import BinlogReadinessOperator, check_binlog_readiness
+from cdc_runbooks.operators.binlog_readiness import BinlogReadinessOperator
 from cdc_runbooks.pipelines import get_pipeline
 from rehearsal.mariadb import MariaDBServer
 from rehearsal.net import LOOPBACK

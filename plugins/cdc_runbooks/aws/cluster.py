@@ -53,6 +53,15 @@ def describe_writer(rds: RdsHook, cluster: str) -> ClusterWriter:
                          engine_version=found.get("EngineVersion", ""))
 
 
+def cluster_parameters(rds: RdsHook, parameter_group: str) -> dict[str, str | None]:
+    """Every parameter of a DB cluster parameter group, name -> value (None when it has none), all pages of
+    DescribeDBClusterParameters:
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBClusterParameters.html"""
+    pages = rds.conn.get_paginator("describe_db_cluster_parameters").paginate(
+        DBClusterParameterGroupName=parameter_group)
+    return {p["ParameterName"]: p.get("ParameterValue") for page in pages for p in page["Parameters"]}
+
+
 def writer_instance(cluster: dict) -> str:
     """The writer instance's identifier in a DescribeDBClusters cluster."""
     return _writer_member(cluster)["DBInstanceIdentifier"]

@@ -233,7 +233,7 @@ class BlueGreenPreflightOperator(BaseOperator):
     @records_failure
     def execute(self, context) -> dict:
         from cdc_runbooks.aws.dms import task_state
-        from cdc_runbooks.operators.binlog_readiness import check_binlog_readiness
+        from cdc_runbooks.aws.readiness import check_binlog_readiness
 
         pipeline = get_pipeline(self.pipeline_name)
         deployment = deployment_state(pipeline.name, self.deployment_identifier)
