@@ -34,10 +34,10 @@ def claim(run_id: str, dag_id: str = "dms_cdc_pause") -> dict:
 
 
 def release(run_id: str, dag_id: str = "dms_cdc_pause") -> bool:
-    from cdc_runbooks.operators.pipeline_lock import release_pipeline
+    from cdc_runbooks.aws.records import release_lock
     from cdc_runbooks.pipelines import get_pipeline
 
-    return release_pipeline(get_pipeline("shop"), dag_id, run_id)
+    return release_lock(get_pipeline("shop"), dag_id, run_id)
 
 
 def test_first_claim_writes_the_lock_and_a_retry_of_the_same_run_adopts_it(s3):

@@ -6,7 +6,7 @@ so a runbook that changes a pipeline first claims ``s3://<records_bucket>/locks/
 with S3's conditional write (PutObject with ``If-None-Match: *``, which exactly one writer wins:
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html). ``record_run``
 releases it when the run ends, whatever the outcome. A retried or cleared claim of the same run
-adopts its own lock. Pure decisions here; ``operators/pipeline_lock.py`` makes the calls.
+adopts its own lock. Pure decisions here; ``aws/records.py`` makes the calls.
 """
 
 from __future__ import annotations

@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.hooks.sns import SnsHook
 from airflow.sdk import BaseOperator, TriggerRule
 
-from cdc_runbooks.aws.hooks import aws_hook
-from cdc_runbooks.operators.pipeline_lock import release_pipeline
+from cdc_runbooks.aws.records import publish_record, release_lock, write_record
 from cdc_runbooks.pipelines import get_pipeline
 from cdc_runbooks.refusal import Refusal
 from cdc_runbooks.run_record import RunRecord, StepRecord
@@ -50,14 +47,13 @@ class RecordRunOperator(BaseOperator):
         record = self._record(context, ", ".join(names))
         self.log.info("Run record:\n%s", record.to_markdown())
         for bucket, conn_id in {(p.records_bucket, p.aws_conn_id) for p in pipelines if p.records_bucket}:
-            aws_hook(S3Hook, conn_id).load_string(record.to_json(), key=record.key, bucket_name=bucket, replace=True)
+            write_record(record, bucket, conn_id)
             self.log.info("Run record written to s3://%s/%s", bucket, record.key)
         for topic, conn_id in {(p.sns_topic_arn, p.aws_conn_id) for p in pipelines if p.sns_topic_arn}:
-            aws_hook(SnsHook, conn_id).publish_to_target(
-                topic, record.to_markdown(), subject=f"[{record.outcome}] {record.dag_id} {record.pipeline}"[:100])
+            publish_record(record, topic, conn_id)
         if self.releases_pipeline:
             for pipeline in pipelines:
-                if release_pipeline(pipeline, record.dag_id, record.run_id):
+                if release_lock(pipeline, record.dag_id, record.run_id):
                     self.log.info("Released %s for other runs of %s", pipeline.name, record.dag_id)
         if record.failed_steps:
             raise RunbookFailed(f"{record.dag_id} failed at {', '.join(record.failed_steps)}; the run record "

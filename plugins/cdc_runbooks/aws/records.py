@@ -1,0 +1,68 @@
+"""What a runbook leaves in the pipeline's account: its one-run-at-a-time lock and its run record (S3), and the
+summary it publishes (SNS).
+
+The lock is ``s3://<records_bucket>/locks/<dag_id>/<pipeline>.json`` written with PutObject's
+``IfNoneMatch='*'``, which exactly one writer wins
+(https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html); the decisions about a lock held
+already are :mod:`cdc_runbooks.pipeline_lock`'s.
+"""
+
+from __future__ import annotations
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.hooks.sns import SnsHook
+from botocore.exceptions import ClientError
+
+from cdc_runbooks.aws.hooks import aws_client, aws_hook
+from cdc_runbooks.pipeline_lock import LockHolder
+from cdc_runbooks.pipelines import Pipeline, PipelineConfigError
+from cdc_runbooks.run_record import RunRecord
+
+_LOST_RACE = ("PreconditionFailed", "ConditionalRequestConflict")
+
+
+def records_bucket(pipeline: Pipeline) -> str:
+    """The pipeline's records bucket; refused (PipelineConfigError) when the pipeline has none."""
+    if not pipeline.records_bucket:
+        raise PipelineConfigError(f"pipeline {pipeline.name!r} has no records_bucket: runbooks that change it "
+                                  "need one for their run records and their one-run-at-a-time lock")
+    return pipeline.records_bucket
+
+
+def put_lock(pipeline: Pipeline, me: LockHolder) -> LockHolder:
+    """Write ``me`` as the pipeline's lock unless a lock exists; the holder of the lock afterwards (``me`` when
+    this call wrote it, else whoever holds it)."""
+    bucket, s3 = records_bucket(pipeline), aws_client(pipeline.aws_conn_id, "s3")
+    try:
+        s3.put_object(Bucket=bucket, Key=me.key, Body=me.to_json().encode(), IfNoneMatch="*",
+                      ContentType="application/json")
+        return me
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in _LOST_RACE:
+            raise
+    return LockHolder.from_json(s3.get_object(Bucket=bucket, Key=me.key)["Body"].read())
+
+
+def release_lock(pipeline: Pipeline, dag_id: str, run_id: str) -> bool:
+    """Delete the pipeline's lock of this runbook if this run holds it; True when it did."""
+    bucket, key = records_bucket(pipeline), LockHolder(dag_id, run_id, pipeline.name, "").key
+    s3 = aws_client(pipeline.aws_conn_id, "s3")
+    try:
+        holder = LockHolder.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return False
+    if (holder.dag_id, holder.run_id) != (dag_id, run_id):
+        return False
+    s3.delete_object(Bucket=bucket, Key=key)
+    return True
+
+
+def write_record(record: RunRecord, bucket: str, conn_id: str) -> None:
+    """The run record as JSON at ``s3://<bucket>/<record.key>`` (replacing a cleared run's earlier one)."""
+    aws_hook(S3Hook, conn_id).load_string(record.to_json(), key=record.key, bucket_name=bucket, replace=True)
+
+
+def publish_record(record: RunRecord, topic_arn: str, conn_id: str) -> None:
+    """The run record's markdown to an SNS topic, its outcome in the subject."""
+    aws_hook(SnsHook, conn_id).publish_to_target(
+        topic_arn, record.to_markdown(), subject=f"[{record.outcome}] {record.dag_id} {record.pipeline}"[:100])
