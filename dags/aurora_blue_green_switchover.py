@@ -106,13 +106,12 @@ with DAG(**runbook_dag_args(
 
     @task(outlets=[SWITCHOVER_COMPLETED])
     def publish_switchover(*, outlet_events, ti=None, params=None, dag_run=None) -> dict:
-        """The fact the data platform resumes CDC from (asset event extra)."""
-        paused, position = ti.xcom_pull(task_ids="pause_dms_task"), ti.xcom_pull(task_ids="new_position")
-        fact = {"pipeline": params["pipeline"], "deployment": params["deployment_id"],
-                "checkpoint": paused["recovery_checkpoint"], "paused_at": paused["stopped_at"],
-                "position": position["position"], "position_source": position["source"],
-                "needs_reconciliation_attention": position["needs_reconciliation_attention"],
-                "product_run_id": dag_run.run_id}
+        """The fact the data platform resumes CDC from (asset event extra), checked before it is published."""
+        from cdc_runbooks.switchover_fact import SwitchoverFact
+
+        fact = SwitchoverFact.from_steps(
+            pipeline=params["pipeline"], deployment=params["deployment_id"], product_run_id=dag_run.run_id,
+            paused=ti.xcom_pull(task_ids="pause_dms_task"), position=ti.xcom_pull(task_ids="new_position")).to_extra()
         outlet_events[SWITCHOVER_COMPLETED].add(switchover_completed(params["pipeline"]), extra=fact)
         return fact
 

@@ -16,7 +16,6 @@ from cdc_runbooks.resume_handoff import RESUME_RUNBOOK, resume_dag_id
 from cdc_runbooks.runbook_docs import runbook_page
 
 STEPS = ("read_switchover", "drain_old_blue", "restart_cdc", "reconcile", "summarize")
-FACT = "ti.xcom_pull(task_ids='read_switchover')"
 
 for pipeline in sorted(load_pipelines()):
     fact_asset = switchover_completed(pipeline)
@@ -29,33 +28,34 @@ for pipeline in sorted(load_pipelines()):
         tags=["cdc", "dms", "blue-green", "runbook", pipeline],
     )):
 
-        @task(inlets=[fact_asset])
+        @task(inlets=[fact_asset], multiple_outputs=True)
         def read_switchover(*, inlet_events, dag_run=None, asset=fact_asset, pipeline=pipeline) -> dict:
             """The switchover fact this run was triggered with; in a run triggered by hand without one, the latest
             fact the product platform published for this pipeline."""
-            from cdc_runbooks.switchover_fact import validate_fact
+            from cdc_runbooks.switchover_fact import SwitchoverFact
 
             if dag_run.conf:
-                return validate_fact(dag_run.conf, pipeline)
+                return SwitchoverFact.from_extra(dag_run.conf, pipeline).to_extra()
             events = inlet_events[asset]
             if not events:
                 raise ValueError("no switchover has been published yet; run aurora_blue_green_switchover first")
-            return validate_fact(events[-1].extra, pipeline)
+            return SwitchoverFact.from_extra(events[-1].extra, pipeline).to_extra()
 
-        drain = DmsDrainOldBlueOperator(
-            task_id="drain_old_blue", pipeline_name=pipeline,
-            deployment_identifier="{{ " + FACT + "['deployment'] }}", checkpoint="{{ " + FACT + "['checkpoint'] }}")
+        fact = read_switchover()
+        drain = DmsDrainOldBlueOperator(task_id="drain_old_blue", pipeline_name=pipeline,
+                                        deployment_identifier=fact["deployment"], checkpoint=fact["checkpoint"])
         restart = DmsRestartCdcOperator(task_id="restart_cdc", pipeline_name=pipeline, dry_run=False,
-                                        cdc_start_position="{{ " + FACT + "['position'] }}")
+                                        cdc_start_position=fact["position"])
         reconcile = ReconcileOperator(task_id="reconcile", pipeline_name=pipeline, mode="checksum")
 
         @task
         def summarize(ti=None) -> dict:
             """Old and new positions, the CDC gap (DMS stopped -> running again), drift."""
-            from cdc_runbooks.switchover_fact import summary
+            from cdc_runbooks.switchover_fact import SwitchoverFact
 
-            return summary(ti.xcom_pull(task_ids="read_switchover"), ti.xcom_pull(task_ids="drain_old_blue"),
-                           ti.xcom_pull(task_ids="restart_cdc"), ti.xcom_pull(task_ids="reconcile"))
+            fact = SwitchoverFact(**ti.xcom_pull(task_ids="read_switchover"))
+            return fact.summary(ti.xcom_pull(task_ids="drain_old_blue"), ti.xcom_pull(task_ids="restart_cdc"),
+                                ti.xcom_pull(task_ids="reconcile"))
 
         record = RecordRunOperator(task_id="record_run", pipeline_name=pipeline, step_ids=STEPS)
-        read_switchover() >> drain >> restart >> reconcile >> summarize() >> record
+        fact >> drain >> restart >> reconcile >> summarize() >> record

@@ -1,16 +1,20 @@
-"""switchover_fact.validate_fact: the data platform resumes only from a complete, well-formed fact of its own
-pipeline (the conf of its triggered run, or the latest asset event)."""
+"""SwitchoverFact: the data platform resumes only from a complete, well-formed fact of its own pipeline (the conf
+of its triggered run, or the latest asset event); the product platform's fact round-trips through the extra."""
 
 from __future__ import annotations
 
 import pytest
 
-from cdc_runbooks.switchover_fact import InvalidSwitchoverFact, validate_fact
+from cdc_runbooks.switchover_fact import InvalidSwitchoverFact, SwitchoverFact
 
 FACT = {"pipeline": "shop", "deployment": "bgd-0123456789abcdef", "checkpoint": "mysql-bin-changelog.000003:352",
         "position": "mysql-bin-changelog.000004:4", "position_source": "event",
         "needs_reconciliation_attention": False, "paused_at": "2026-12-01T03:00:00+00:00",
         "product_run_id": "manual__2026-12-01T02:55:00+00:00"}
+
+
+def validate_fact(extra: dict, pipeline: str) -> dict:
+    return SwitchoverFact.from_extra(extra, pipeline).to_extra()
 
 
 def test_a_complete_fact_of_the_pipeline_is_returned_as_is():
@@ -52,3 +56,28 @@ def test_a_fact_with_a_malformed_value_is_refused_before_anything_acts_on_it(key
 
 def test_keys_beyond_the_fact_are_dropped():
     assert validate_fact({**FACT, "note": "x"}, "shop") == FACT
+
+
+def test_the_fact_built_from_the_switchover_steps_is_the_published_extra():
+    fact = SwitchoverFact.from_steps(
+        pipeline="shop", deployment=FACT["deployment"], product_run_id=FACT["product_run_id"],
+        paused={"recovery_checkpoint": FACT["checkpoint"], "stopped_at": FACT["paused_at"], "status": "stopped"},
+        position={"position": FACT["position"], "source": "event", "needs_reconciliation_attention": False})
+    assert fact.to_extra() == FACT
+    assert SwitchoverFact.from_extra(fact.to_extra(), "shop") == fact
+
+
+def test_a_switchover_step_result_that_is_malformed_is_refused_before_publishing():
+    with pytest.raises(ValueError, match="position: invalid binlog position"):
+        SwitchoverFact.from_steps(pipeline="shop", deployment=FACT["deployment"], product_run_id="r",
+                                  paused={"recovery_checkpoint": FACT["checkpoint"], "stopped_at": FACT["paused_at"]},
+                                  position={"position": "", "source": "event", "needs_reconciliation_attention": True})
+
+
+def test_the_summary_gives_the_gap_from_pause_to_running_again():
+    fact = SwitchoverFact.from_extra(FACT, "shop")
+    summary = fact.summary({"old_blue_end": FACT["checkpoint"]}, {"running_since": "2026-12-01T03:00:12.5+00:00"},
+                           {"drift": 0, "tables": {"orders": {"drift": 0}}})
+    assert summary["cdc_gap_s"] == 12.5
+    assert (summary["blue_checkpoint"], summary["new_position"], summary["drift"]) == (
+        FACT["checkpoint"], FACT["position"], 0)

@@ -5,7 +5,8 @@ coordinates", as an event of P's own asset (added through one alias, so the prod
 single outlet whatever the pipeline). Each pipeline's resume DAG is scheduled on its pipeline's asset:
 switchovers of two pipelines at once become two independent resume runs, never one run that would see
 only the newest fact. The data platform depends on the product platform's fact, not the reverse (the
-seed talk's point about the direction of dependencies).
+seed talk's point about the direction of dependencies). The fact itself is
+:class:`cdc_runbooks.switchover_fact.SwitchoverFact`.
 """
 
 from __future__ import annotations
@@ -13,11 +14,6 @@ from __future__ import annotations
 from airflow.sdk import Asset, AssetAlias
 
 SWITCHOVER_COMPLETED = AssetAlias(name="aurora_blue_green_switchover_completed", group="cdc-runbooks")
-
-# Keys of the asset event's extra; the data platform's DAG refuses an event without them.
-EVENT_KEYS = ("pipeline", "deployment", "checkpoint", "position", "position_source",
-              "needs_reconciliation_attention", "paused_at", "product_run_id")
-
 
 def switchover_completed(pipeline: str) -> Asset:
     """The asset whose events say that pipeline's production switched over."""
