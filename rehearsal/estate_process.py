@@ -59,7 +59,8 @@ class EstateProcess:
     def spawn(self) -> None:
         log = (self.dir / "estate.log").open("w")
         self._proc = subprocess.Popen([sys.executable, "-m", "rehearsal.estate_process", str(self.dir / "info.json")],
-                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                      cwd=Path(__file__).resolve().parent.parent)  # the checkout: not installed
         log.close()
 
     @property

@@ -3,7 +3,7 @@
 This is the wiki page the runbook DAGs replace, executed step by step so the
 estate can prove it: pause DMS, switch over, drain what old blue wrote after
 the pause, restart CDC on the new writer from green's published coordinates,
-and compare every row. ``make demo`` prints its report.
+and compare every row: the manual baseline that `make bench` times (``make demo`` runs the DAGs).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from cdc_runbooks.binlog_position import BinlogPosition
 from rehearsal.estate import Estate
 
 
@@ -69,7 +70,7 @@ def switchover_under_cdc(estate: Estate, traffic_seconds: float = 2.0) -> Rehear
     report.green_coordinates = _parse_event(report.coordinates_event)
 
     old_blue = _cluster(rds, f"{estate.resources.cluster}-old1")
-    report.old_blue_end = drain_old_blue(estate, dms, old_blue)
+    report.old_blue_end = drain_old_blue(estate, dms, old_blue, report.blue_checkpoint)
     estate.start_cdc(report.green_coordinates)
     report.cdc_gap_s = time.monotonic() - paused_at
 
@@ -82,15 +83,17 @@ def switchover_under_cdc(estate: Estate, traffic_seconds: float = 2.0) -> Rehear
     return report
 
 
-def drain_old_blue(estate: Estate, dms, old_blue: dict) -> str:
-    """Apply what old blue binlogged after the pause: point the task's source at prod-old1, resume
-    from the checkpoint to old blue's (read-only) end, stop, and point the source back."""
+def drain_old_blue(estate: Estate, dms, old_blue: dict, checkpoint: str) -> str:
+    """Apply what old blue binlogged after the pause: point the task's source at prod-old1, start CDC from the
+    pause's checkpoint (``start-replication`` with CdcStartPosition, as the runbook's drain_old_blue does), run it
+    to old blue's (read-only) end, stop, and point the source back."""
     task = estate.task()
     production = _cluster(estate.aws.client("rds"), estate.resources.cluster)
     end = estate.source.blue.master_status()
     dms.modify_endpoint(EndpointArn=task["SourceEndpointArn"], ServerName=old_blue["Endpoint"], Port=old_blue["Port"])
     dms.start_replication_task(ReplicationTaskArn=task["ReplicationTaskArn"],
-                               StartReplicationTaskType="resume-processing")
+                               StartReplicationTaskType="start-replication",
+                               CdcStartPosition=str(BinlogPosition.parse(checkpoint)))
     estate.wait_task_status("running")
     estate.wait_cdc_idle(writer=estate.source.blue)
     dms.stop_replication_task(ReplicationTaskArn=task["ReplicationTaskArn"])

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from botocore.session import Session
 
-from cdc_runbooks.iam_policy import IamRequest
+from iam_policy import IamRequest
 from rehearsal.aws import ACCOUNT_ID
 
 

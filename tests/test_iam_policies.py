@@ -13,7 +13,7 @@ import pytest
 from aws_calls import iam_requests
 from recorded_runs import RUN_SET, recorded_runs
 
-from cdc_runbooks.iam_policy import IamRequest, Policy
+from iam_policy import IamRequest, Policy
 from cdc_runbooks.pipelines import load_pipelines
 
 IAM = Path(__file__).resolve().parent.parent / "iam"

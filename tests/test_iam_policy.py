@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cdc_runbooks.iam_policy import IamRequest, InvalidPolicy, Policy
+from iam_policy import IamRequest, InvalidPolicy, Policy
 
 TASK = "arn:aws:dms:us-east-1:123456789012:task:prod-to-warehouse"
 

@@ -2,17 +2,15 @@
 (``<runbook>.<pipeline>``) shows its runbook's page.
 
 A step of a page is a level-3 heading whose text is the task id in backticks
-(``### `pause_dms_task` ``); a test keeps a page's steps and its DAG's task ids equal.
+(``### `pause_dms_task` ``); tests/test_runbook_pages.py keeps a page's steps and its DAG's task ids equal.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 RUNBOOKS_DIR = Path(os.environ.get("CDC_RUNBOOKS_DIR") or Path(__file__).resolve().parents[2] / "runbooks")
-_STEP = re.compile(r"^### `([a-z0-9_]+)`", re.MULTILINE)
 
 
 def runbook_page(dag_id: str) -> str:
@@ -22,8 +20,3 @@ def runbook_page(dag_id: str) -> str:
 def runbook_of(dag_id: str) -> str:
     """The runbook a DAG implements: its id, without the ``.<pipeline>`` of a per-pipeline DAG."""
     return dag_id.partition(".")[0]
-
-
-def runbook_steps(page: str) -> list[str]:
-    """Task ids of the page's steps, in order."""
-    return _STEP.findall(page)
