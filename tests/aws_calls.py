@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from botocore.session import Session
-
 from iam_policy import IamRequest
+
 from rehearsal.aws import ACCOUNT_ID
 
 

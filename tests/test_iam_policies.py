@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from aws_calls import iam_requests
+from iam_policy import IamRequest, Policy
 from recorded_runs import RUN_SET, recorded_runs
 
-from iam_policy import IamRequest, Policy
 from cdc_runbooks.pipelines import load_pipelines
 
 IAM = Path(__file__).resolve().parent.parent / "iam"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from iam_policy import IamRequest, InvalidPolicy, Policy
 
 TASK = "arn:aws:dms:us-east-1:123456789012:task:prod-to-warehouse"
