@@ -44,10 +44,10 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from cdc_runbooks.compared_table import Side, describe_table
-from cdc_runbooks.reconcile import Settings, reconcile
-from cdc_runbooks.reconcile_report import TableResult
-from cdc_runbooks.row_checksum import Dialect, TableRef, row_hash_sql
+from cdc_runbooks.reconcile.compared_table import Side, describe_table
+from cdc_runbooks.reconcile.engine import Settings, reconcile
+from cdc_runbooks.reconcile.report import TableResult
+from cdc_runbooks.reconcile.row_checksum import Dialect, TableRef, row_hash_sql
 from rehearsal.mariadb import MariaDBServer
 from rehearsal.net import LOOPBACK
 from rehearsal.postgres import PostgresServer

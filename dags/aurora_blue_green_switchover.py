@@ -85,12 +85,13 @@ with DAG(**runbook_dag_args(
         the run fails, and clearing `switchover` adopts what RDS did."""
         from cdc_runbooks.aws.blue_green import deployment_state
         from cdc_runbooks.blue_green import production_is_blue
+        from cdc_runbooks.pipelines import get_pipeline
 
         states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id], task_ids=["switchover"])
         if states.get(dag_run.run_id, states).get("switchover") != "failed":
             return []
         return ["resume_on_blue"] if production_is_blue(
-            deployment_state(params["pipeline"], params["deployment_id"])) else []
+            deployment_state(get_pipeline(params["pipeline"]).aws_conn_id, params["deployment_id"])) else []
 
     resume_on_blue = DmsRestartCdcOperator(
         task_id="resume_on_blue", pipeline_name=PIPELINE, dry_run=False, owner="data-platform",

@@ -26,7 +26,10 @@ def prepare_airflow(estate: Estate) -> None:
                        **estate.airflow_env()})
     from airflow.utils.db import resetdb
 
+    from rehearsal.dag_test import dag_test_keeps_defer_kwargs
+
     resetdb()
+    dag_test_keeps_defer_kwargs()
 
 
 def rehearse_switchover_runbook(estate: Estate) -> tuple[dict, dict, TrafficStats]:

@@ -70,7 +70,10 @@ def airflow_db():
     """A migrated metadata DB (SQLite) in the private AIRFLOW_HOME, for dag.test()."""
     from airflow.utils.db import resetdb
 
+    from rehearsal.dag_test import dag_test_keeps_defer_kwargs
+
     resetdb()
+    dag_test_keeps_defer_kwargs()
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ it, and the reading of our engine's and reladiff's reports (no server: the bench
 from __future__ import annotations
 
 from bench.reconcile import KINDS, PER_KIND, engine_kinds, plan_differences, reladiff_kinds, rows_sql, score
-from cdc_runbooks.reconcile_report import ChangedRow, Cut, Segment, TableResult
-from cdc_runbooks.row_checksum import Dialect
+from cdc_runbooks.reconcile.report import ChangedRow, Cut, Segment, TableResult
+from cdc_runbooks.reconcile.row_checksum import Dialect
 
 
 def test_the_plan_is_seeded_scattered_and_even_per_kind():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from deferral import deferred, resume
 
 from cdc_runbooks.blue_green import BlueGreenStateError, SwitchoverRolledBack
 from cdc_runbooks.operators.blue_green import BlueGreenCoordinatesOperator, BlueGreenSwitchoverOperator
@@ -30,7 +31,7 @@ def _coordinates(estate, switched: dict, timeout: float) -> dict:
     return BlueGreenCoordinatesOperator(
         task_id="coordinates", pipeline_name="shop", deployment_identifier=estate.deployment_id,
         green_writer=switched["green_writer"], since=switched["started_at"], event_timeout_s=timeout,
-        poll_s=0.2).execute({})
+        waiter_delay=0.2).execute({})
 
 
 def _paused(estate) -> dict:
@@ -68,6 +69,24 @@ def test_cdc_moves_from_blue_to_green_under_traffic_with_nothing_lost(hooks_reac
     estate.wait_cdc_idle()
     for table in ("customers", "orders"):
         assert estate.source_rows(table) == estate.warehouse_rows(table)
+
+
+def test_switchover_and_coordinates_deferred_resume_with_what_they_did(hooks_reach):
+    """Deferred, the switchover and the coordinates wait run in the triggerer (trigger serialised and re-created);
+    the resumed method gets the deferral's kwargs and the event, and returns what the inline run returns."""
+    estate = hooks_reach
+    switchover = BlueGreenSwitchoverOperator(task_id="switchover", pipeline_name="shop", deferrable=True,
+                                             deployment_identifier=estate.deployment_id, switchover_timeout=60)
+    switched = resume(switchover, deferred(lambda: switchover.execute({})))
+    assert switched["status"] == "SWITCHOVER_COMPLETED" and switched["action"] == "act"
+    assert switched["green_writer"] and switched["started_at"]
+
+    coordinates = BlueGreenCoordinatesOperator(
+        task_id="coordinates", pipeline_name="shop", deployment_identifier=estate.deployment_id, deferrable=True,
+        green_writer=switched["green_writer"], since=switched["started_at"], event_timeout_s=10, waiter_delay=0.2)
+    found = resume(coordinates, deferred(lambda: coordinates.execute({})))
+    assert found == {"position": str(estate.bluegreen.coordinates), "source": "event",
+                     "needs_reconciliation_attention": False}
 
 
 def test_a_cleared_switchover_step_adopts_instead_of_switching_again(hooks_reach):

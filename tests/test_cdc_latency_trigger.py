@@ -7,8 +7,9 @@ import logging
 
 import pytest
 
-from cdc_runbooks.aws import dms as dms_polling
-from cdc_runbooks.triggers import CdcLatencyTrigger, run_inline
+from cdc_runbooks.triggers import dms as dms_triggers
+from cdc_runbooks.triggers.base import run_inline
+from cdc_runbooks.triggers.dms import CdcLatencyTrigger
 
 
 @pytest.fixture
@@ -16,16 +17,16 @@ def latencies(monkeypatch):
     """Feed the trigger these worst latencies, one per poll (then the last one again)."""
     fed: list[float] = []
 
-    def latest_latency(pipeline_name, dimensions):
+    def latest_latency(conn_id, dimensions, period, region_name=None):
         return (fed.pop(0) if len(fed) > 1 else fed[0]), 0.0
 
-    monkeypatch.setattr(dms_polling, "latest_latency", latest_latency)
+    monkeypatch.setattr(dms_triggers, "latest_latency", latest_latency)
     return fed
 
 
 def _trigger(**kwargs) -> CdcLatencyTrigger:
-    return CdcLatencyTrigger(pipeline_name="shop", dimensions=[], max_latency_s=5, sustain_s=0, timeout_s=600,
-                             poll_s=0.01, what="drain", **kwargs)
+    return CdcLatencyTrigger(aws_conn_id="aws_default", dimensions=[], metric_period_s=1, max_latency_s=5,
+                             sustain_s=0, timeout_s=600, waiter_delay=0.01, what="drain", **kwargs)
 
 
 def test_a_latency_rising_at_every_poll_fails_early_saying_why(latencies, caplog):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from cdc_runbooks.compared_table import Side, TableMismatch, describe_table
 from cdc_runbooks.identifiers import InvalidIdentifier
-from cdc_runbooks.row_checksum import (
+from cdc_runbooks.reconcile.compared_table import Side, TableMismatch, describe_table
+from cdc_runbooks.reconcile.row_checksum import (
     COLUMNS_SQL,
     CONCAT_PROBE_SQL,
     GROUP_CONCAT_MAX_LEN,

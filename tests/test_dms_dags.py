@@ -146,7 +146,7 @@ def test_restart_after_a_real_switchover_from_greens_coordinates_under_traffic(e
             time.sleep(0.1)
         coordinates = estate.bluegreen.coordinates
         old_blue = rds.describe_db_clusters(DBClusterIdentifier="prod-old1")["DBClusters"][0]
-        drain_old_blue(estate, estate.aws.client("dms"), old_blue)
+        drain_old_blue(estate, estate.aws.client("dms"), old_blue, estate.task()["RecoveryCheckpoint"])
 
         restarted, record = run_dag(estate, "dms_cdc_restart", pipeline="shop", dry_run=False,
                                     cdc_start_position=f"{coordinates.file}:{coordinates.position}")

@@ -3,29 +3,15 @@ triggerer would) they resume where they left off; repeated in one run they adopt
 
 from __future__ import annotations
 
-import importlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
+from deferral import deferred, resume
 
 from cdc_runbooks.operators.dms import DmsPauseTaskOperator, DmsRestartCdcOperator
-from cdc_runbooks.triggers import CdcLatencyTrigger, DmsTaskStatusTrigger, run_inline
+from cdc_runbooks.triggers.dms import CdcLatencyTrigger, DmsTaskStatusTrigger
 
 pytestmark = pytest.mark.estate
-
-
-def _as_triggerer_would(deferred: TaskDeferred) -> dict:
-    """Serialise the trigger, re-create it from its path and kwargs, run it; return the event payload."""
-    path, kwargs = deferred.trigger.serialize()
-    module, name = path.rsplit(".", 1)
-    return run_inline(getattr(importlib.import_module(module), name)(**kwargs))
-
-
-def _defer(call) -> TaskDeferred:
-    with pytest.raises(TaskDeferred) as deferred:
-        call()
-    return deferred.value
 
 
 def test_pause_and_restart_deferred_end_to_end(shared_estate, monkeypatch):
@@ -33,21 +19,22 @@ def test_pause_and_restart_deferred_end_to_end(shared_estate, monkeypatch):
         monkeypatch.setenv(name, value)
     pause = DmsPauseTaskOperator(task_id="pause", pipeline_name="shop", deferrable=True)
 
-    drained = _defer(lambda: pause.execute({}))
+    drained = deferred(lambda: pause.execute({}))
     assert isinstance(drained.trigger, CdcLatencyTrigger)
-    stopping = _defer(lambda: getattr(pause, drained.method_name)({}, _as_triggerer_would(drained)))
+    stopping = deferred(lambda: resume(pause, drained))
     assert isinstance(stopping.trigger, DmsTaskStatusTrigger) and stopping.trigger.wanted == "stopped"
-    paused = getattr(pause, stopping.method_name)({}, _as_triggerer_would(stopping))
+    paused = resume(pause, stopping)
 
     assert paused["status"] == "stopped" and shared_estate.task()["Status"] == "stopped"
+    assert paused["action"] == "act" and paused["drained"].startswith("CDC latency drain")  # through the deferrals
     assert paused["recovery_checkpoint"] == shared_estate.task()["RecoveryCheckpoint"]
 
     restart = DmsRestartCdcOperator(task_id="restart", pipeline_name="shop", dry_run=False, deferrable=True,
                                     cdc_start_position=paused["recovery_checkpoint"])
-    starting = _defer(lambda: restart.execute({}))
+    starting = deferred(lambda: restart.execute({}))
     assert starting.trigger.wanted == "running"
-    converging = _defer(lambda: getattr(restart, starting.method_name)({}, _as_triggerer_would(starting)))
-    restarted = getattr(restart, converging.method_name)({}, _as_triggerer_would(converging))
+    converging = deferred(lambda: resume(restart, starting))
+    restarted = resume(restart, converging)
 
     assert restarted["status"] == "running" and restarted["converged"].startswith("CDC latency converge")
     assert shared_estate.task()["Status"] == "running"
@@ -58,8 +45,8 @@ def test_a_failing_trigger_event_fails_the_step_with_its_message(shared_estate, 
         monkeypatch.setenv(name, value)
     pause = DmsPauseTaskOperator(task_id="pause", pipeline_name="shop", deferrable=True)
     with pytest.raises(RuntimeError, match="did not become stopped"):
-        pause.record_stopped({}, {"status": "error", "message": "x did not become stopped after 3 polls",
-                                  "carry": {"task": "x"}})
+        pause.record_stopped({}, event={"status": "error", "message": "x did not become stopped after 3 polls"},
+                             task="x", action="adopt")
 
 
 def test_a_repeated_pause_in_the_same_run_adopts_the_stop_and_returns_the_same_record(estate, monkeypatch):

@@ -1,4 +1,4 @@
-"""dms_task: DmsTaskState.from_api on DescribeReplicationTasks entries and the plan_pause/plan_restart decision
+"""dms_task: ReplicationTask.from_api on DescribeReplicationTasks entries and the plan_pause/plan_restart decision
 tables (act, wait for our own change, adopt our own result, or refuse with a message that says what to do).
 
 Pure: no AWS, no Airflow.
@@ -17,8 +17,8 @@ from cdc_runbooks.action import Action
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.dms_task import (
     RESTARTABLE,
-    DmsTaskState,
     DmsTaskStateError,
+    ReplicationTask,
     plan_drain,
     plan_pause,
     plan_restart,
@@ -74,19 +74,19 @@ def api_task(**overrides) -> dict:
 
 def state(status: str, *, migration_type: str = "cdc", start_date: datetime | None = None,
           stop_date: datetime | None = None, cdc_start_position: str | None = None,
-          stop_reason: str | None = None, last_failure_message: str | None = None) -> DmsTaskState:
-    return DmsTaskState(arn=ARN, identifier="orders-cdc", status=status, migration_type=migration_type,
-                        replication_instance_arn=INSTANCE_ARN, stop_reason=stop_reason,
-                        cdc_start_position=cdc_start_position, last_failure_message=last_failure_message,
-                        start_date=start_date, stop_date=stop_date)
+          stop_reason: str | None = None, last_failure_message: str | None = None) -> ReplicationTask:
+    return ReplicationTask(arn=ARN, identifier="orders-cdc", status=status, migration_type=migration_type,
+                           replication_instance_arn=INSTANCE_ARN, stop_reason=stop_reason,
+                           cdc_start_position=cdc_start_position, last_failure_message=last_failure_message,
+                           start_date=start_date, stop_date=stop_date)
 
 
-# --- DmsTaskState.from_api -------------------------------------------------------------------------------------
+# --- ReplicationTask.from_api -------------------------------------------------------------------------------------
 
 
 def test_from_api_reads_every_field_of_a_full_entry():
-    parsed = DmsTaskState.from_api(api_task())
-    assert parsed == DmsTaskState(
+    parsed = ReplicationTask.from_api(api_task())
+    assert parsed == ReplicationTask(
         arn=ARN, identifier="orders-cdc", status="stopped", migration_type="cdc",
         replication_instance_arn=INSTANCE_ARN,
         source_endpoint_arn="arn:aws:dms:us-east-1:123456789012:endpoint:SOURCEAURORA",
@@ -97,7 +97,7 @@ def test_from_api_reads_every_field_of_a_full_entry():
 
 def test_from_api_keeps_datetime_objects_as_they_are():
     moment = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=2)))
-    parsed = DmsTaskState.from_api(api_task(ReplicationTaskStartDate=moment,
+    parsed = ReplicationTask.from_api(api_task(ReplicationTaskStartDate=moment,
                                             ReplicationTaskStats={"StopDate": moment}))
     assert parsed.start_date is moment
     assert parsed.stop_date is moment
@@ -111,16 +111,16 @@ def test_from_api_keeps_datetime_objects_as_they_are():
     ("2024-05-01 10:04:00+00:00", datetime(2024, 5, 1, 10, 4, tzinfo=UTC)),
 ])
 def test_from_api_parses_iso_strings(text, expected):
-    parsed = DmsTaskState.from_api(api_task(ReplicationTaskStartDate=text, ReplicationTaskStats={"StopDate": text}))
+    parsed = ReplicationTask.from_api(api_task(ReplicationTaskStartDate=text, ReplicationTaskStats={"StopDate": text}))
     assert parsed.start_date == expected
     assert parsed.stop_date == expected
     assert parsed.start_date.utcoffset() is not None
 
 
 def test_from_api_with_only_the_required_fields():
-    parsed = DmsTaskState.from_api({"ReplicationTaskArn": ARN, "ReplicationTaskIdentifier": "orders-cdc",
+    parsed = ReplicationTask.from_api({"ReplicationTaskArn": ARN, "ReplicationTaskIdentifier": "orders-cdc",
                                     "Status": "creating", "MigrationType": "cdc"})
-    assert parsed == DmsTaskState(arn=ARN, identifier="orders-cdc", status="creating", migration_type="cdc")
+    assert parsed == ReplicationTask(arn=ARN, identifier="orders-cdc", status="creating", migration_type="cdc")
     assert parsed.replication_instance_arn == ""
     assert (parsed.stop_reason, parsed.recovery_checkpoint, parsed.cdc_start_position) == (None, None, None)
     assert (parsed.last_failure_message, parsed.start_date, parsed.stop_date) == (None, None, None)
@@ -130,7 +130,7 @@ def test_from_api_with_only_the_required_fields():
 def test_from_api_without_usable_stats_has_no_stop_date(stats):
     task = api_task(ReplicationTaskStats=stats)
     del task["ReplicationTaskStartDate"]
-    parsed = DmsTaskState.from_api(task)
+    parsed = ReplicationTask.from_api(task)
     assert parsed.start_date is None
     assert parsed.stop_date is None
 
@@ -138,13 +138,13 @@ def test_from_api_without_usable_stats_has_no_stop_date(stats):
 def test_from_api_without_the_stats_key_at_all():
     task = api_task()
     del task["ReplicationTaskStats"]
-    parsed = DmsTaskState.from_api(task)
+    parsed = ReplicationTask.from_api(task)
     assert parsed.start_date == datetime(2024, 4, 30, 8, 0, 0, tzinfo=UTC)
     assert parsed.stop_date is None
 
 
 def test_from_api_prefers_the_task_start_date_over_the_stats_start_date():
-    parsed = DmsTaskState.from_api(api_task(
+    parsed = ReplicationTask.from_api(api_task(
         ReplicationTaskStartDate=datetime(2024, 5, 1, 10, 5, tzinfo=UTC),
         ReplicationTaskStats={"StartDate": datetime(2024, 4, 1, tzinfo=UTC)}))
     assert parsed.start_date == datetime(2024, 5, 1, 10, 5, tzinfo=UTC)
@@ -153,7 +153,7 @@ def test_from_api_prefers_the_task_start_date_over_the_stats_start_date():
 def test_from_api_falls_back_to_the_stats_start_date():
     task = api_task(ReplicationTaskStats={"StartDate": "2024-05-01T10:05:00Z"})
     del task["ReplicationTaskStartDate"]
-    assert DmsTaskState.from_api(task).start_date == datetime(2024, 5, 1, 10, 5, tzinfo=UTC)
+    assert ReplicationTask.from_api(task).start_date == datetime(2024, 5, 1, 10, 5, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("missing", ["ReplicationTaskArn", "ReplicationTaskIdentifier", "Status", "MigrationType"])
@@ -161,11 +161,11 @@ def test_from_api_needs_the_identifying_fields(missing):
     task = api_task()
     del task[missing]
     with pytest.raises(KeyError, match=missing):
-        DmsTaskState.from_api(task)
+        ReplicationTask.from_api(task)
 
 
 def test_from_api_state_is_frozen():
-    parsed = DmsTaskState.from_api(api_task())
+    parsed = ReplicationTask.from_api(api_task())
     with pytest.raises(AttributeError):
         parsed.status = "running"  # type: ignore[misc]
 
@@ -370,7 +370,7 @@ def test_restart_decision_table_for_a_start_made_before_this_run(status):
 
 def test_restart_of_a_task_read_from_the_api():
     """End to end over from_api: a task this run started (ISO dates, as a serialised describe would have)."""
-    task = DmsTaskState.from_api(api_task(Status="running", ReplicationTaskStartDate="2024-05-01T10:04:00Z",
+    task = ReplicationTask.from_api(api_task(Status="running", ReplicationTaskStartDate="2024-05-01T10:04:00Z",
                                           CdcStartPosition=POSITION))
     assert plan_restart(task, POSITION, RUN_STARTED) is Action.ADOPT
     assert plan_restart(replace(task, status="starting"), POSITION, RUN_STARTED) is Action.WAIT

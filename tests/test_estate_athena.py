@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cdc_runbooks import glue_schema
+from cdc_runbooks.lake import glue_schema
 
 pytestmark = pytest.mark.estate
 

@@ -142,9 +142,9 @@ def test_dms_task_failing_after_the_restart_is_reported_and_restarted_from_its_c
     task = run_dag.bag.dags[RESUME].get_task("restart_cdc")
     converge = type(task).converge_when_running
 
-    def fails_once_running(context, event):
+    def fails_once_running(context, event, **done):
         estate.dms.fail(arn, error)
-        return converge(task, context, event)
+        return converge(task, context, event, **done)
 
     with monkeypatch.context() as fault, _traffic(estate):
         fault.setattr(task, "converge_when_running", fails_once_running)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cdc_runbooks import glue_schema
-from cdc_runbooks.glue_schema import UnmappedColumnType, glue_type
+from cdc_runbooks.lake import glue_schema
+from cdc_runbooks.lake.glue_schema import UnmappedColumnType, glue_type
 
 # Every MySQL type RDS export documents, with the Glue type of the Parquet column it writes.
 MYSQL_TO_GLUE = [

@@ -9,7 +9,8 @@ from unittest import mock
 import pytest
 from botocore.exceptions import ClientError
 
-from cdc_runbooks import snapshot_export as se
+from cdc_runbooks.aws import catalog, exports
+from cdc_runbooks.lake import export as se
 from cdc_runbooks.operators import athena_tables, lake_retention
 from cdc_runbooks.operators import snapshot_export as snapshot_ops
 from cdc_runbooks.refusal import Refusal
@@ -31,7 +32,7 @@ def test_an_athena_query_that_read_no_count_is_retried_not_a_mismatch(state):
     hook.poll_query_status.return_value = state
     hook.get_state_change_reason.return_value = "Throttling: rate exceeded"
     step = athena_tables.ValidateCountsOperator(task_id="validate_counts", pipeline_names=["shop"])
-    with mock.patch.object(athena_tables, "aws_hook", return_value=hook), \
+    with mock.patch.object(catalog, "aws_hook", return_value=hook), \
             pytest.raises(se.CountNotRead, match=f"no count was read.*q1 {state}.*Throttling") as error:
         step._query_count(PIPELINE, STAGED["Name"])
     assert not isinstance(error.value, Refusal | se.CountMismatch)
@@ -47,8 +48,8 @@ def _counting(query) -> tuple[athena_tables.ValidateCountsOperator, mock.Mock]:
 
 def test_a_failed_drop_of_the_staged_table_hides_neither_the_count_nor_its_error():
     step, glue = _counting(lambda pipeline, table: 42)
-    with mock.patch.object(athena_tables, "aws_hook", return_value=SimpleNamespace(conn=glue)), \
-            mock.patch.object(athena_tables, "_get", return_value=None):
+    with mock.patch.object(catalog, "aws_hook", return_value=SimpleNamespace(conn=glue)), \
+            mock.patch.object(catalog, "_get", return_value=None):
         assert step._count(PIPELINE, STAGED) == 42
 
         def unread(pipeline, table):
@@ -65,7 +66,7 @@ def test_retention_drops_staged_tables_it_derives_and_nothing_else():
              "orders__notes"]
     glue = mock.Mock()
     glue.get_paginator.return_value.paginate.return_value = [{"TableList": [{"Name": n} for n in names]}]
-    with mock.patch.object(lake_retention, "aws_hook", return_value=SimpleNamespace(conn=glue)):
+    with mock.patch.object(catalog, "aws_hook", return_value=SimpleNamespace(conn=glue)):
         staged = lake_retention.ApplyRetentionOperator._staged_tables(PIPELINE)
         assert staged == ["customers__shop_lake_20260301_a2", "orders__shop_lake_20260304"]
         lake_retention.ApplyRetentionOperator._drop_tables(PIPELINE, staged)
@@ -75,7 +76,7 @@ def test_retention_drops_staged_tables_it_derives_and_nothing_else():
 def test_counts_are_not_completed_long_after_the_snapshot(monkeypatch):
     rds = mock.Mock()
     rds.list_tags_for_resource.return_value = {"TagList": [{"Key": "cdc-runbooks:rows:customers", "Value": "5.."}]}
-    monkeypatch.setattr(snapshot_ops, "rds_hook", lambda conn: SimpleNamespace(conn=rds))
+    monkeypatch.setattr(exports, "rds_hook", lambda conn: SimpleNamespace(conn=rds))
     monkeypatch.setattr(snapshot_ops, "source_counts", mock.Mock(side_effect=AssertionError("counted")))
     step = snapshot_ops.TakeSnapshotOperator(task_id="take_snapshot", pipeline_names=["shop"],
                                              max_snapshot_lag_hours="26")

@@ -7,9 +7,9 @@ import hashlib
 
 import pytest
 
-from cdc_runbooks.compared_table import TablePair
-from cdc_runbooks.reconcile import Settings, reconcile_table
-from cdc_runbooks.row_checksum import NULL
+from cdc_runbooks.reconcile.compared_table import TablePair
+from cdc_runbooks.reconcile.engine import Settings, reconcile_table
+from cdc_runbooks.reconcile.row_checksum import NULL
 
 COLUMNS = ("id", "name", "amount")
 

@@ -9,11 +9,11 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
-from cdc_runbooks.compared_table import QueryFailed, Side, TableMismatch
-from cdc_runbooks.operators.reconcile import SideUnreachable, _reading
-from cdc_runbooks.reconcile import reconcile
+from cdc_runbooks.reconcile.compared_table import QueryFailed, Side, TableMismatch
+from cdc_runbooks.reconcile.engine import reconcile
+from cdc_runbooks.reconcile.row_checksum import COLUMNS_SQL, PRIMARY_KEY_SQL, Dialect
+from cdc_runbooks.reconcile.sides import SideUnreachable, _reading
 from cdc_runbooks.refusal import Refusal
-from cdc_runbooks.row_checksum import COLUMNS_SQL, PRIMARY_KEY_SQL, Dialect
 
 SQL_ERRORS = [
     psycopg2.errors.NumericValueOutOfRange("bigint out of range"),

@@ -12,10 +12,10 @@ from decimal import Decimal
 import pymysql
 import pytest
 
-from cdc_runbooks import compared_table
-from cdc_runbooks.compared_table import Side, TableReader, describe_table
-from cdc_runbooks.reconcile import Settings, reconcile
-from cdc_runbooks.row_checksum import ConcatLimit, Dialect, Fingerprint
+from cdc_runbooks.reconcile import compared_table
+from cdc_runbooks.reconcile.compared_table import Side, TableReader, describe_table
+from cdc_runbooks.reconcile.engine import Settings, reconcile
+from cdc_runbooks.reconcile.row_checksum import ConcatLimit, Dialect, Fingerprint
 from rehearsal import drift
 from rehearsal.net import LOOPBACK
 

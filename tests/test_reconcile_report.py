@@ -3,7 +3,7 @@ bounded key lists and the markdown an on-call engineer reads."""
 
 from __future__ import annotations
 
-from cdc_runbooks.reconcile_report import ChangedRow, Cut, Report, Segment, TableResult
+from cdc_runbooks.reconcile.report import ChangedRow, Cut, Report, Segment, TableResult
 
 CUT = Cut("id", 1, 1000)
 

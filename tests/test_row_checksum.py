@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cdc_runbooks.identifiers import InvalidIdentifier
-from cdc_runbooks.row_checksum import (
+from cdc_runbooks.reconcile.row_checksum import (
     GROUP_CONCAT_MAX_LEN,
     SEGMENTS_PER_STATEMENT,
     Column,

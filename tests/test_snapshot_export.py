@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from cdc_runbooks import snapshot_export as se
 from cdc_runbooks.action import Action
-from cdc_runbooks.snapshot_export import ExportState, IntervalExport
+from cdc_runbooks.lake import export as se
+from cdc_runbooks.lake.export import ExportState, IntervalExport
 
 DAY = datetime(2026, 3, 4, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ import pytest
 from conftest import run_record
 from fault_matrix import run_outcome
 
-from cdc_runbooks import glue_schema
+from cdc_runbooks.lake import glue_schema
 from cdc_runbooks.pipelines import DEFAULT_PATH
 
 pytestmark = pytest.mark.estate

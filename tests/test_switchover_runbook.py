@@ -142,7 +142,7 @@ def test_a_run_cleared_after_a_lost_worker_resumes_without_switching_twice(estat
     row = fault_row("worker killed mid-step, task cleared and re-run",
                     expected="run fails at switchover, CDC not resumed on blue; clear switchover: adopts the "
                              "switchover (one call); resume succeeds; drift 0")
-    from cdc_runbooks.triggers import BlueGreenSwitchoverTrigger
+    from cdc_runbooks.triggers.rds import BlueGreenSwitchoverTrigger
 
     async def worker_lost(self):
         raise RuntimeError("worker lost while waiting for the switchover")

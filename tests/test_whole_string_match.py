@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from cdc_runbooks import identifiers
 from cdc_runbooks.binlog_position import PARAM_PATTERN, BinlogPosition
-from cdc_runbooks.row_checksum import column_name
+from cdc_runbooks.reconcile.row_checksum import column_name
 
 PROPERTY = settings(derandomize=True, database=None, max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

@@ -24,7 +24,10 @@ class DmsTaskStateError(Refusal, RuntimeError):
 
 
 @dataclass(frozen=True)
-class DmsTaskState:
+class ReplicationTask:
+    """One DescribeReplicationTasks entry (not the provider's ``DmsTaskState``, the Enum of its statuses: this
+    module stays importable without Airflow, so statuses are the API's strings)."""
+
     arn: str
     identifier: str
     status: str
@@ -39,7 +42,7 @@ class DmsTaskState:
     stop_date: datetime | None = None
 
     @classmethod
-    def from_api(cls, task: dict) -> DmsTaskState:
+    def from_api(cls, task: dict) -> ReplicationTask:
         stats = task.get("ReplicationTaskStats") or {}
         return cls(
             arn=task["ReplicationTaskArn"], identifier=task["ReplicationTaskIdentifier"], status=task["Status"],
@@ -58,7 +61,7 @@ class DmsTaskState:
         return f"DMS task {self.identifier} is {self.status}{detail}{failure}"
 
 
-def plan_pause(state: DmsTaskState, run_started: datetime | None) -> Action:
+def plan_pause(state: ReplicationTask, run_started: datetime | None) -> Action:
     """Pause = stop a running CDC task. Refuses any other state, except this run's own stop."""
     if state.status == "running":
         return Action.ACT
@@ -74,7 +77,7 @@ def plan_pause(state: DmsTaskState, run_started: datetime | None) -> Action:
         f"pause; if the task failed, read its last failure before restarting it with dms_cdc_restart.{checkpoint}")
 
 
-def plan_restart(state: DmsTaskState, position: str | None, run_started: datetime | None) -> Action:
+def plan_restart(state: ReplicationTask, position: str | None, run_started: datetime | None) -> Action:
     """Restart = start-replication of a stopped CDC-only task from a position. Refuses a running task unless
     this run started it from that very position."""
     if state.migration_type != "cdc":

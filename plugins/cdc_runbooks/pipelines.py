@@ -21,9 +21,9 @@ from pathlib import Path
 import yaml
 
 from cdc_runbooks import identifiers
-from cdc_runbooks.glue_schema import LATEST_SUFFIX, STAGED_SEPARATOR
+from cdc_runbooks.lake.export import MAX_COUNTED_TABLES, MAX_SNAPSHOT_TAGS
+from cdc_runbooks.lake.glue_schema import LATEST_SUFFIX, STAGED_SEPARATOR
 from cdc_runbooks.refusal import Refusal
-from cdc_runbooks.snapshot_export import MAX_COUNTED_TABLES, MAX_SNAPSHOT_TAGS
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "pipelines.yaml"
 ENV_VAR = "CDC_RUNBOOKS_PIPELINES"
@@ -118,7 +118,7 @@ class Pipeline:
 
     def _validate_lake_tables(self) -> None:
         """Tables the batch path can count and publish: their counts fit the snapshot's tags
-        (snapshot_export.MAX_SNAPSHOT_TAGS), no two share a Glue name, and none has a staged table's ``__``."""
+        (lake.export.MAX_SNAPSHOT_TAGS), no two share a Glue name, and none has a staged table's ``__``."""
         if len(self.tables) > MAX_COUNTED_TABLES:
             raise ValueError(f"tables: {len(self.tables)} tables, {MAX_COUNTED_TABLES} at most with export settings: "
                              f"the snapshot records one count tag per table besides its fixed tags, and RDS allows "

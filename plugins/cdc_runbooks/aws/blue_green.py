@@ -1,29 +1,44 @@
-"""Blue/green deployments through the pipeline's AWS connection (sync; the operators and, in a worker thread,
-the triggers call these).
+"""Blue/green deployments and the switchover's RDS events through an AWS connection (sync; the operators and, in
+a worker thread, the triggers call these; ``region_name`` None: the connection's Region).
 
 The amazon provider has no blue/green hook method or waiter: these call the RDS API through ``RdsHook.conn``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from cdc_runbooks import identifiers
 from cdc_runbooks.aws.cluster import describe_cluster
 from cdc_runbooks.aws.hooks import rds_hook
-from cdc_runbooks.blue_green import BlueGreenStateError, DeploymentState
-from cdc_runbooks.pipelines import Pipeline, get_pipeline
+from cdc_runbooks.binlog_position import BinlogPosition
+from cdc_runbooks.blue_green import BlueGreenStateError, DeploymentState, find_coordinates
+from cdc_runbooks.pipelines import Pipeline
 
 
-def deployment_state(pipeline_name: str, deployment_identifier: str) -> DeploymentState:
+def deployment_state(conn_id: str, deployment_identifier: str, region_name: str | None = None) -> DeploymentState:
     """DescribeBlueGreenDeployments for one deployment; an unknown one is refused (BlueGreenStateError, not
     retried: RDS answers ``BlueGreenDeploymentNotFoundFault``,
     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeBlueGreenDeployments.html)."""
     identifiers.deployment_identifier(deployment_identifier)
-    rds = rds_hook(get_pipeline(pipeline_name).aws_conn_id).conn
+    rds = rds_hook(conn_id, region_name).conn
     try:
         found = rds.describe_blue_green_deployments(BlueGreenDeploymentIdentifier=deployment_identifier)
     except rds.exceptions.BlueGreenDeploymentNotFoundFault:
         raise BlueGreenStateError(f"deployment_id: no blue/green deployment {deployment_identifier} in the account "
-                                  f"and Region of pipeline {pipeline_name}") from None
+                                  f"and Region of connection {conn_id}") from None
     return DeploymentState.from_api(found["BlueGreenDeployments"][0])
+
+
+def switchover_coordinates(conn_id: str, green_writer: str, since: datetime, max_clock_skew_s: float,
+                           region_name: str | None = None) -> BinlogPosition | None:
+    """Green's coordinates from the RDS event "Binary log coordinates in green environment after switchover" of
+    the old green writer (DescribeEvents, SourceType db-instance, from a minute before ``since``:
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeEvents.html), dated from ``since`` to
+    now plus ``max_clock_skew_s`` (:func:`cdc_runbooks.blue_green.find_coordinates`); None while there is none."""
+    rds = rds_hook(conn_id, region_name).conn
+    events = rds.describe_events(SourceType="db-instance", StartTime=since - timedelta(minutes=1))["Events"]
+    until = datetime.now(UTC) + timedelta(seconds=max_clock_skew_s)
+    return find_coordinates(events, green_writer, since, until)
 
 
 def deployment_clusters(conn_id: str, state: DeploymentState) -> tuple[dict, dict]:

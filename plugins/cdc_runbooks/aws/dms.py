@@ -1,4 +1,5 @@
-"""One poll of a DMS task or its CloudWatch latency, through the pipeline's AWS connection.
+"""One poll of a DMS task or its CloudWatch latency, through an AWS connection (``region_name`` None: the
+connection's Region).
 
 Sync (hooks), used by the triggers in a worker thread and so by the operators.
 """
@@ -8,21 +9,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from cdc_runbooks.aws.hooks import aws_client, dms_hook
-from cdc_runbooks.dms_task import DmsTaskState, DmsTaskStateError
-from cdc_runbooks.pipelines import get_pipeline
+from cdc_runbooks.dms_task import DmsTaskStateError, ReplicationTask
 
 
-def task_state(pipeline_name: str, task_arn: str) -> DmsTaskState:
+def task_state(conn_id: str, task_arn: str, region_name: str | None = None) -> ReplicationTask:
     """The task as DescribeReplicationTasks reports it now."""
-    task = dms_hook(get_pipeline(pipeline_name).aws_conn_id).get_task_description(task_arn)
+    task = dms_hook(conn_id, region_name).get_task_description(task_arn)
     if task is None:
         raise DmsTaskStateError(f"DMS task {task_arn} does not exist (DescribeReplicationTasks found nothing)")
-    return DmsTaskState.from_api(task)
+    return ReplicationTask.from_api(task)
 
 
-def latency_dimensions(pipeline_name: str, state: DmsTaskState) -> list[dict]:
+def latency_dimensions(conn_id: str, state: ReplicationTask, region_name: str | None = None) -> list[dict]:
     """CloudWatch dimensions of a task's metrics: its instance's identifier and the task's resource id."""
-    hook = dms_hook(get_pipeline(pipeline_name).aws_conn_id)
+    hook = dms_hook(conn_id, region_name)
     instances = hook.conn.describe_replication_instances(Filters=[
         {"Name": "replication-instance-arn", "Values": [state.replication_instance_arn]}])["ReplicationInstances"]
     if not instances:
@@ -32,11 +32,12 @@ def latency_dimensions(pipeline_name: str, state: DmsTaskState) -> list[dict]:
             {"Name": "ReplicationTaskIdentifier", "Value": state.arn.rsplit(":", 1)[-1]}]
 
 
-def latest_latency(pipeline_name: str, dimensions: list[dict]) -> tuple[float, float] | None:
-    """The newest (CDCLatencySource, CDCLatencyTarget) datapoints, None while either has none."""
-    pipeline = get_pipeline(pipeline_name)
-    cloudwatch = aws_client(pipeline.aws_conn_id, "cloudwatch")
-    period, now = pipeline.metric_period_s, datetime.now(UTC)
+def latest_latency(conn_id: str, dimensions: list[dict], period: int,
+                   region_name: str | None = None) -> tuple[float, float] | None:
+    """The newest (CDCLatencySource, CDCLatencyTarget) datapoints of ``period`` seconds, None while either has
+    none."""
+    cloudwatch = aws_client(conn_id, "cloudwatch", region_name)
+    now = datetime.now(UTC)
     values = []
     for metric in ("CDCLatencySource", "CDCLatencyTarget"):
         points = cloudwatch.get_metric_statistics(

@@ -18,20 +18,22 @@ from airflow.providers.amazon.aws.hooks.rds import RdsHook
 from airflow.sdk import BaseHook
 
 
-def rds_hook(conn_id: str) -> RdsHook:
-    return aws_hook(RdsHook, conn_id)
+def rds_hook(conn_id: str, region_name: str | None = None) -> RdsHook:
+    return aws_hook(RdsHook, conn_id, region_name=region_name)
 
 
-def dms_hook(conn_id: str) -> DmsHook:
-    return aws_hook(DmsHook, conn_id)
+def dms_hook(conn_id: str, region_name: str | None = None) -> DmsHook:
+    return aws_hook(DmsHook, conn_id, region_name=region_name)
 
 
-def aws_client(conn_id: str, client_type: str):
+def aws_client(conn_id: str, client_type: str, region_name: str | None = None):
     """A boto3 client of any service through the connection (e.g. ``cloudwatch``)."""
-    return aws_hook(AwsBaseHook, conn_id, client_type=client_type).conn
+    return aws_hook(AwsBaseHook, conn_id, client_type=client_type, region_name=region_name).conn
 
 
 def aws_hook(hook_class: type[AwsBaseHook], conn_id: str, **kwargs) -> AwsBaseHook:
+    """The cached hook; a keyword given as None (e.g. ``region_name``: the connection's) is left to the hook."""
+    kwargs = {name: value for name, value in kwargs.items() if value is not None}
     connection = BaseHook.get_connection(conn_id)
     return _cached(hook_class, conn_id, connection.get_uri(), tuple(sorted(kwargs.items())))
 

@@ -1,18 +1,16 @@
 """Operators for the product-platform half of a blue/green upgrade: switch over, then say where CDC resumes.
 
 The amazon provider has no blue/green operator, hook method or waiter; these call
-RDS through ``RdsHook().conn`` (boto3) and wait with our triggers, inline or
-deferred. Both are thin shells over ``cdc_runbooks.blue_green``.
+RDS through ``RdsHook().conn`` (boto3) and wait with our triggers
+(:mod:`cdc_runbooks.triggers.rds`), inline or deferred. They are thin shells over
+``cdc_runbooks.blue_green``.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from contextlib import closing
-from datetime import UTC, datetime, timedelta
-
-from airflow.sdk import BaseOperator, conf
+from datetime import UTC, datetime
 
 from cdc_runbooks import identifiers
 from cdc_runbooks.action import Action
@@ -24,28 +22,30 @@ from cdc_runbooks.aws.blue_green import (
 )
 from cdc_runbooks.aws.cluster import describe_writer, writer_binlog, writer_instance, writer_sql_hook
 from cdc_runbooks.aws.hooks import rds_hook
+from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.blue_green import (
     BlueGreenStateError,
+    CoordinatesDisagree,
     DeploymentState,
     check_coordinates,
-    find_coordinates,
     plan_switchover,
     require_completed,
 )
-from cdc_runbooks.pipelines import Pipeline, get_pipeline
+from cdc_runbooks.pipelines import Pipeline
 from cdc_runbooks.refusal import Refusal
 from cdc_runbooks.resume_handoff import resume_dag_id, why_resume_cannot_run
 from cdc_runbooks.start_position import own_writes_begin
-from cdc_runbooks.step import records_failure, run_started_at
-from cdc_runbooks.triggers import BlueGreenSwitchoverTrigger, wait_for
+from cdc_runbooks.step import PipelineStepOperator, WaitingStepOperator, records_failure, run_started_at
+from cdc_runbooks.triggers.base import wait_for
+from cdc_runbooks.triggers.rds import BlueGreenCoordinatesTrigger, BlueGreenSwitchoverTrigger
 
 
 def _unverifiable_tables(pipeline: Pipeline, cluster: str) -> str | None:
-    """Why the reconciliation (:func:`cdc_runbooks.compared_table.describe_tables`) cannot verify some of the
+    """Why the reconciliation (:func:`cdc_runbooks.reconcile.compared_table.describe_tables`) cannot verify some of the
     pipeline's tables with ``cluster``'s writer as the source, naming every such table; None when it can verify
     them all. Reads the information schemas only."""
-    from cdc_runbooks.compared_table import describe_tables
-    from cdc_runbooks.operators.reconcile import source_side, target_side
+    from cdc_runbooks.reconcile.compared_table import describe_tables
+    from cdc_runbooks.reconcile.sides import source_side, target_side
 
     try:
         describe_tables(source_side(pipeline, cluster), target_side(pipeline), pipeline.tables)
@@ -54,129 +54,122 @@ def _unverifiable_tables(pipeline: Pipeline, cluster: str) -> str | None:
     return None
 
 
-class BlueGreenSwitchoverOperator(BaseOperator):
+class BlueGreenSwitchoverOperator(WaitingStepOperator):
     """Switch a pipeline's blue/green deployment over and wait until it completes
     (SwitchoverBlueGreenDeployment: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_SwitchoverBlueGreenDeployment.html).
 
     Never switches twice: AVAILABLE is switched over; an in-progress switchover is waited for; a completed
     one is adopted (a retry of this step). A deployment whose source is not the pipeline's production
     cluster is refused. If RDS rolls the switchover back (failure or timeout), the step fails with
-    SwitchoverRolledBack and is not retried: production is still blue, and a person decides.
+    SwitchoverRolledBack and is not retried: production is still blue, and a person decides. Wait settings:
+    :class:`~cdc_runbooks.step.WaitingStepOperator` (``wait_for_completion``: until the switchover has ended).
 
-    :param pipeline_name: pipeline in the pipelines configuration.
     :param deployment_identifier: the blue/green deployment (``bgd-...``).
     :param switchover_timeout: SwitchoverTimeout in seconds (30-3600); RDS rolls back beyond it.
-    :param wait_for_completion: wait until the switchover has ended.
-    :param waiter_delay: seconds between polls (default: the pipeline's poll_interval_s).
-    :param waiter_max_attempts: polls before giving up.
-    :param deferrable: wait in the triggerer instead of holding a worker slot.
     """
 
     template_fields: Sequence[str] = ("pipeline_name", "deployment_identifier", "switchover_timeout")
 
-    def __init__(self, *, pipeline_name: str, deployment_identifier: str, switchover_timeout: int = 300,
-                 wait_for_completion: bool = True, waiter_delay: float | None = None, waiter_max_attempts: int = 720,
-                 deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+    def __init__(self, *, deployment_identifier: str, switchover_timeout: int = 300, waiter_max_attempts: int = 720,
                  **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.pipeline_name = pipeline_name
+        super().__init__(waiter_max_attempts=waiter_max_attempts, **kwargs)
         self.deployment_identifier = deployment_identifier
         self.switchover_timeout = switchover_timeout
-        self.wait_for_completion = wait_for_completion
-        self.waiter_delay = waiter_delay
-        self.waiter_max_attempts = waiter_max_attempts
-        self.deferrable = deferrable
 
     @records_failure
     def execute(self, context) -> dict:
-        pipeline = get_pipeline(self.pipeline_name)
+        pipeline = self.pipeline
         timeout = int(self.switchover_timeout)
         if not 30 <= timeout <= 3600:
             raise BlueGreenStateError(f"switchover_timeout {timeout} is outside RDS's 30-3600 seconds")
-        state = deployment_state(pipeline.name, self.deployment_identifier)
+        state = deployment_state(pipeline.aws_conn_id, self.deployment_identifier)
         if state.status != "SWITCHOVER_COMPLETED":  # once completed, its source is old blue (a retry adopts it)
             require_production_source(pipeline, state)
         action = plan_switchover(state)
-        carry = {"deployment": state.identifier, "action": action.value}
+        done = {"deployment": state.identifier, "action": action.value}
         if action is Action.ACT:
             blue, green = deployment_clusters(pipeline.aws_conn_id, state)
-            carry.update(blue_cluster=blue["DBClusterIdentifier"], green_cluster=green["DBClusterIdentifier"],
-                         blue_writer=writer_instance(blue), green_writer=writer_instance(green),
-                         started_at=datetime.now(UTC).isoformat())
+            done.update(blue_cluster=blue["DBClusterIdentifier"], green_cluster=green["DBClusterIdentifier"],
+                        blue_writer=writer_instance(blue), green_writer=writer_instance(green),
+                        started_at=datetime.now(UTC).isoformat())
             switchover_blue_green(pipeline.aws_conn_id, state.identifier, timeout)
             self.log.info("SwitchoverBlueGreenDeployment(%s, SwitchoverTimeout=%s) called", state.identifier, timeout)
         else:  # a retry or a cleared task of the run that switched over: it began after the run was triggered
             run_started = run_started_at(context)
-            carry["started_at"] = run_started.isoformat() if run_started else None
+            done["started_at"] = run_started.isoformat() if run_started else None
             self.log.info("Not switching again: %s; adopting it", state.describe())
         if not self.wait_for_completion:
-            return carry
-        delay = self.waiter_delay if self.waiter_delay is not None else pipeline.poll_interval_s
-        trigger = BlueGreenSwitchoverTrigger(pipeline_name=pipeline.name, deployment_identifier=state.identifier,
-                                             waiter_delay=delay, waiter_max_attempts=self.waiter_max_attempts,
-                                             carry=carry)
-        return wait_for(self, context, trigger, "switchover_ended")
+            return done
+        trigger = BlueGreenSwitchoverTrigger(aws_conn_id=pipeline.aws_conn_id, deployment_identifier=state.identifier,
+                                             waiter_delay=self.delay(pipeline),
+                                             waiter_max_attempts=self.waiter_max_attempts)
+        return wait_for(self, context, trigger, "switchover_ended", done)
 
     @records_failure
-    def switchover_ended(self, context, event: dict) -> dict:
+    def switchover_ended(self, context, event: dict, deployment: str, **done) -> dict:
         if event.get("status") != "success":
             raise BlueGreenStateError(event.get("message", f"switchover wait failed: {event}"))
-        state = deployment_state(self.pipeline_name, event["carry"]["deployment"])
+        state = deployment_state(self.pipeline.aws_conn_id, deployment)
         require_completed(state)
-        return {**event["carry"], "status": state.status, "finished_at": datetime.now(UTC).isoformat()}
+        return {"deployment": deployment, **done, "status": state.status,
+                "finished_at": datetime.now(UTC).isoformat()}
 
 
-class BlueGreenCoordinatesOperator(BaseOperator):
+class BlueGreenCoordinatesOperator(WaitingStepOperator):
     """Where CDC resumes on the new writer after a switchover.
 
     Waits (bounded) for the RDS event "Binary log coordinates in green environment after switchover" of the
     old green writer, dated within the switchover: not before ``since``, not after the moment it is read plus
-    ``max_clock_skew_s`` (a future-dated event is a skewed clock, a replayed or an injected event, and is ignored).
+    ``max_clock_skew_s`` (a future-dated event is a skewed clock, a replayed or an injected event, and is ignored):
+    :class:`~cdc_runbooks.triggers.rds.BlueGreenCoordinatesTrigger`, inline or deferred.
     The event's position is then cross-checked against the new writer's binlog
     (:func:`cdc_runbooks.blue_green.check_coordinates`): it must name the point where the writer's own writes begin
     (the end of what it replicated from blue); disagreement refuses before CDC restarts. RDS events are best
     effort: if none has appeared by ``event_timeout_s``, the position read from the binlog is used and the run is
     marked as needing reconciliation attention.
 
-    :param pipeline_name: pipeline in the pipelines configuration.
+    ``event_timeout_s`` is not ``waiter_max_attempts`` (unused here): running out of time is not a failure but the
+    fallback, and it is a time (the runbook's ``coordinates_wait_s``), not a number of polls.
+
     :param deployment_identifier: the switched-over deployment (its Source now names old blue).
     :param green_writer: the old green writer's instance name *before* the switchover.
     :param since: ISO time the switchover started; older events are ignored.
-    :param event_timeout_s: how long to wait for the event.
-    :param poll_s: seconds between DescribeEvents calls.
+    :param event_timeout_s: how long to wait for the event before falling back.
+    :param waiter_delay: seconds between DescribeEvents calls (default 5).
     :param max_clock_skew_s: how far past our clock an event may be dated.
     """
 
     template_fields: Sequence[str] = ("pipeline_name", "deployment_identifier", "green_writer", "since",
                                       "event_timeout_s")
 
-    def __init__(self, *, pipeline_name: str, deployment_identifier: str, green_writer: str, since: str,
-                 event_timeout_s: float = 300, poll_s: float = 5, max_clock_skew_s: float = 60, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.pipeline_name = pipeline_name
+    def __init__(self, *, deployment_identifier: str, green_writer: str, since: str, event_timeout_s: float = 300,
+                 waiter_delay: float | None = 5, max_clock_skew_s: float = 60, **kwargs) -> None:
+        super().__init__(waiter_delay=waiter_delay, **kwargs)
         self.deployment_identifier = deployment_identifier
         self.green_writer = green_writer
         self.since = since
         self.event_timeout_s = event_timeout_s
-        self.poll_s = poll_s
         self.max_clock_skew_s = max_clock_skew_s
 
     @records_failure
     def execute(self, context) -> dict:
-        pipeline = get_pipeline(self.pipeline_name)
-        rds = rds_hook(pipeline.aws_conn_id).conn
+        pipeline = self.pipeline
         since = identifiers.iso_datetime(self.since, "since")
-        deadline = time.monotonic() + float(self.event_timeout_s)
-        while True:
-            events = rds.describe_events(SourceType="db-instance", StartTime=since - timedelta(minutes=1))["Events"]
-            until = datetime.now(UTC) + timedelta(seconds=float(self.max_clock_skew_s))
-            position = find_coordinates(events, self.green_writer, since, until)
-            if position is not None or time.monotonic() > deadline:
-                break
-            time.sleep(self.poll_s)
+        trigger = BlueGreenCoordinatesTrigger(
+            aws_conn_id=pipeline.aws_conn_id, green_writer=self.green_writer, since=since.isoformat(),
+            event_timeout_s=float(self.event_timeout_s), max_clock_skew_s=float(self.max_clock_skew_s),
+            waiter_delay=self.delay(pipeline))
+        return wait_for(self, context, trigger, "coordinates_waited")
+
+    @records_failure
+    def coordinates_waited(self, context, event: dict) -> dict:
+        if event.get("status") == "error":
+            raise CoordinatesDisagree(event["message"])
+        pipeline = self.pipeline
         writer = describe_writer(rds_hook(pipeline.aws_conn_id), pipeline.source_cluster)
         green = writer_binlog(pipeline.source_conn_id, writer)
-        if position is not None:
+        if event.get("status") == "success":
+            position = BinlogPosition.parse(event["position"])
             check_coordinates(position, green)
             self.log.info("Green's coordinates from the RDS event of %s: %s, confirmed by %s's binlog",
                           self.green_writer, position, writer.instance)
@@ -199,7 +192,7 @@ class SwitchoverPreflightFailed(Refusal, RuntimeError):
     """A precondition of the switchover runbook does not hold; the message carries the whole report."""
 
 
-class BlueGreenPreflightOperator(BaseOperator):
+class BlueGreenPreflightOperator(PipelineStepOperator):
     """Everything that must hold before a blue/green switchover under CDC; changes nothing.
 
     A deployment that does not switch the pipeline's production cluster is refused first, before anything
@@ -211,7 +204,6 @@ class BlueGreenPreflightOperator(BaseOperator):
     report, the plan, and the names the later steps need (green's writer before the switchover); fails with
     the whole report if any check fails.
 
-    :param pipeline_name: pipeline in the pipelines configuration.
     :param deployment_identifier: the blue/green deployment (``bgd-...``).
     :param max_green_lag_s: largest acceptable replica lag of green.
     :param window_hours: how long the maintenance may keep CDC stopped; binlog retention must cover it.
@@ -221,10 +213,9 @@ class BlueGreenPreflightOperator(BaseOperator):
     template_fields: Sequence[str] = ("pipeline_name", "deployment_identifier", "max_green_lag_s", "window_hours",
                                       "switchover_timeout")
 
-    def __init__(self, *, pipeline_name: str, deployment_identifier: str, max_green_lag_s: float = 5,
+    def __init__(self, *, deployment_identifier: str, max_green_lag_s: float = 5,
                  window_hours: int = 24, switchover_timeout: int = 300, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.pipeline_name = pipeline_name
         self.deployment_identifier = deployment_identifier
         self.max_green_lag_s = max_green_lag_s
         self.window_hours = window_hours
@@ -235,13 +226,13 @@ class BlueGreenPreflightOperator(BaseOperator):
         from cdc_runbooks.aws.dms import task_state
         from cdc_runbooks.aws.readiness import check_binlog_readiness
 
-        pipeline = get_pipeline(self.pipeline_name)
-        deployment = deployment_state(pipeline.name, self.deployment_identifier)
+        pipeline = self.pipeline
+        deployment = deployment_state(pipeline.aws_conn_id, self.deployment_identifier)
         require_production_source(pipeline, deployment)
         blue, green = deployment_clusters(pipeline.aws_conn_id, deployment)
         lag = self._green_lag(pipeline, green["DBClusterIdentifier"])
         unverifiable = _unverifiable_tables(pipeline, green["DBClusterIdentifier"])
-        task = task_state(pipeline.name, pipeline.dms_task_arn)
+        task = task_state(pipeline.aws_conn_id, pipeline.dms_task_arn)
         cannot_resume = why_resume_cannot_run(context["ti"], pipeline.name)
         retention = max(int(self.window_hours), pipeline.binlog_retention_hours_min)
         readiness = [check_binlog_readiness(pipeline, c["DBClusterIdentifier"], role, retention)

@@ -5,7 +5,9 @@ Both check the task's state before acting (a retry or a cleared task adopts what
 its run already did), support ``dry_run`` (log exactly the calls they would make,
 change nothing), wait with ``waiter_delay``/``waiter_max_attempts`` either in the
 worker or, with ``deferrable=True``, in the triggerer (the same triggers run inline
-otherwise), and return a record of what they did (XCom) for the run record.
+otherwise: :func:`cdc_runbooks.triggers.base.wait_for`, what they did so far passed
+on as the resumed method's keyword arguments), and return a record of what they
+did (XCom) for the run record.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from airflow.providers.amazon.aws.hooks.dms import DmsHook
-from airflow.sdk import BaseOperator, conf
+from airflow.providers.amazon.aws.hooks.dms import DmsHook, DmsTaskState
 from botocore.exceptions import ClientError
 
 from cdc_runbooks import identifiers
@@ -26,68 +27,66 @@ from cdc_runbooks.aws.hooks import dms_hook, rds_hook
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.dms_task import (
     RESTARTABLE,
-    DmsTaskState,
     DmsTaskStateError,
+    ReplicationTask,
     plan_drain,
     plan_pause,
     plan_restart,
 )
-from cdc_runbooks.pipelines import Pipeline, get_pipeline
+from cdc_runbooks.pipelines import Pipeline
 from cdc_runbooks.start_position import UnsafeStartPosition, check_on_writer, own_writes_begin
-from cdc_runbooks.step import records_failure, run_started_at
-from cdc_runbooks.triggers import CdcLatencyTrigger, DmsTaskStatusTrigger, run_inline, wait_for
+from cdc_runbooks.step import WaitingStepOperator, records_failure, run_started_at
+from cdc_runbooks.triggers.base import run_inline, wait_for
+from cdc_runbooks.triggers.dms import CdcLatencyTrigger, DmsTaskStatusTrigger
+
+RUNNING, STOPPED, FAILED = DmsTaskState.RUNNING.value, DmsTaskState.STOPPED.value, DmsTaskState.FAILED.value
 
 
 class DmsTaskFailed(RuntimeError):
     """The DMS task went to a state from which the step cannot succeed, or a wait timed out."""
 
 
-class _DmsCdcOperator(BaseOperator):
-    """Shared plumbing: the pipeline, the task's state, and waits that run inline or deferred."""
+class _DmsCdcOperator(WaitingStepOperator):
+    """Shared plumbing: the task's state, and waits that run inline or deferred.
 
-    def __init__(self, *, pipeline_name: str, dry_run: bool = False, max_latency_s: float | None = None,
-                 sustain_s: float | None = None, latency_timeout_s: float = 900, wait_for_completion: bool = True,
-                 waiter_delay: float | None = None, waiter_max_attempts: int = 120,
-                 deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-                 **kwargs) -> None:
+    Two waits: for a status of the task (DescribeReplicationTasks, ``waiter_delay``/``waiter_max_attempts``), and
+    for its CDC latency (CloudWatch). The latency wait has its own settings, not the provider's, because it is
+    another idea: the latency must stay at or below ``max_latency_s`` for ``sustain_s``, and how long that takes
+    depends on the load, so it is bounded in time (``latency_timeout_s``), not in polls; it polls at most once per
+    CloudWatch period.
+
+    :param max_latency_s: drained/converged means CDCLatencySource/Target at or below this (default: pipeline's).
+    :param sustain_s: ... for this long (default: pipeline's).
+    :param latency_timeout_s: give up waiting for the latency after this long.
+    """
+
+    def __init__(self, *, max_latency_s: float | None = None, sustain_s: float | None = None,
+                 latency_timeout_s: float = 900, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.pipeline_name = pipeline_name
-        self.dry_run = dry_run
         self.max_latency_s = max_latency_s
         self.sustain_s = sustain_s
         self.latency_timeout_s = latency_timeout_s
-        self.wait_for_completion = wait_for_completion
-        self.waiter_delay = waiter_delay
-        self.waiter_max_attempts = waiter_max_attempts
-        self.deferrable = deferrable
 
-    def _pipeline(self) -> Pipeline:
-        return get_pipeline(self.pipeline_name)
+    def _until_status(self, pipeline: Pipeline, arn: str, wanted: str, failing: list[str]) -> DmsTaskStatusTrigger:
+        return DmsTaskStatusTrigger(aws_conn_id=pipeline.aws_conn_id, task_arn=arn, wanted=wanted, failing=failing,
+                                    waiter_delay=self.delay(pipeline), waiter_max_attempts=self.waiter_max_attempts)
 
-    def _delay(self, pipeline: Pipeline) -> float:
-        return self.waiter_delay if self.waiter_delay is not None else pipeline.poll_interval_s
-
-    def _until_status(self, pipeline: Pipeline, arn: str, wanted: str, failing: list[str],
-                      carry: dict) -> DmsTaskStatusTrigger:
-        return DmsTaskStatusTrigger(pipeline_name=pipeline.name, task_arn=arn, wanted=wanted, failing=failing,
-                                    waiter_delay=self._delay(pipeline), waiter_max_attempts=self.waiter_max_attempts,
-                                    carry=carry)
-
-    def _until_latency(self, pipeline: Pipeline, state: DmsTaskState, what: str, carry: dict,
+    def _until_latency(self, pipeline: Pipeline, state: ReplicationTask, what: str,
                        give_up_rising_s: float | None = None) -> CdcLatencyTrigger:
         return CdcLatencyTrigger(
-            pipeline_name=pipeline.name, dimensions=latency_dimensions(pipeline.name, state),
+            aws_conn_id=pipeline.aws_conn_id, dimensions=latency_dimensions(pipeline.aws_conn_id, state),
+            metric_period_s=pipeline.metric_period_s,
             max_latency_s=float(self.max_latency_s or pipeline.drain_max_latency_s),
             sustain_s=float(self.sustain_s or pipeline.drain_sustain_s), timeout_s=self.latency_timeout_s,
-            poll_s=min(self._delay(pipeline), pipeline.metric_period_s), what=what, carry=carry, task_arn=state.arn,
+            waiter_delay=min(self.delay(pipeline), pipeline.metric_period_s), what=what, task_arn=state.arn,
             give_up_rising_s=give_up_rising_s)
 
     @staticmethod
-    def _fired(event: dict) -> dict:
-        """The carried state of a successful trigger event; raise with its message otherwise."""
+    def _fired(event: dict) -> str:
+        """The message of a successful trigger event; raise with its message otherwise."""
         if event.get("status") != "success":
             raise DmsTaskFailed(event.get("message", f"trigger failed: {event}"))
-        return dict(event["carry"], waited=event["message"])
+        return event["message"]
 
 
 class DmsPauseTaskOperator(_DmsCdcOperator):
@@ -96,19 +95,11 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
     https://docs.aws.amazon.com/dms/latest/APIReference/API_StopReplicationTask.html).
 
     Refuses a task that is not running. A retry in the same DAG run adopts the stop it already made and
-    returns the same record.
+    returns the same record. Settings: :class:`~cdc_runbooks.step.WaitingStepOperator` (``wait_for_completion``:
+    wait for ``stopped``) and :class:`_DmsCdcOperator` (the drain).
 
-    :param pipeline_name: pipeline in the pipelines configuration.
-    :param dry_run: log what would be done and change nothing.
-    :param max_latency_s: drained means CDCLatencySource/Target at or below this (default: pipeline's).
-    :param sustain_s: ... for this long (default: pipeline's).
-    :param latency_timeout_s: give up waiting for the drain after this long.
     :param give_up_rising_s: fail early, with the reason, when the latency has risen at every poll for this long
         (CDC falls behind instead of draining); default: ten polls of the CloudWatch period, at least 5 minutes.
-    :param wait_for_completion: wait for ``stopped`` (always true in a runbook; false only hands back early).
-    :param waiter_delay: seconds between DescribeReplicationTasks polls (default: pipeline's poll_interval_s).
-    :param waiter_max_attempts: polls before giving up.
-    :param deferrable: wait in the triggerer instead of holding a worker slot.
     """
 
     template_fields: Sequence[str] = ("pipeline_name", "dry_run", "max_latency_s", "sustain_s")
@@ -119,42 +110,41 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
 
     @records_failure
     def execute(self, context) -> dict:
-        pipeline = self._pipeline()
-        state = task_state(pipeline.name, pipeline.dms_task_arn)
+        pipeline = self.pipeline
+        state = task_state(pipeline.aws_conn_id, pipeline.dms_task_arn)
         action = plan_pause(state, run_started_at(context))
         if self.dry_run:
             self.log.info("DRY RUN: %s. Would wait for CDC to drain, then call StopReplicationTask("
                           "ReplicationTaskArn=%r) and wait for 'stopped'. Nothing was changed.", state.describe(),
                           state.arn)
             return {"dry_run": True, "task": state.arn, "status": state.status, "action": action.value}
-        carry = {"task": state.arn, "action": action.value}
+        done = {"task": state.arn, "action": action.value}
         if action is Action.ACT:
             rising = self.give_up_rising_s or max(300.0, 10 * pipeline.metric_period_s)
-            return wait_for(self, context, self._until_latency(pipeline, state, "drain", carry, rising),
-                            "stop_when_drained")
-        return wait_for(self, context, self._until_stopped(pipeline, carry), "record_stopped")
+            return wait_for(self, context, self._until_latency(pipeline, state, "drain", rising),
+                            "stop_when_drained", done)
+        return wait_for(self, context, self._until_stopped(pipeline, state.arn), "record_stopped", done)
 
     @records_failure
-    def stop_when_drained(self, context, event: dict) -> dict:
-        carry = self._fired(event)
-        carry["drained"] = carry.pop("waited")
-        dms_hook(self._pipeline().aws_conn_id).stop_replication_task(carry["task"])
-        self.log.info("%s; StopReplicationTask(ReplicationTaskArn=%r) called", carry["drained"], carry["task"])
+    def stop_when_drained(self, context, event: dict, task: str, action: str) -> dict:
+        done = {"task": task, "action": action, "drained": self._fired(event)}
+        pipeline = self.pipeline
+        dms_hook(pipeline.aws_conn_id).stop_replication_task(task)
+        self.log.info("%s; StopReplicationTask(ReplicationTaskArn=%r) called", done["drained"], task)
         if not self.wait_for_completion:
-            return {**carry, "status": "stopping"}
-        return wait_for(self, context, self._until_stopped(self._pipeline(), carry), "record_stopped")
+            return {**done, "status": "stopping"}
+        return wait_for(self, context, self._until_stopped(pipeline, task), "record_stopped", done)
 
     @records_failure
-    def record_stopped(self, context, event: dict) -> dict:
-        carry = self._fired(event)
-        carry.pop("waited")
-        stopped = task_state(self.pipeline_name, carry["task"])
-        return {**carry, "status": stopped.status, "recovery_checkpoint": stopped.recovery_checkpoint,
+    def record_stopped(self, context, event: dict, task: str, **done) -> dict:
+        self._fired(event)
+        stopped = task_state(self.pipeline.aws_conn_id, task)
+        return {"task": task, **done, "status": stopped.status, "recovery_checkpoint": stopped.recovery_checkpoint,
                 "stop_reason": stopped.stop_reason,
                 "stopped_at": stopped.stop_date.isoformat() if stopped.stop_date else None}
 
-    def _until_stopped(self, pipeline: Pipeline, carry: dict) -> DmsTaskStatusTrigger:
-        return self._until_status(pipeline, carry["task"], "stopped", ["failed", "running"], carry)
+    def _until_stopped(self, pipeline: Pipeline, arn: str) -> DmsTaskStatusTrigger:
+        return self._until_status(pipeline, arn, STOPPED, [FAILED, RUNNING])
 
 
 class DmsRestartCdcOperator(_DmsCdcOperator):
@@ -164,19 +154,13 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
 
     Before calling DMS it refuses: a malformed position; a task that is not CDC-only, or not
     stopped/ready/failed; a position whose file is not on the cluster's current writer, beyond the file's
-    end, or inside a transaction. A retry in the same DAG run adopts the start it already made.
+    end, or inside a transaction. A retry in the same DAG run adopts the start it already made. Settings:
+    :class:`~cdc_runbooks.step.WaitingStepOperator` (``wait_for_completion``: wait for ``running`` and converged
+    latency) and :class:`_DmsCdcOperator` (the convergence).
 
-    :param pipeline_name: pipeline in the pipelines configuration.
     :param cdc_start_position: ``file:position`` or a DMS checkpoint; exclusive with cdc_start_time.
     :param cdc_start_time: ISO timestamp, only when explicitly wanted (DMS maps it to a position itself).
     :param dry_run: check everything, log exactly the call it would make, change nothing (default True).
-    :param max_latency_s: converged means CDCLatencySource/Target at or below this (default: pipeline's).
-    :param sustain_s: ... for this long (default: pipeline's).
-    :param latency_timeout_s: give up waiting for convergence after this long.
-    :param wait_for_completion: wait for ``running`` and converged latency.
-    :param waiter_delay: seconds between DescribeReplicationTasks polls (default: pipeline's poll_interval_s).
-    :param waiter_max_attempts: polls before giving up.
-    :param deferrable: wait in the triggerer instead of holding a worker slot.
     """
 
     template_fields: Sequence[str] = ("pipeline_name", "cdc_start_position", "cdc_start_time", "dry_run",
@@ -190,9 +174,9 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
 
     @records_failure
     def execute(self, context) -> dict:
-        pipeline = self._pipeline()
+        pipeline = self.pipeline
         start = self._start_arguments()
-        state = task_state(pipeline.name, pipeline.dms_task_arn)
+        state = task_state(pipeline.aws_conn_id, pipeline.dms_task_arn)
         action = plan_restart(state, start.get("CdcStartPosition"), run_started_at(context))
         if action is Action.ACT:
             self._check_start(pipeline, start)
@@ -205,29 +189,26 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
         if action is Action.ACT:
             self._start(pipeline, state, start)
             self.log.info("StartReplicationTask(%s) called", call)
-        carry = {"task": state.arn, "action": action.value, "called": {k: str(v) for k, v in call.items()}}
+        done = {"task": state.arn, "action": action.value, "called": {k: str(v) for k, v in call.items()}}
         if not self.wait_for_completion:
-            return {**carry, "status": "starting"}
-        trigger = self._until_status(pipeline, state.arn, "running", ["failed", "stopped"], carry)
-        return wait_for(self, context, trigger, "converge_when_running")
+            return {**done, "status": "starting"}
+        return wait_for(self, context, self._until_status(pipeline, state.arn, RUNNING, [FAILED, STOPPED]),
+                        "converge_when_running", done)
 
     @records_failure
-    def converge_when_running(self, context, event: dict) -> dict:
-        carry = self._fired(event)
-        carry.pop("waited")
-        pipeline = self._pipeline()
-        running = task_state(pipeline.name, carry["task"])
-        carry["running_since"] = datetime.now(UTC).isoformat()  # seen running: the end of the CDC gap
-        return wait_for(self, context, self._until_latency(pipeline, running, "converge", carry), "record_converged")
+    def converge_when_running(self, context, event: dict, task: str, **done) -> dict:
+        self._fired(event)
+        pipeline = self.pipeline
+        running = task_state(pipeline.aws_conn_id, task)
+        done = {"task": task, **done, "running_since": datetime.now(UTC).isoformat()}  # the end of the CDC gap
+        return wait_for(self, context, self._until_latency(pipeline, running, "converge"), "record_converged", done)
 
     @records_failure
-    def record_converged(self, context, event: dict) -> dict:
-        carry = self._fired(event)
-        carry["converged"] = carry.pop("waited")
-        return {**carry, "status": "running"}
+    def record_converged(self, context, event: dict, **done) -> dict:
+        return {**done, "converged": self._fired(event), "status": RUNNING}
 
     @staticmethod
-    def _start(pipeline: Pipeline, state: DmsTaskState, start: dict) -> None:
+    def _start(pipeline: Pipeline, state: ReplicationTask, start: dict) -> None:
         try:
             dms_hook(pipeline.aws_conn_id).start_replication_task(state.arn, "start-replication", **start)
         except ClientError as error:
@@ -274,7 +255,6 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
     when the checkpoint is already the end.
     It runs inline (not deferrable): the endpoint must be restored in the same process.
 
-    :param pipeline_name: pipeline in the pipelines configuration.
     :param deployment_identifier: the switched-over deployment (its Source names old blue).
     :param checkpoint: the RecoveryCheckpoint recorded by the pause.
     :param drain_rounds: start/stop rounds on old blue before giving up short of its binlog end.
@@ -290,9 +270,9 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
 
     @records_failure
     def execute(self, context) -> dict:
-        pipeline = self._pipeline()
+        pipeline = self.pipeline
         checkpoint = BinlogPosition.parse(self.checkpoint, "checkpoint")
-        state = task_state(pipeline.name, pipeline.dms_task_arn)
+        state = task_state(pipeline.aws_conn_id, pipeline.dms_task_arn)
         if state.status not in RESTARTABLE:
             raise DmsTaskStateError(f"refusing to drain old blue: {state.describe()}; pause it first")
         old_blue = self._old_blue(pipeline)
@@ -317,7 +297,7 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
         return {**result, "action": Action.ACT.value, "drained_to": str(drained_to)}
 
     def _old_blue(self, pipeline: Pipeline):
-        deployment = deployment_state(pipeline.name, self.deployment_identifier)
+        deployment = deployment_state(pipeline.aws_conn_id, self.deployment_identifier)
         if deployment.status != "SWITCHOVER_COMPLETED":
             raise DmsTaskStateError(f"refusing to drain old blue: {deployment.describe()}; drain after the switchover")
         rds = rds_hook(pipeline.aws_conn_id)
@@ -333,17 +313,17 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
         dms.conn.modify_endpoint(EndpointArn=endpoint_arn, ServerName=server, Port=int(port))
         self.log.info("ModifyEndpoint(%s, ServerName=%s, Port=%s)", endpoint_arn, server, port)
 
-    def _apply_until_stopped(self, pipeline: Pipeline, dms: DmsHook, state: DmsTaskState,
+    def _apply_until_stopped(self, pipeline: Pipeline, dms: DmsHook, state: ReplicationTask,
                              checkpoint: BinlogPosition, end: BinlogPosition) -> BinlogPosition:
         """Run CDC on old blue until its RecoveryCheckpoint reaches ``end``: start from the checkpoint, stop as
         soon as it runs, and resume from the new checkpoint while it is short (old blue takes no writes, so
         every round only applies what is left; ``drain_rounds`` bounds them)."""
         for _ in range(self.drain_rounds):
             dms.start_replication_task(state.arn, "start-replication", CdcStartPosition=str(checkpoint))
-            self._fired(run_inline(self._until_status(pipeline, state.arn, "running", ["failed", "stopped"], {})))
+            self._fired(run_inline(self._until_status(pipeline, state.arn, RUNNING, [FAILED, STOPPED])))
             dms.stop_replication_task(state.arn)
-            self._fired(run_inline(self._until_status(pipeline, state.arn, "stopped", ["failed", "running"], {})))
-            checkpoint = BinlogPosition.parse(task_state(pipeline.name, state.arn).recovery_checkpoint)
+            self._fired(run_inline(self._until_status(pipeline, state.arn, STOPPED, [FAILED, RUNNING])))
+            checkpoint = BinlogPosition.parse(task_state(pipeline.aws_conn_id, state.arn).recovery_checkpoint)
             self.log.info("Old blue applied up to %s (binlog end %s)", checkpoint, end)
             if checkpoint >= end:
                 break

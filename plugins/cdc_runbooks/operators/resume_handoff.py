@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from airflow.sdk import BaseOperator
-
 from cdc_runbooks.refusal import Refusal
 from cdc_runbooks.resume_handoff import resume_dag_id, resume_run_id, why_resume_cannot_run
-from cdc_runbooks.step import records_failure
+from cdc_runbooks.step import PipelineStepOperator, records_failure
 
 
 class CdcNotResumed(Refusal, RuntimeError):
     """Production switched over, but nothing will restart CDC until a person acts; the message says what to do."""
 
 
-class ConfirmCdcResumesOperator(BaseOperator):
+class ConfirmCdcResumesOperator(PipelineStepOperator):
     """Fail the switchover run, loudly, unless the resume run it triggered exists and its DAG is not paused: DMS is
     stopped after a switchover until that run restarts it. Asks the Task SDK (``get_dagrun_state``, ``get_dag``).
 
@@ -24,10 +22,6 @@ class ConfirmCdcResumesOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("pipeline_name",)
-
-    def __init__(self, *, pipeline_name: str, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.pipeline_name = pipeline_name
 
     @records_failure
     def execute(self, context) -> dict:

@@ -31,6 +31,10 @@ from cdc_runbooks.refusal import Refusal
 PARTITION_KEY = "snapshot_date"
 LATEST_SUFFIX = "_latest"
 STAGED_SEPARATOR = "__"
+# Partition parameters: the export a partition reads, and when validate_counts validated it (set in the same
+# UpdatePartition call that points the partition at the export: only validated partitions count as published).
+EXPORT_ID = "export_task_identifier"
+VALIDATED = "cdc_runbooks_validated_at"
 _STAGED_EXPORT = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")  # an export id with '-' as '_'
 PARQUET_FORMAT = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",

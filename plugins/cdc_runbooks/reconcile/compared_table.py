@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from cdc_runbooks import identifiers
-from cdc_runbooks.refusal import Refusal
-from cdc_runbooks.row_checksum import (
+from cdc_runbooks.reconcile.row_checksum import (
     COLUMNS_SQL,
     CONCAT_PROBE_SQL,
     GROUP_CONCAT_MAX_LEN,
@@ -41,6 +40,7 @@ from cdc_runbooks.row_checksum import (
     TableRef,
     column_from_information_schema,
 )
+from cdc_runbooks.refusal import Refusal
 
 Rows = list[tuple]
 

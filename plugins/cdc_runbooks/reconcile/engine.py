@@ -6,7 +6,8 @@ Public API::
              max_segments=4096)
     reconcile(source: Side, target: Side, tables, settings=Settings(), keys=None) -> Report
     reconcile_table(pair: TablePair, settings=Settings()) -> TableResult
-    # Side / describe_table / TablePair: cdc_runbooks.compared_table; Report / TableResult: reconcile_report
+    # Side / describe_table / TablePair: cdc_runbooks.reconcile.compared_table
+    # Report / TableResult: cdc_runbooks.reconcile.report
 
 Every table is validated on both sides before any data is read. Both sides are read in parallel; all
 counting and hashing happens inside the databases.
@@ -23,9 +24,9 @@ The consistent cut (why a live pipeline shows no false drift, and why a real los
    CDC latency; if it does not, the result is false drift (loud), never hidden drift.
 3. Checksum mode: a key range counts as equal only when its row count *and* its fingerprint (the MD5 of
    its rows' canonical renderings in key order, or the exact sum of their 60-bit row hashes where Redshift
-   is a side: :class:`~cdc_runbooks.row_checksum.Fingerprint`) agree on one read; in-flight changes cannot
-   fake that. Count mode compares only counts (a lost row and a duplicated one cancel out), and localises
-   to keys when counts differ after settling.
+   is a side: :class:`~cdc_runbooks.reconcile.row_checksum.Fingerprint`) agree on one read; in-flight
+   changes cannot fake that. Count mode compares only counts (a lost row and a duplicated one cancel
+   out), and localises to keys when counts differ after settling.
 
 Localisation (drift to keys, faster than per-segment diff tools): level 0 buckets the cut into at most
 ``max_segments`` power-of-two-wide key segments and gets every segment's count and fingerprint from ONE
@@ -44,9 +45,9 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 from cdc_runbooks import identifiers
-from cdc_runbooks.compared_table import Side, TablePair, TableReader, describe_tables
-from cdc_runbooks.reconcile_report import ChangedRow, Cut, Report, Segment, TableResult
-from cdc_runbooks.row_checksum import NULL
+from cdc_runbooks.reconcile.compared_table import Side, TablePair, TableReader, describe_tables
+from cdc_runbooks.reconcile.report import ChangedRow, Cut, Report, Segment, TableResult
+from cdc_runbooks.reconcile.row_checksum import NULL
 
 MODES = ("count", "checksum")
 

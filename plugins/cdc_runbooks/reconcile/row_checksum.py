@@ -1,6 +1,6 @@
 """Canonical row rendering, row hash and every reconciliation query, generated per SQL dialect. Pure.
 
-Public API (used by :mod:`cdc_runbooks.reconcile` and the benchmark)::
+Public API (used by :mod:`cdc_runbooks.reconcile.engine` and the benchmark)::
 
     Dialect.MYSQL | Dialect.POSTGRES | Dialect.REDSHIFT
     Column(name, kind, nullable=True, scale=0, utc=False, convert_charset=False)

@@ -1,0 +1,101 @@
+"""The base of the runbooks' triggers, like the provider's ``AwsBaseWaiterTrigger``, and the wait that runs a
+trigger inline or deferred.
+
+Two decisions differ from the provider's triggers:
+
+- **No aiobotocore.** A trigger polls with the same sync hooks the operators use
+  (:mod:`cdc_runbooks.aws`), each call in a worker thread (``asyncio.to_thread``);
+  every amazon provider trigger needs ``aiobotocore``, which would downgrade the
+  pinned boto3.
+- **One implementation for both waits.** An operator with ``deferrable=True``
+  hands its trigger to the triggerer and frees its worker slot; without it, it
+  runs the same trigger in the worker (:func:`run_inline`). :func:`wait_for` does
+  either and continues in the same method with the same keyword arguments
+  (Airflow passes ``defer(kwargs=...)`` to the resumed method): what the operator
+  needs after the wait travels there, never in the trigger's event.
+
+Each trigger fires one event: ``{"status": ..., "message": ...}`` plus what the
+wait found (e.g. the deployment's status, green's coordinates).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger
+
+
+def wait_for(operator, context, trigger: BaseTrigger, method_name: str, kwargs: dict | None = None):
+    """Continue the operator in ``method_name(context, event=..., **kwargs)`` once ``trigger`` fires: in the
+    triggerer when the operator is deferrable (this raises TaskDeferred), else here, running the same trigger
+    inline."""
+    if operator.deferrable:
+        operator.defer(trigger=trigger, method_name=method_name, kwargs=kwargs)
+    return getattr(operator, method_name)(context, event=run_inline(trigger), **(kwargs or {}))
+
+
+def run_inline(trigger: BaseTrigger) -> dict:
+    """Run a trigger in this process and return its first event's payload."""
+
+    async def first() -> dict:
+        async for event in trigger.run():
+            return event.payload
+        raise RuntimeError(f"{type(trigger).__name__} ended without an event")
+
+    return asyncio.run(first())
+
+
+class AwsPollingTrigger(BaseTrigger):
+    """A trigger that polls AWS through an Airflow connection with the sync hooks.
+
+    Subclasses take keyword-only arguments, keep each under an attribute of the same name and pass the rest
+    (``**kwargs``) on to this class: :meth:`serialize` then needs no override. Their arguments are JSON values,
+    so that the triggerer re-creates the trigger from them.
+
+    :param aws_conn_id: the Airflow connection of the AWS account.
+    :param region_name: the Region of what the trigger watches (None: the connection's).
+    :param waiter_delay: seconds between polls.
+    :param waiter_max_attempts: polls before the wait gives up (None for a wait bounded in time instead; its
+        trigger says why).
+    """
+
+    def __init__(self, *, aws_conn_id: str, waiter_delay: float, waiter_max_attempts: int | None = None,
+                 region_name: str | None = None) -> None:
+        super().__init__()
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The class path and every ``__init__`` argument (of this class and the subclasses' own), read from the
+        attribute of the same name."""
+        return (f"{type(self).__module__}.{type(self).__qualname__}",
+                {name: getattr(self, name) for name in self._arguments()})
+
+    @classmethod
+    def _arguments(cls) -> list[str]:
+        names: list[str] = []
+        for klass in cls.__mro__:
+            if "__init__" not in vars(klass):
+                continue
+            parameters = list(inspect.signature(vars(klass)["__init__"]).parameters.values())[1:]
+            names += [p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+                      and p.name not in names]
+            if klass is AwsPollingTrigger or all(p.kind is not p.VAR_KEYWORD for p in parameters):
+                return names
+        return names
+
+    async def polls(self) -> AsyncIterator[None]:
+        """One iteration per poll, ``waiter_max_attempts`` at most, ``waiter_delay`` seconds apart (a trigger that
+        fires stops iterating, so it does not wait once more)."""
+        for _ in range(self.waiter_max_attempts):
+            yield
+            await asyncio.sleep(self.waiter_delay)
+
+    def gave_up(self) -> str:
+        """How long the wait went on, for its timeout message."""
+        return f"after {self.waiter_max_attempts} polls {self.waiter_delay:g} s apart"
