@@ -21,6 +21,7 @@ from cdc_runbooks.operators.blue_green import (
     BlueGreenCoordinatesOperator,
     BlueGreenPreflightOperator,
     BlueGreenSwitchoverOperator,
+    SwitchoverFailureBranchOperator,
 )
 from cdc_runbooks.operators.dms import DmsPauseTaskOperator, DmsRestartCdcOperator
 from cdc_runbooks.operators.pipeline_lock import ClaimPipelineOperator
@@ -78,21 +79,9 @@ with DAG(**runbook_dag_args(
                                              deployment_identifier=DEPLOYMENT,
                                              switchover_timeout="{{ params.switchover_timeout }}")
 
-    @task.branch(trigger_rule=TriggerRule.ALL_DONE)
-    def on_switchover_failure(ti=None, dag_run=None, params=None) -> list[str]:
-        """CDC resumes on blue only when the switchover step failed AND RDS shows production still on blue.
-        A step lost while the switchover went on (worker died) must not restart CDC from blue's coordinates:
-        the run fails, and clearing `switchover` adopts what RDS did."""
-        from cdc_runbooks.aws.blue_green import deployment_state
-        from cdc_runbooks.blue_green import production_is_blue
-        from cdc_runbooks.pipelines import get_pipeline
-
-        states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id], task_ids=["switchover"])
-        if states.get(dag_run.run_id, states).get("switchover") != "failed":
-            return []
-        return ["resume_on_blue"] if production_is_blue(
-            deployment_state(get_pipeline(params["pipeline"]).aws_conn_id, params["deployment_id"])) else []
-
+    on_switchover_failure = SwitchoverFailureBranchOperator(
+        task_id="on_switchover_failure", pipeline_name=PIPELINE, deployment_identifier=DEPLOYMENT,
+        switchover_task_id="switchover", resume_task_id="resume_on_blue", trigger_rule=TriggerRule.ALL_DONE)
     resume_on_blue = DmsRestartCdcOperator(
         task_id="resume_on_blue", pipeline_name=PIPELINE, dry_run=False, owner="data-platform",
         cdc_start_position="{{ ti.xcom_pull(task_ids='pause_dms_task')['recovery_checkpoint'] }}")
@@ -129,4 +118,4 @@ with DAG(**runbook_dag_args(
     published = publish_switchover()
     approve >> pause >> switchover >> new_position >> verify >> published >> hand_over >> confirm >> record
     published >> confirm  # a cleared run's hand-over finds its resume run and is skipped: confirm all the same
-    switchover >> on_switchover_failure() >> resume_on_blue >> record
+    switchover >> on_switchover_failure >> resume_on_blue >> record

@@ -11,7 +11,7 @@ from cdc_runbooks import identifiers
 from cdc_runbooks.aws.cluster import describe_cluster
 from cdc_runbooks.aws.hooks import rds_hook
 from cdc_runbooks.binlog_position import BinlogPosition
-from cdc_runbooks.blue_green import BlueGreenStateError, DeploymentState, find_coordinates
+from cdc_runbooks.blue_green import BlueGreenStateError, DeploymentState, find_coordinates, production_is_blue
 from cdc_runbooks.pipelines import Pipeline
 
 
@@ -43,14 +43,13 @@ def switchover_coordinates(conn_id: str, green_writer: str, since: datetime, max
 
 def deployment_clusters(conn_id: str, state: DeploymentState) -> tuple[dict, dict]:
     """The deployment's source (blue) and target (green) clusters as DescribeDBClusters returns them."""
-    rds = rds_hook(conn_id)
-    return describe_cluster(rds, state.source), describe_cluster(rds, state.target)
+    return describe_cluster(conn_id, state.source), describe_cluster(conn_id, state.target)
 
 
 def require_production_source(pipeline: Pipeline, state: DeploymentState) -> None:
     """Refuse (BlueGreenStateError) a deployment whose source is not the pipeline's production cluster: an RDS
     API call only, made before anything connects to the deployment's clusters."""
-    production = describe_cluster(rds_hook(pipeline.aws_conn_id), pipeline.source_cluster)["DBClusterArn"]
+    production = describe_cluster(pipeline.aws_conn_id, pipeline.source_cluster)["DBClusterArn"]
     if state.source != production:
         raise BlueGreenStateError(f"refusing: {state.describe()} switches {state.source}, not the pipeline's "
                                   f"production cluster {pipeline.source_cluster} ({production})")
@@ -61,3 +60,8 @@ def switchover_blue_green(conn_id: str, deployment_identifier: str, timeout_s: i
     RDS rolls the switchover back when it has not completed within ``timeout_s`` (30-3600)."""
     rds_hook(conn_id).conn.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=deployment_identifier,
                                                             SwitchoverTimeout=timeout_s)
+
+
+def production_still_on_blue(conn_id: str, deployment_identifier: str) -> bool:
+    """Whether RDS shows the deployment's production still on blue now (:func:`production_is_blue`)."""
+    return production_is_blue(deployment_state(conn_id, deployment_identifier))

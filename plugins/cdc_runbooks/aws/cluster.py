@@ -9,13 +9,15 @@ the endpoint and port from DescribeDBClusters at the moment it runs.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 
-from airflow.providers.amazon.aws.hooks.rds import RdsHook
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 from airflow.sdk import Connection
 
 from cdc_runbooks import identifiers
+from cdc_runbooks.aws.hooks import rds_hook
+from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.start_position import BinlogEvent, UnreadableOffset, WriterBinlog
 
 # SHOW BINLOG EVENTS rows read per statement: memory stays bounded however long the binlog is.
@@ -35,16 +37,16 @@ class ClusterWriter:
     engine_version: str
 
 
-def describe_cluster(rds: RdsHook, identifier_or_arn: str) -> dict:
+def describe_cluster(conn_id: str, identifier_or_arn: str) -> dict:
     """One cluster as DescribeDBClusters returns it, by identifier or ARN (an unknown one raises RDS's
     ``DBClusterNotFoundFault``: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBClusters.html)."""
-    return rds.conn.describe_db_clusters(DBClusterIdentifier=identifier_or_arn)["DBClusters"][0]
+    return rds_hook(conn_id).conn.describe_db_clusters(DBClusterIdentifier=identifier_or_arn)["DBClusters"][0]
 
 
-def describe_writer(rds: RdsHook, cluster: str) -> ClusterWriter:
+def describe_writer(conn_id: str, cluster: str) -> ClusterWriter:
     """The cluster's writer endpoint, writer instance and cluster parameter group (:func:`describe_cluster`)."""
     identifiers.cluster_identifier(cluster)
-    found = describe_cluster(rds, cluster)
+    found = describe_cluster(conn_id, cluster)
     writer = _writer_member(found)
     return ClusterWriter(cluster=cluster, endpoint=found["Endpoint"], port=int(found["Port"]),
                          instance=writer["DBInstanceIdentifier"],
@@ -53,11 +55,11 @@ def describe_writer(rds: RdsHook, cluster: str) -> ClusterWriter:
                          engine_version=found.get("EngineVersion", ""))
 
 
-def cluster_parameters(rds: RdsHook, parameter_group: str) -> dict[str, str | None]:
+def cluster_parameters(conn_id: str, parameter_group: str) -> dict[str, str | None]:
     """Every parameter of a DB cluster parameter group, name -> value (None when it has none), all pages of
     DescribeDBClusterParameters:
     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBClusterParameters.html"""
-    pages = rds.conn.get_paginator("describe_db_cluster_parameters").paginate(
+    pages = rds_hook(conn_id).conn.get_paginator("describe_db_cluster_parameters").paginate(
         DBClusterParameterGroupName=parameter_group)
     return {p["ParameterName"]: p.get("ParameterValue") for page in pages for p in page["Parameters"]}
 
@@ -82,6 +84,27 @@ def writer_sql_hook(conn_id: str, writer: ClusterWriter) -> MySqlHook:
                             port=writer.port, login=base.login, password=base.password, schema=base.schema,
                             extra=base.extra)
     return MySqlHook(mysql_conn_id=conn_id, connection=connection)
+
+
+def binlog_end(conn_id: str, writer: ClusterWriter) -> BinlogPosition:
+    """Where the writer's binlog ends now (``SHOW MASTER STATUS``)."""
+    file, position = writer_sql_hook(conn_id, writer).get_first("SHOW MASTER STATUS")[:2]
+    return BinlogPosition(file, int(position))
+
+
+def replica_lag_s(conn_id: str, writer: ClusterWriter) -> float | None:
+    """``Seconds_Behind_Source`` of the writer as a replica (a blue/green deployment's green), None when it
+    replicates from nothing or does not know (``SHOW REPLICA STATUS``)."""
+    hook = writer_sql_hook(conn_id, writer)
+    with closing(hook.get_conn()) as conn, closing(conn.cursor()) as cursor:
+        cursor.execute("SHOW REPLICA STATUS")
+        row = cursor.fetchone()
+        names = [d[0] for d in cursor.description or ()]
+    if row is None:
+        return None
+    status = dict(zip(names, row, strict=False))
+    lag = status.get("Seconds_Behind_Source", status.get("Seconds_Behind_Master"))
+    return None if lag is None else float(lag)
 
 
 def writer_binlog(conn_id: str, writer: ClusterWriter) -> WriterBinlog:

@@ -47,3 +47,25 @@ def latest_latency(conn_id: str, dimensions: list[dict], period: int,
             return None
         values.append(max(points, key=lambda p: p["Timestamp"])["Maximum"])
     return values[0], values[1]
+
+
+def start_cdc(conn_id: str, task_arn: str, **start) -> None:
+    """StartReplicationTask with ``start-replication`` from ``CdcStartPosition`` or ``CdcStartTime``
+    (https://docs.aws.amazon.com/dms/latest/APIReference/API_StartReplicationTask.html)."""
+    dms_hook(conn_id).start_replication_task(task_arn, "start-replication", **start)
+
+
+def stop_task(conn_id: str, task_arn: str) -> None:
+    """StopReplicationTask (https://docs.aws.amazon.com/dms/latest/APIReference/API_StopReplicationTask.html)."""
+    dms_hook(conn_id).stop_replication_task(task_arn)
+
+
+def describe_endpoint(conn_id: str, endpoint_arn: str) -> dict:
+    """One DMS endpoint as DescribeEndpoints returns it."""
+    return dms_hook(conn_id).conn.describe_endpoints(Filters=[{"Name": "endpoint-arn", "Values": [endpoint_arn]}])[
+        "Endpoints"][0]
+
+
+def point_endpoint(conn_id: str, endpoint_arn: str, server: str, port: int) -> None:
+    """ModifyEndpoint's ServerName and Port (https://docs.aws.amazon.com/dms/latest/APIReference/API_ModifyEndpoint.html)."""
+    dms_hook(conn_id).conn.modify_endpoint(EndpointArn=endpoint_arn, ServerName=server, Port=int(port))

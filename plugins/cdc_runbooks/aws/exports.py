@@ -107,6 +107,6 @@ def export_resources(pipeline: Pipeline) -> list[tuple[str, Callable[[], object]
          {"NoSuchEntity"}, "iam:GetRole"),
         (f"KMS key {key}", lambda: aws_client(conn, "kms").describe_key(KeyId=key), {"NotFoundException"},
          "kms:DescribeKey"),
-        (f"cluster {pipeline.source_cluster}", lambda: describe_cluster(rds_hook(conn), pipeline.source_cluster),
+        (f"cluster {pipeline.source_cluster}", lambda: describe_cluster(conn, pipeline.source_cluster),
          {"DBClusterNotFoundFault"}, "rds:DescribeDBClusters"),
     ]

@@ -34,10 +34,9 @@ def check_binlog_readiness(pipeline: Pipeline, cluster: str, role: str = "produc
                            min_retention_hours: int | None = None) -> ReadinessReport:
     """Gather the API and SQL facts of ``cluster`` with the pipeline's connections and evaluate them
     (binlog retention against ``min_retention_hours``, default the pipeline's minimum)."""
-    rds = rds_hook(pipeline.aws_conn_id)
-    writer = describe_writer(rds, cluster)
+    writer = describe_writer(pipeline.aws_conn_id, cluster)
     api = ApiFacts(parameter_group=writer.parameter_group,
-                   parameters=cluster_parameters(rds, writer.parameter_group),
+                   parameters=cluster_parameters(pipeline.aws_conn_id, writer.parameter_group),
                    writer_apply_status=writer.parameter_apply_status, writer_instance=writer.instance)
     sql = writer_facts(writer_sql_hook(pipeline.source_conn_id, writer))
     return evaluate(cluster, role, api, sql,
@@ -55,14 +54,12 @@ def readiness_targets(pipeline: Pipeline) -> list[tuple[str, str]]:
     """(cluster, role) to check for a pipeline: production, and the green cluster of every AVAILABLE blue/green
     deployment whose source is production (DescribeBlueGreenDeployments:
     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeBlueGreenDeployments.html)."""
-    hook = rds_hook(pipeline.aws_conn_id)
-    rds = hook.conn
-    production = describe_cluster(hook, pipeline.source_cluster)
+    production = describe_cluster(pipeline.aws_conn_id, pipeline.source_cluster)
     targets = [(pipeline.source_cluster, "production")]
-    for page in rds.get_paginator("describe_blue_green_deployments").paginate():
+    for page in rds_hook(pipeline.aws_conn_id).conn.get_paginator("describe_blue_green_deployments").paginate():
         for deployment in page["BlueGreenDeployments"]:
             if deployment["Source"] == production["DBClusterArn"] and deployment["Status"] == "AVAILABLE":
-                green = describe_cluster(hook, deployment["Target"])
+                green = describe_cluster(pipeline.aws_conn_id, deployment["Target"])
                 targets.append((green["DBClusterIdentifier"], f"green of {deployment['BlueGreenDeploymentName']}"))
     return targets
 

@@ -1,7 +1,7 @@
 """Operators for the product-platform half of a blue/green upgrade: switch over, then say where CDC resumes.
 
 The amazon provider has no blue/green operator, hook method or waiter; these call
-RDS through ``RdsHook().conn`` (boto3) and wait with our triggers
+RDS through :mod:`cdc_runbooks.aws.blue_green` and wait with our triggers
 (:mod:`cdc_runbooks.triggers.rds`), inline or deferred. They are thin shells over
 ``cdc_runbooks.blue_green``.
 """
@@ -9,19 +9,20 @@ RDS through ``RdsHook().conn`` (boto3) and wait with our triggers
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import closing
 from datetime import UTC, datetime
+
+from airflow.providers.standard.operators.branch import BaseBranchOperator
 
 from cdc_runbooks import identifiers
 from cdc_runbooks.action import Action
 from cdc_runbooks.aws.blue_green import (
     deployment_clusters,
     deployment_state,
+    production_still_on_blue,
     require_production_source,
     switchover_blue_green,
 )
-from cdc_runbooks.aws.cluster import describe_writer, writer_binlog, writer_instance, writer_sql_hook
-from cdc_runbooks.aws.hooks import rds_hook
+from cdc_runbooks.aws.cluster import describe_writer, replica_lag_s, writer_binlog, writer_instance
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.blue_green import (
     BlueGreenStateError,
@@ -115,6 +116,36 @@ class BlueGreenSwitchoverOperator(WaitingStepOperator):
                 "finished_at": datetime.now(UTC).isoformat()}
 
 
+class SwitchoverFailureBranchOperator(BaseBranchOperator, PipelineStepOperator):
+    """After the switchover step, whatever its outcome: continue with ``resume_task_id`` (CDC back on blue) only
+    when the switchover step failed AND RDS shows production still on blue; otherwise nothing. A step lost while
+    the switchover went on (worker died) must not restart CDC from blue's coordinates: the run fails, and clearing
+    the switchover step adopts what RDS did.
+
+    :param deployment_identifier: the blue/green deployment.
+    :param switchover_task_id: the switchover step of this run.
+    :param resume_task_id: the step that restarts CDC on blue.
+    """
+
+    template_fields: Sequence[str] = ("pipeline_name", "deployment_identifier")
+
+    def __init__(self, *, deployment_identifier: str, switchover_task_id: str, resume_task_id: str,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.deployment_identifier = deployment_identifier
+        self.switchover_task_id = switchover_task_id
+        self.resume_task_id = resume_task_id
+
+    def choose_branch(self, context) -> list[str]:
+        ti, dag_run = context["ti"], context["dag_run"]
+        states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id],
+                                    task_ids=[self.switchover_task_id])
+        if states.get(dag_run.run_id, states).get(self.switchover_task_id) != "failed":
+            return []
+        on_blue = production_still_on_blue(self.pipeline.aws_conn_id, self.deployment_identifier)
+        return [self.resume_task_id] if on_blue else []
+
+
 class BlueGreenCoordinatesOperator(WaitingStepOperator):
     """Where CDC resumes on the new writer after a switchover.
 
@@ -166,7 +197,7 @@ class BlueGreenCoordinatesOperator(WaitingStepOperator):
         if event.get("status") == "error":
             raise CoordinatesDisagree(event["message"])
         pipeline = self.pipeline
-        writer = describe_writer(rds_hook(pipeline.aws_conn_id), pipeline.source_cluster)
+        writer = describe_writer(pipeline.aws_conn_id, pipeline.source_cluster)
         green = writer_binlog(pipeline.source_conn_id, writer)
         if event.get("status") == "success":
             position = BinlogPosition.parse(event["position"])
@@ -230,7 +261,8 @@ class BlueGreenPreflightOperator(PipelineStepOperator):
         deployment = deployment_state(pipeline.aws_conn_id, self.deployment_identifier)
         require_production_source(pipeline, deployment)
         blue, green = deployment_clusters(pipeline.aws_conn_id, deployment)
-        lag = self._green_lag(pipeline, green["DBClusterIdentifier"])
+        green_writer = describe_writer(pipeline.aws_conn_id, green["DBClusterIdentifier"])
+        lag = replica_lag_s(pipeline.source_conn_id, green_writer)
         unverifiable = _unverifiable_tables(pipeline, green["DBClusterIdentifier"])
         task = task_state(pipeline.aws_conn_id, pipeline.dms_task_arn)
         cannot_resume = why_resume_cannot_run(context["ti"], pipeline.name)
@@ -255,20 +287,6 @@ class BlueGreenPreflightOperator(PipelineStepOperator):
         return {"markdown": markdown, "plan": self._plan(pipeline, deployment, blue, green),
                 "blue_cluster": blue["DBClusterIdentifier"], "green_cluster": green["DBClusterIdentifier"],
                 "green_writer": writer_instance(green), "blue_writer": writer_instance(blue), "green_lag_s": lag}
-
-    @staticmethod
-    def _green_lag(pipeline: Pipeline, green_cluster: str) -> float | None:
-        hook = writer_sql_hook(pipeline.source_conn_id,
-                               describe_writer(rds_hook(pipeline.aws_conn_id), green_cluster))
-        with closing(hook.get_conn()) as conn, closing(conn.cursor()) as cursor:
-            cursor.execute("SHOW REPLICA STATUS")
-            row = cursor.fetchone()
-            names = [d[0] for d in cursor.description or ()]
-        if row is None:
-            return None
-        status = dict(zip(names, row, strict=False))
-        lag = status.get("Seconds_Behind_Source", status.get("Seconds_Behind_Master"))
-        return None if lag is None else float(lag)
 
     @staticmethod
     def _report(checks: list[tuple[str, bool, str]], readiness) -> str:

@@ -15,15 +15,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from airflow.providers.amazon.aws.hooks.dms import DmsHook, DmsTaskState
+from airflow.providers.amazon.aws.hooks.dms import DmsTaskState
 from botocore.exceptions import ClientError
 
 from cdc_runbooks import identifiers
 from cdc_runbooks.action import Action
 from cdc_runbooks.aws.blue_green import deployment_state
-from cdc_runbooks.aws.cluster import describe_cluster, describe_writer, writer_binlog, writer_sql_hook
-from cdc_runbooks.aws.dms import latency_dimensions, task_state
-from cdc_runbooks.aws.hooks import dms_hook, rds_hook
+from cdc_runbooks.aws.cluster import binlog_end, describe_cluster, describe_writer, writer_binlog
+from cdc_runbooks.aws.dms import (
+    describe_endpoint,
+    latency_dimensions,
+    point_endpoint,
+    start_cdc,
+    stop_task,
+    task_state,
+)
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.dms_task import (
     RESTARTABLE,
@@ -129,7 +135,7 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
     def stop_when_drained(self, context, event: dict, task: str, action: str) -> dict:
         done = {"task": task, "action": action, "drained": self._fired(event)}
         pipeline = self.pipeline
-        dms_hook(pipeline.aws_conn_id).stop_replication_task(task)
+        stop_task(pipeline.aws_conn_id, task)
         self.log.info("%s; StopReplicationTask(ReplicationTaskArn=%r) called", done["drained"], task)
         if not self.wait_for_completion:
             return {**done, "status": "stopping"}
@@ -210,7 +216,7 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
     @staticmethod
     def _start(pipeline: Pipeline, state: ReplicationTask, start: dict) -> None:
         try:
-            dms_hook(pipeline.aws_conn_id).start_replication_task(state.arn, "start-replication", **start)
+            start_cdc(pipeline.aws_conn_id, state.arn, **start)
         except ClientError as error:
             raise DmsTaskFailed(
                 f"DMS refused StartReplicationTask for {state.identifier} ({error}); the task was not started and "
@@ -229,7 +235,7 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
         writer's own events (see :mod:`cdc_runbooks.start_position`); refuse a start time on a writer whose binlog
         holds history replicated from another server (DMS would map the time into it and re-apply its
         transactions)."""
-        writer = describe_writer(rds_hook(pipeline.aws_conn_id), pipeline.source_cluster)
+        writer = describe_writer(pipeline.aws_conn_id, pipeline.source_cluster)
         binlog = writer_binlog(pipeline.source_conn_id, writer)
         if "CdcStartPosition" in start:
             position = BinlogPosition.parse(start["CdcStartPosition"])
@@ -277,21 +283,19 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
             raise DmsTaskStateError(f"refusing to drain old blue: {state.describe()}; pause it first")
         old_blue = self._old_blue(pipeline)
         check_on_writer(checkpoint, writer_binlog(pipeline.source_conn_id, old_blue))  # the pause's, on old blue
-        end = self._binlog_end(pipeline, old_blue)
+        end = binlog_end(pipeline.source_conn_id, old_blue)
         result = {"task": state.arn, "old_blue": old_blue.cluster, "checkpoint": str(checkpoint),
                   "old_blue_end": str(end)}
         if plan_drain(checkpoint, state.recovery_checkpoint, end) is Action.ADOPT:
             self.log.info("Nothing to drain: the task's checkpoint is old blue's binlog end %s", end)
             return {**result, "action": Action.ADOPT.value, "drained_to": str(end)}
         checkpoint = BinlogPosition.parse(state.recovery_checkpoint)  # where the last round stopped, if any
-        dms = dms_hook(pipeline.aws_conn_id)
-        source = dms.conn.describe_endpoints(Filters=[{"Name": "endpoint-arn", "Values": [
-            state.source_endpoint_arn]}])["Endpoints"][0]
-        self._point(dms, source["EndpointArn"], old_blue.endpoint, old_blue.port)
+        source = describe_endpoint(pipeline.aws_conn_id, state.source_endpoint_arn)
+        self._point(pipeline, source["EndpointArn"], old_blue.endpoint, old_blue.port)
         try:
-            drained_to = self._apply_until_stopped(pipeline, dms, state, checkpoint, end)
+            drained_to = self._apply_until_stopped(pipeline, state, checkpoint, end)
         finally:
-            self._point(dms, source["EndpointArn"], source["ServerName"], source["Port"])
+            self._point(pipeline, source["EndpointArn"], source["ServerName"], source["Port"])
         if drained_to != end:
             raise DmsTaskFailed(f"drained old blue to {drained_to}, but its binlog ends at {end}: rows are missing")
         return {**result, "action": Action.ACT.value, "drained_to": str(drained_to)}
@@ -300,28 +304,22 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
         deployment = deployment_state(pipeline.aws_conn_id, self.deployment_identifier)
         if deployment.status != "SWITCHOVER_COMPLETED":
             raise DmsTaskStateError(f"refusing to drain old blue: {deployment.describe()}; drain after the switchover")
-        rds = rds_hook(pipeline.aws_conn_id)
-        old = describe_cluster(rds, deployment.source)
-        return describe_writer(rds, old["DBClusterIdentifier"])
+        old = describe_cluster(pipeline.aws_conn_id, deployment.source)
+        return describe_writer(pipeline.aws_conn_id, old["DBClusterIdentifier"])
 
-    @staticmethod
-    def _binlog_end(pipeline: Pipeline, writer) -> BinlogPosition:
-        file, position = writer_sql_hook(pipeline.source_conn_id, writer).get_first("SHOW MASTER STATUS")[:2]
-        return BinlogPosition(file, int(position))
-
-    def _point(self, dms: DmsHook, endpoint_arn: str, server: str, port: int) -> None:
-        dms.conn.modify_endpoint(EndpointArn=endpoint_arn, ServerName=server, Port=int(port))
+    def _point(self, pipeline: Pipeline, endpoint_arn: str, server: str, port: int) -> None:
+        point_endpoint(pipeline.aws_conn_id, endpoint_arn, server, port)
         self.log.info("ModifyEndpoint(%s, ServerName=%s, Port=%s)", endpoint_arn, server, port)
 
-    def _apply_until_stopped(self, pipeline: Pipeline, dms: DmsHook, state: ReplicationTask,
+    def _apply_until_stopped(self, pipeline: Pipeline, state: ReplicationTask,
                              checkpoint: BinlogPosition, end: BinlogPosition) -> BinlogPosition:
         """Run CDC on old blue until its RecoveryCheckpoint reaches ``end``: start from the checkpoint, stop as
         soon as it runs, and resume from the new checkpoint while it is short (old blue takes no writes, so
         every round only applies what is left; ``drain_rounds`` bounds them)."""
         for _ in range(self.drain_rounds):
-            dms.start_replication_task(state.arn, "start-replication", CdcStartPosition=str(checkpoint))
+            start_cdc(pipeline.aws_conn_id, state.arn, CdcStartPosition=str(checkpoint))
             self._fired(run_inline(self._until_status(pipeline, state.arn, RUNNING, [FAILED, STOPPED])))
-            dms.stop_replication_task(state.arn)
+            stop_task(pipeline.aws_conn_id, state.arn)
             self._fired(run_inline(self._until_status(pipeline, state.arn, STOPPED, [FAILED, RUNNING])))
             checkpoint = BinlogPosition.parse(task_state(pipeline.aws_conn_id, state.arn).recovery_checkpoint)
             self.log.info("Old blue applied up to %s (binlog end %s)", checkpoint, end)

@@ -17,7 +17,6 @@ from airflow.providers.postgres.hooks.postgres import PostgresHook
 from airflow.sdk import BaseHook
 
 from cdc_runbooks.aws.cluster import describe_writer, writer_sql_hook
-from cdc_runbooks.aws.hooks import rds_hook
 from cdc_runbooks.pipelines import Pipeline
 from cdc_runbooks.reconcile.compared_table import QueryFailed, Side
 from cdc_runbooks.reconcile.row_checksum import Dialect, quote
@@ -69,7 +68,7 @@ def _reading(what: str, conn_id: str, get_records):
 def source_side(pipeline: Pipeline, cluster: str | None = None) -> Side:
     """The source: the writer of ``cluster`` (default: the pipeline's production cluster) as the RDS API names
     it now."""
-    hook = writer_sql_hook(pipeline.source_conn_id, describe_writer(rds_hook(pipeline.aws_conn_id),
+    hook = writer_sql_hook(pipeline.source_conn_id, describe_writer(pipeline.aws_conn_id,
                                                                     cluster or pipeline.source_cluster))
     return Side(Dialect.MYSQL, pipeline.target_schema, _reading("source", pipeline.source_conn_id, hook.get_records))
 
