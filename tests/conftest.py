@@ -12,7 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 AIRFLOW_HOME_PREFIX = "cdc-airflow-home-"
-pytest_plugins = ["fault_matrix"]  # the fault matrix table (tests/fault_matrix.py)
+pytest_plugins = ["fault_matrix"]  # the fault matrix table (tests/support/fault_matrix.py)
 
 # Before anything imports airflow: a throw-away home (its own per parallel worker: the metadata DB is SQLite
 # in it), this repo's dags/, no examples.

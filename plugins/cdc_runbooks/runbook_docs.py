@@ -2,7 +2,7 @@
 (``<runbook>.<pipeline>``) shows its runbook's page.
 
 A step of a page is a level-3 heading whose text is the task id in backticks
-(``### `pause_dms_task` ``); tests/test_runbook_pages.py keeps a page's steps and its DAG's task ids equal.
+(``### `pause_dms_task` ``); tests/dags/test_runbook_pages.py keeps a page's steps and its DAG's task ids equal.
 """
 
 from __future__ import annotations

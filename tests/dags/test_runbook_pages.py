@@ -10,7 +10,7 @@ import pytest
 from cdc_runbooks.runbook_docs import RUNBOOKS_DIR, runbook_of
 
 STEP = re.compile(r"^### `([a-z0-9_]+)`", re.MULTILINE)  # a step of a page: a level-3 heading, the task id
-DAG_FILES = sorted((Path(__file__).resolve().parent.parent / "dags").glob("*.py"))
+DAG_FILES = sorted((Path(__file__).resolve().parents[2] / "dags").glob("*.py"))
 
 
 def runbook_steps(page: str) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 from cdc_runbooks.pipelines import DEFAULT_PATH, load_pipelines
 from rehearsal.pipelines_file import many_pipelines, write_pipelines
 
-DAGS = Path(__file__).resolve().parent.parent / "dags"
+DAGS = Path(__file__).resolve().parents[2] / "dags"
 LOADS_PIPELINES = sorted(str(p) for p in DAGS.glob("*.py") if "pipeline_param(" in p.read_text()
                          or "load_pipelines(" in p.read_text())
 COUNT = 50

@@ -49,7 +49,7 @@ RUN_SET = (
     Run("dms_cdc_pause", {"pipeline": "shop"}),
     Run("dms_cdc_restart", {"pipeline": "shop", "dry_run": False}, "position_at_writer_end"),
     Run("cdc_reconcile", {"pipeline": "shop", "settle_s": 30}),
-    # Days of their own: tests/test_snapshot_to_athena_dag.py runs days 1 and 0 in the same metadata DB.
+    # Days of their own: tests/dags/test_snapshot_to_athena_dag.py runs days 1 and 0 in the same metadata DB.
     Run("aurora_snapshot_to_athena", LAG, logical_date=_day(3)),
     Run("aurora_snapshot_to_athena", {**LAG, "keep_intervals": 1}, logical_date=_day(2)),
     # A redo of a validated day (export_attempt + 1) repoints its partition (glue:UpdatePartition).

@@ -18,7 +18,7 @@ from rehearsal.pipelines_file import connection_env, pipeline_settings, write_pi
 # Marker: "estate" until pyproject registers "celery" (starts a CeleryExecutor Airflow on loopback).
 pytestmark = [pytest.mark.estate, pytest.mark.celery, pytest.mark.timeout(900)]
 
-DAGS = Path(__file__).resolve().parent.parent / "dags"
+DAGS = Path(__file__).resolve().parents[2] / "dags"
 SWITCHOVER, RESUME = "aurora_blue_green_switchover", "cdc_resume_after_switchover"
 SUFFIXES = ("a", "b")
 PARK_MARGIN_S = 3  # answering within ~1 s of parking trips a 3.3.2 race that fails the task

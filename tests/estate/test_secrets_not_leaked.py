@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from recorded_runs import recorded_runs
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CHANNELS = ("logs", "records", "notifications", "xcoms", "asset_events")
 
 

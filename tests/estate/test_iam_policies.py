@@ -16,7 +16,7 @@ from recorded_runs import RUN_SET, recorded_runs
 
 from cdc_runbooks.pipelines import load_pipelines
 
-IAM = Path(__file__).resolve().parent.parent / "iam"
+IAM = Path(__file__).resolve().parents[2] / "iam"
 SERVICE_ROLES = ("dms-vpc-role", "dms-access-for-endpoint", "dms-secrets-access-role", "rds-s3-export-role")
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-DAGS = sorted((Path(__file__).resolve().parent.parent / "dags").glob("*.py"))
+DAGS = sorted((Path(__file__).resolve().parents[2] / "dags").glob("*.py"))
 
 
 @pytest.mark.skipif(not DAGS, reason="no DAG files in dags/ yet")

@@ -1,4 +1,4 @@
-"""The fault matrix of issue #8, the rows not already rehearsed in tests/test_switchover_runbook.py: each test
+"""The fault matrix of issue #8, the rows not already rehearsed in tests/dags/test_switchover_runbook.py: each test
 injects one fault into the switchover runbooks on the estate, checks the run state and the message the on-call
 engineer reads (what happened, what to do), performs the documented recovery and ends with drift 0.
 tests/fault_matrix.py prints the table at the end of the run."""
