@@ -43,14 +43,20 @@ with DAG(**runbook_dag_args(
     params={
         "pipeline": pipeline_param(),
         "deployment_id": deployment_param(),
-        "switchover_timeout": Param(300, type="integer", minimum=30, maximum=3600, title="SwitchoverTimeout (s)"),
-        "max_green_lag_s": Param(5, type="number", minimum=0, maximum=3600, title="Max green replica lag (s)"),
+        "switchover_timeout": Param(300, type="integer", minimum=30, maximum=3600, title="SwitchoverTimeout (s)",
+                                    description="RDS SwitchoverTimeout in whole seconds, 30-3600; past it RDS "
+                                                "rolls the switchover back"),
+        "max_green_lag_s": Param(5, type="number", minimum=0, maximum=3600, title="Max green replica lag (s)",
+                                 description="Largest replica lag of green accepted by the preflight, in seconds, "
+                                             "0-3600"),
         "window_hours": Param(24, type="integer", minimum=1, maximum=2160, title="Maintenance window (h)",
-                              description="binlog retention must cover it"),
+                              description="How long CDC may stay stopped, in whole hours, 1-2160 (90 days); "
+                                          "binlog retention must cover it"),
         "coordinates_wait_s": Param(300, type="integer", minimum=0, maximum=3600, title="Wait for coordinates (s)",
-                                    description="How long to wait for the RDS coordinates event before the fallback"),
+                                    description="How long to wait for the RDS coordinates event before the "
+                                                "fallback (green's binlog), in whole seconds, 0-3600"),
         "pre_approved": Param(False, type="boolean", title="Pre-approved (rehearsals only)",
-                              description="Skip the human approval; for rehearsals and tests"),
+                              description="On: skip the human approval (rehearsals and tests). Off: ask a person"),
         "dry_run": dry_run_param(False),
     },
     tags=["cdc", "blue-green", "runbook"],
@@ -71,7 +77,7 @@ with DAG(**runbook_dag_args(
 
     approve = RunbookApprovalOperator(
         task_id="approve_switchover", subject="Switch {{ params.pipeline }} over ({{ params.deployment_id }})?",
-        body="{{ ti.xcom_pull(task_ids='preflight')['markdown'] }}\n\n{{ ti.xcom_pull(task_ids='preflight')['plan'] }}",
+        body="{{ ti.xcom_pull(task_ids='preflight')['approval'] }}",
         response_timeout=timedelta(hours=1))
     pause = DmsPauseTaskOperator(task_id="pause_dms_task", pipeline_name=PIPELINE, owner="data-platform",
                                  trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)

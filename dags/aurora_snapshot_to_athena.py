@@ -41,11 +41,12 @@ with DAG(**runbook_dag_args(
                                              "the newest automated snapshot inside the interval (backfills)"),
         "max_snapshot_lag_hours": Param(26, type="number", minimum=0, maximum=24 * 14, title="Max snapshot lag (h)",
                                         description="A manual snapshot may be taken at most this long after the "
-                                                    "interval ended"),
+                                                    "interval ended, in hours, 0-336"),
         "export_attempt": Param(1, type="integer", minimum=1, maximum=99, title="Export attempt",
-                                description="Raise by one to redo an interval whose export failed (new ids)"),
+                                description="Whole number 1-99; raise by one to redo an interval whose export "
+                                            "failed (new ids)"),
         "keep_intervals": Param(7, type="integer", minimum=1, maximum=3650, title="Keep intervals",
-                                description="Days of snapshots, exports and partitions to keep"),
+                                description="Days of snapshots, exports and partitions to keep, 1-3650"),
         "dry_run": dry_run_param(False),
     },
     tags=["lake", "export", "athena"],

@@ -27,7 +27,8 @@ with DAG(**runbook_dag_args(
         "tables": Param(None, type=["null", "array"],
                         items={"type": "string", "pattern": TABLE_PATTERN},
                         uniqueItems=True, title="Tables",
-                        description="Only these tables of the pipeline; empty = every configured table"),
+                        description="Only these tables of the pipeline (names of letters, digits and _, at most "
+                                    "64 characters, e.g. orders); empty = every configured table"),
         "mode": Param("count", enum=["count", "checksum"], title="Mode",
                       description="count: row counts (keys named if they differ); checksum: every row compared"),
         "settle_s": settle_param(),

@@ -36,38 +36,45 @@ def default_args(owner: str) -> dict:
 
 def pipeline_param() -> Param:
     names = sorted(load_pipelines())
-    return Param(names[0], enum=names, title="Pipeline", description="CDC pipeline from config/pipelines.yaml")
+    return Param(names[0], enum=names, title="Pipeline",
+                 description="CDC pipeline: one of the names in config/pipelines.yaml (pick from the list)")
 
 
 def dry_run_param(default: bool) -> Param:
     return Param(default, type="boolean", title="Dry run",
-                 description="Check everything and log the exact calls; change nothing.")
+                 description="On: check everything and log the exact calls, change nothing. Off: make the change.")
 
 
 def position_param() -> Param:
     return Param(None, type=["null", "string"], pattern=PARAM_PATTERN, maxLength=MAX_LENGTH, title="CDC start position",
-                 description="binlog 'file:position' (e.g. mysql-bin-changelog.000024:373) or a DMS checkpoint")
+                 description="Binlog file:position, e.g. mysql-bin-changelog.000123:4567 (file name, a dot, "
+                             f"6-10 digits, a colon, the byte offset), or a DMS RecoveryCheckpoint "
+                             f"(checkpoint:V1#...); at most {MAX_LENGTH} characters")
 
 
 def start_time_param() -> Param:
     return Param(None, type=["null", "string"], format="date-time", title="CDC start time",
-                 description="Only when explicitly wanted instead of a position (ISO 8601, UTC)")
+                 description="Only when explicitly wanted instead of a position: ISO 8601 date-time in UTC, "
+                             "e.g. 2026-11-27T17:05:00Z")
 
 
 def latency_params() -> dict[str, Param]:
     return {
         "max_latency_s": Param(None, type=["null", "number"], minimum=0, maximum=3600, title="Max CDC latency (s)",
-                               description="Drained/converged at or below this; empty = the pipeline's setting"),
+                               description="CDC counts as drained/converged at or below this latency, in seconds, "
+                                           "0-3600; empty = the pipeline's setting"),
         "sustain_s": Param(None, type=["null", "number"], minimum=0, maximum=3600, title="Sustained for (s)",
-                           description="... for this long; empty = the pipeline's setting"),
+                           description="... held for this long, in seconds, 0-3600; empty = the pipeline's setting"),
     }
 
 
 def deployment_param() -> Param:
     return Param(type="string", pattern=DEPLOYMENT_PATTERN, title="Blue/green deployment",
-                 description="BlueGreenDeploymentIdentifier, e.g. bgd-0123456789abcdef")
+                 description="RDS BlueGreenDeploymentIdentifier: bgd- followed by 16 lower-case letters or "
+                             "digits, e.g. bgd-0123456789abcdef")
 
 
 def settle_param() -> Param:
     return Param(120, type="number", minimum=0, maximum=3600, title="Settle window (s)",
-                 description="How long a difference may take to disappear; longer than the CDC latency")
+                 description="How long a difference may take to disappear under live CDC, in seconds, 0-3600; "
+                             "longer than the CDC latency")

@@ -61,6 +61,34 @@ class RunRecord:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), default=str, indent=2, sort_keys=True)
 
+    def summary_markdown(self) -> str:
+        """A few lines for a person (the DAG run note, the top of ``record_run``'s log): the outcome, where it failed
+        and why, drift, CDC gap, positions, and what to do next. The JSON stays in the record."""
+        failed = self.failed_steps
+        heading = f"**{self.dag_id} / {self.pipeline}: {self.outcome.upper()}**"
+        if failed:
+            heading = f"{heading[:-2]} at {', '.join(f'`{s}`' for s in failed)}**"
+        lines = [heading, ""]
+        reasons = [step for step in self.steps if step.task_id in failed and step.failure]
+        lines += [f"- why (`{step.task_id}`): {_first_line(step.failure)}" for step in reasons]
+        facts = _facts(self.steps)
+        if "drift" in facts or "cdc_gap_s" in facts:
+            lines.append("- " + ", ".join(filter(None, (
+                f"drift: {facts['drift']} rows" if "drift" in facts else "",
+                f"CDC gap: {facts['cdc_gap_s']} s" if "cdc_gap_s" in facts else ""))))
+        positions = [f"{label} `{facts[key]}`" for key, label in _POSITIONS if facts.get(key)]
+        if positions:
+            lines.append("- positions: " + ", ".join(positions))
+        if failed:
+            nxt = (f"follow the runbook page's recovery for `{failed[0]}` (the DAG's Docs), fix the cause, then clear "
+                   "that step or trigger a new run")
+        elif self.dry_run:
+            nxt = "dry run: nothing was changed; trigger again with dry_run off to make the change"
+        else:
+            nxt = "nothing; the run record has every step's result"
+        lines.append(f"- next: {nxt}")
+        return "\n".join(lines)
+
     def to_markdown(self) -> str:
         lines = [f"## {self.dag_id} / {self.pipeline}: {self.outcome.upper()}", "",
                  f"run `{self.run_id}`, started {self.started_at}, recorded {self.finished_at}", "",
@@ -69,3 +97,24 @@ class RunRecord:
             detail = step.failure or (json.dumps(step.result, default=str, sort_keys=True) if step.result else "")
             lines.append(f"| `{step.task_id}` | {step.state} | {detail.replace('|', '/')} |")
         return "\n".join(lines)
+
+
+# Result keys the summary shows, in the order of a runbook: where CDC paused, where it restarts.
+_POSITIONS = (("recovery_checkpoint", "paused at"), ("checkpoint", "checkpoint"), ("position", "restart from"),
+              ("cdc_start_position", "CDC start"))
+_SUMMARY_KEYS = ("drift", "cdc_gap_s", *(key for key, _ in _POSITIONS))
+
+
+def _facts(steps: list[StepRecord]) -> dict:
+    """The summary's keys as the steps' results (top level) last reported them."""
+    facts: dict = {}
+    for step in steps:
+        if isinstance(step.result, dict):
+            facts.update({k: step.result[k] for k in _SUMMARY_KEYS if step.result.get(k) is not None})
+    return facts
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    """A failure's first line, shortened; the record keeps it whole."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return (line if len(line) <= limit else line[:limit - 1] + "…").replace("|", "/")

@@ -9,20 +9,24 @@ their run began.
 Decorate an operator's ``execute`` (and every method it resumes in after a
 deferral) with :func:`records_failure`: when it raises, the message is pushed to
 XCom under ``failure`` before the task fails, so ``record_run`` can say *why* a
-step failed, not only that it did.
+step failed, not only that it did. A refusal's message is logged at ERROR and the
+task fails without a traceback (:func:`cdc_runbooks.refusal.without_traceback`).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
 from airflow.sdk import BaseOperator, conf
 
 from cdc_runbooks.pipelines import Pipeline, get_pipeline
+from cdc_runbooks.refusal import Refusal, without_traceback
 
 FAILURE_KEY = "failure"
+_log = logging.getLogger(__name__)
 
 
 def records_failure(method):
@@ -34,6 +38,9 @@ def records_failure(method):
             ti = context.get("ti") if context else None
             if ti is not None:
                 ti.xcom_push(key=FAILURE_KEY, value=f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, Refusal):  # its message says it all: log it, and fail without a traceback
+                getattr(self, "log", _log).error("%s: %s", type(exc).__name__, exc)
+                raise without_traceback(exc) from exc
             raise
 
     return wrapper

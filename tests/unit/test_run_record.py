@@ -187,3 +187,39 @@ def test_to_markdown_keeps_each_step_on_one_line():
     assert len(lines) == 7
     assert lines[-1] == ('| `pause` | success | {"at": "2024-05-01 10:07:30.123456+00:00", '
                          '"message": "line one\\nline two\\r\\n"} |')
+
+
+# --- summary (the few lines a person reads first) -------------------------------------------------------------------
+
+
+def test_summary_of_a_success_shows_drift_gap_and_positions_and_that_nothing_is_left_to_do():
+    run = record(StepRecord("pause_dms_task", "success", {"recovery_checkpoint": "mysql-bin-changelog.000003:4"}),
+                 StepRecord("new_position", "success", {"position": "mysql-bin-changelog.000001:777"}),
+                 StepRecord("summarise", "success", {"cdc_gap_s": 12.5, "drift": 0, "tables": {}}),
+                 dag_id="cdc_resume_after_switchover.orders")
+    assert run.summary_markdown() == "\n".join([
+        "**cdc_resume_after_switchover.orders / orders: SUCCESS**",
+        "",
+        "- drift: 0 rows, CDC gap: 12.5 s",
+        "- positions: paused at `mysql-bin-changelog.000003:4`, restart from `mysql-bin-changelog.000001:777`",
+        "- next: nothing; the run record has every step's result",
+    ])
+
+
+def test_summary_of_a_failure_names_the_step_its_reason_first_line_and_the_recovery():
+    run = record(StepRecord("claim", "success", {"lock": "x"}),
+                 StepRecord("restart", "failed", failure="UnsafeStartPosition: x.000001:9 | not on the writer\n\n"
+                                                         "| a | table |"),
+                 StepRecord("verify", "upstream_failed"))
+    lines = run.summary_markdown().splitlines()
+    assert lines[0] == "**dms_cdc_pause / orders: FAILED at `restart`**"
+    assert lines[2] == "- why (`restart`): UnsafeStartPosition: x.000001:9 / not on the writer"
+    assert lines[-1].startswith("- next: follow the runbook page's recovery for `restart`")
+    assert "drift" not in run.summary_markdown()
+
+
+def test_summary_of_a_dry_run_says_nothing_changed_and_shortens_long_reasons():
+    assert record(*steps("success"), dry_run=True).summary_markdown().splitlines()[-1] == \
+        "- next: dry run: nothing was changed; trigger again with dry_run off to make the change"
+    long = record(StepRecord("s", "failed", failure="E: " + "x" * 1000)).summary_markdown().splitlines()[2]
+    assert len(long) < 340 and long.endswith("…")

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from airflow.providers.standard.exceptions import HITLRejectException
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
 from cdc_runbooks.refusal import Refusal
 from cdc_runbooks.step import records_failure
+
+
+def deadline_line(deadline: datetime) -> str:
+    """The first line of the Required Action page: when nobody answering rejects the change."""
+    return (f"**Decide by {deadline:%Y-%m-%d %H:%M} UTC.** Without an answer by then the change is rejected "
+            "automatically and nothing is changed.")
 
 
 class ChangeNotApproved(Refusal, RuntimeError):
@@ -20,6 +28,12 @@ class RunbookApprovalOperator(ApprovalOperator):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(defaults="Reject", fail_on_reject=True, retries=0, **kwargs)
+
+    def execute(self, context):
+        """Put the auto-reject deadline first on the Required Action page, above the (rendered) body."""
+        if self.response_timeout:
+            self.body = f"{deadline_line(datetime.now(UTC) + self.response_timeout)}\n\n{self.body or ''}"
+        return super().execute(context)
 
     @records_failure
     def execute_complete(self, context, event: dict):

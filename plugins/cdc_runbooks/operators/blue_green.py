@@ -284,7 +284,8 @@ class BlueGreenPreflightOperator(PipelineStepOperator):
         self.log.info("%s", markdown)
         if not all(ok for _, ok, _ in checks):
             raise SwitchoverPreflightFailed(f"preflight failed; nothing was changed.\n\n{markdown}")
-        return {"markdown": markdown, "plan": self._plan(pipeline, deployment, blue, green),
+        plan = self._plan(pipeline, deployment, blue, green)
+        return {"markdown": markdown, "plan": plan, "approval": self._approval(plan, checks, readiness),
                 "blue_cluster": blue["DBClusterIdentifier"], "green_cluster": green["DBClusterIdentifier"],
                 "green_writer": writer_instance(green), "blue_writer": writer_instance(blue), "green_lag_s": lag}
 
@@ -294,6 +295,21 @@ class BlueGreenPreflightOperator(PipelineStepOperator):
         lines += [f"| {name} | {'pass' if ok else 'FAIL'} | {detail.replace('|', '/')} |"
                   for name, ok, detail in checks]
         return "\n".join([*lines, "", *(r.to_markdown() + "\n" for r in readiness)])
+
+    @staticmethod
+    def _approval(plan: str, checks: list[tuple[str, bool, str]], readiness) -> str:
+        """What the person deciding reads first: the plan, then anything not passing, then the passing checks as
+        one count and a compact table; the binlog readiness reports come last (details)."""
+        failing = [(name, detail) for name, ok, detail in checks if not ok]
+        lines = [plan, ""]
+        if failing:
+            lines += [f"### Not passing ({len(failing)} of {len(checks)} checks)", "",
+                      *(f"- **{name}**: {detail}" for name, detail in failing), ""]
+        passed = len(checks) - len(failing)
+        lines += [f"### Preflight: {passed} of {len(checks)} checks pass", "", "| check | detail |", "|---|---|",
+                  *(f"| {name} | {detail.replace('|', '/')} |" for name, ok, detail in checks if ok), "",
+                  "### Details: binlog readiness", "", *(r.to_markdown() + "\n" for r in readiness)]
+        return "\n".join(lines)
 
     def _plan(self, pipeline: Pipeline, deployment: DeploymentState, blue: dict, green: dict) -> str:
         return "\n".join([

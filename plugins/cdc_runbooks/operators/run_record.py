@@ -9,7 +9,7 @@ from airflow.sdk import BaseOperator, TriggerRule
 
 from cdc_runbooks.aws.records import publish_record, release_lock, write_record
 from cdc_runbooks.pipelines import get_pipeline
-from cdc_runbooks.refusal import Refusal
+from cdc_runbooks.refusal import Refusal, without_traceback
 from cdc_runbooks.run_record import RunRecord, StepRecord
 from cdc_runbooks.step import FAILURE_KEY, run_started_at
 
@@ -45,6 +45,9 @@ class RecordRunOperator(BaseOperator):
         names = [self.pipeline_name] if isinstance(self.pipeline_name, str) else list(self.pipeline_name)
         pipelines = [get_pipeline(name) for name in names]
         record = self._record(context, ", ".join(names))
+        # First in the log, for a person. Airflow 3.3's Task SDK cannot set the DAG run's note (only the REST API,
+        # PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}, with credentials), so the summary is logged and recorded.
+        self.log.info("Summary:\n%s", record.summary_markdown())
         self.log.info("Run record:\n%s", record.to_markdown())
         for bucket, conn_id in {(p.records_bucket, p.aws_conn_id) for p in pipelines if p.records_bucket}:
             write_record(record, bucket, conn_id)
@@ -56,8 +59,10 @@ class RecordRunOperator(BaseOperator):
                 if release_lock(pipeline, record.dag_id, record.run_id):
                     self.log.info("Released %s for other runs of %s", pipeline.name, record.dag_id)
         if record.failed_steps:
-            raise RunbookFailed(f"{record.dag_id} failed at {', '.join(record.failed_steps)}; the run record "
-                                f"lists what was done. See the runbook page for recovery.")
+            failed = RunbookFailed(f"{record.dag_id} failed at {', '.join(record.failed_steps)}; the run record "
+                                   f"lists what was done. See the runbook page for recovery.")
+            self.log.error("%s", failed)  # the summary above says why; no traceback (a refusal)
+            raise without_traceback(failed)
         return record.to_dict()
 
     def _record(self, context, pipeline: str) -> RunRecord:
