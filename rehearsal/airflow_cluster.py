@@ -37,6 +37,7 @@ AIRFLOW = str(Path(sys.executable).parent / "airflow")
 ADMIN = "admin"
 STARTUP_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 45.0
+API_TIMEOUT_S = 90.0  # a loaded 2-core machine (tests running beside) has kept one request waiting > 30 s
 
 
 def poll(predicate: Callable[[], object], timeout: float, what: str, interval: float = 1.0,
@@ -101,6 +102,8 @@ class AirflowCluster:
             "CORE__DAGS_FOLDER": str(DAGS),
             "CORE__LOAD_EXAMPLES": "False",
             "CORE__PARALLELISM": "8",
+            "CORE__DAGBAG_IMPORT_TIMEOUT": "120",  # default 30 s: a loaded 2-core machine has timed a file out
+            "DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "180",
             "CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
             "CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
@@ -110,6 +113,7 @@ class AirflowCluster:
             "CELERY__RESULT_BACKEND": "db+" + database.replace("+psycopg2", ""),
             "CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
             "CELERY__SYNC_PARALLELISM": "1",
+            "WORKERS__EXECUTION_API_TIMEOUT": "30",  # default 5 s: a busy api-server failed task starts
             "CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "3600",
             "API__HOST": LOOPBACK,
             "API__PORT": str(self.api_port),
@@ -204,7 +208,7 @@ class AirflowCluster:
                                      timeout=30)
             response.raise_for_status()
             self._token = response.json()["access_token"]
-        return requests.request(method, f"{self.url}/api/v2{path}", timeout=30,
+        return requests.request(method, f"{self.url}/api/v2{path}", timeout=API_TIMEOUT_S,
                                 headers={"Authorization": f"Bearer {self._token}"}, **kwargs)
 
     def component_log(self, name: str, chars: int = 3000) -> str:

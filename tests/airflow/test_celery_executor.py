@@ -4,26 +4,33 @@ the UI does; CDC resumes on green with drift 0 for both; every process started i
 
 from __future__ import annotations
 
-import json
-import time
-from pathlib import Path
-from urllib.parse import quote
-
 import pytest
 
 from rehearsal.airflow_cluster import AirflowCluster, poll
+from rehearsal.airflow_runs import (
+    RESUME,
+    RUN_TIMEOUT_S,
+    SWITCHOVER,
+    TERMINAL,
+    trigger_switchover,
+)
+from rehearsal.airflow_runs import all_dags_parsed as _all_dags_parsed
+from rehearsal.airflow_runs import answer_approvals as _answer_approvals
+from rehearsal.airflow_runs import diagnosis as _diagnosis
+from rehearsal.airflow_runs import drift_by_pipeline as _drift_by_pipeline
+from rehearsal.airflow_runs import json_of as _json
+from rehearsal.airflow_runs import records as _records
+from rehearsal.airflow_runs import resume_dag_ids as _resume_dag_ids
+from rehearsal.airflow_runs import run_path as _run_path
+from rehearsal.airflow_runs import runs as _runs
+from rehearsal.airflow_runs import wait_runs as _wait_runs
 from rehearsal.estate_process import EstateProcess
 from rehearsal.pipelines_file import connection_env, pipeline_settings, write_pipelines
 
 # Marker: "estate" until pyproject registers "celery" (starts a CeleryExecutor Airflow on loopback).
 pytestmark = [pytest.mark.estate, pytest.mark.celery, pytest.mark.timeout(900)]
 
-DAGS = Path(__file__).resolve().parents[2] / "dags"
-SWITCHOVER, RESUME = "aurora_blue_green_switchover", "cdc_resume_after_switchover"
 SUFFIXES = ("a", "b")
-PARK_MARGIN_S = 3  # answering within ~1 s of parking trips a 3.3.2 race that fails the task
-RUN_TIMEOUT_S = 360
-TERMINAL = {"success", "failed"}
 
 
 def _pipeline(suffix: str) -> str:
@@ -45,110 +52,8 @@ def deployment(tmp_path_factory):
         assert cluster.leftover_processes() == []
 
 
-def _run_path(dag_id: str, run_id: str) -> str:
-    return f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
-
-
-def _json(response) -> dict:
-    assert response.status_code < 300, f"{response.request.method} {response.url}: {response.status_code} " \
-                                        f"{response.text[:1000]}"
-    return response.json()
-
-
-def _task_state(cluster, dag_id: str, run_id: str, task_id: str) -> str | None:
-    response = cluster.api("GET", f"{_run_path(dag_id, run_id)}/taskInstances/{task_id}")
-    return response.json().get("state") if response.status_code == 200 else None
-
-
-def _run_state(cluster, dag_id: str, run_id: str) -> str:
-    return _json(cluster.api("GET", _run_path(dag_id, run_id)))["state"]
-
-
-def _runs(cluster, dag_id: str) -> list[dict]:
-    return _json(cluster.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100}))["dag_runs"]
-
-
-def _dag_ids(cluster) -> list[str]:
-    return [dag["dag_id"] for dag in _json(cluster.api("GET", "/dags", params={"limit": 100}))["dags"]]
-
-
-def _resume_dag_ids(cluster) -> list[str]:
-    """The data platform's resume DAG(s): one, or one per pipeline (``<runbook>.<pipeline>``)."""
-    return [dag_id for dag_id in _dag_ids(cluster) if dag_id.split(".")[0] == RESUME]
-
-
-def _all_dags_parsed(cluster) -> bool:
-    """Every file of dags/ has its DAGs in the metadata DB; an import error fails at once."""
-    errors = _json(cluster.api("GET", "/importErrors"))["import_errors"]
-    assert not errors, [(e["filename"], e["stack_trace"][-1500:]) for e in errors]
-    dags = _json(cluster.api("GET", "/dags", params={"limit": 100}))["dags"]
-    return {Path(dag["fileloc"]).name for dag in dags} == {path.name for path in DAGS.glob("*.py")}
-
-
-def _diagnosis(cluster, estates) -> str:
-    """Task states of every run, the failed tasks' logs, and the components' and estates' log tails."""
-    lines = []
-    try:
-        for dag_id in (SWITCHOVER, *_resume_dag_ids(cluster)):
-            for run in _runs(cluster, dag_id):
-                tis = _json(cluster.api("GET", f"{_run_path(dag_id, run['dag_run_id'])}/taskInstances"))
-                states = {ti["task_id"]: ti["state"] for ti in tis["task_instances"]}
-                lines.append(f"{dag_id} {run['dag_run_id']} {run['state']} {states}")
-                lines += [f"--- {task_id} log:\n{cluster.task_log(dag_id, run['dag_run_id'], task_id)}"
-                          for task_id, state in states.items() if state in ("failed", "up_for_retry")]
-    except Exception as error:  # the API may be what failed: the logs below still help
-        lines.append(f"(no run states from the REST API: {error!r})")
-    lines += [f"=== {name}:\n{cluster.component_log(name, 1500)}" for name in cluster.processes]
-    lines += [f"=== estate {suffix}:\n{estate.log_tail(1500)}" for suffix, estate in estates.items()]
-    return "\n".join(lines)
-
-
 def _trigger(cluster, estate, suffix: str) -> str:
-    conf = {"pipeline": _pipeline(suffix), "deployment_id": estate.info["deployment_id"], "pre_approved": False}
-    run = _json(cluster.api("POST", f"/dags/{SWITCHOVER}/dagRuns", json={"logical_date": None, "conf": conf}))
-    return run["dag_run_id"]
-
-
-def _answer_approvals(cluster, run_ids: list[str]) -> None:
-    """Approve each run's approve_switchover through the HITL endpoint, PARK_MARGIN_S after it parks."""
-    parked: dict[str, float] = {}
-    pending = set(run_ids)
-
-    def step() -> bool:
-        for run_id in sorted(pending):
-            if _run_state(cluster, SWITCHOVER, run_id) == "failed":
-                raise AssertionError(f"{run_id} failed before its approval was answered")
-            if _task_state(cluster, SWITCHOVER, run_id, "approve_switchover") != "awaiting_input":
-                continue
-            if time.monotonic() - parked.setdefault(run_id, time.monotonic()) >= PARK_MARGIN_S:
-                _json(cluster.api("PATCH", f"{_run_path(SWITCHOVER, run_id)}/taskInstances/approve_switchover/-1/"
-                                           "hitlDetails", json={"chosen_options": ["Approve"], "params_input": {}}))
-                pending.discard(run_id)
-        return not pending
-
-    poll(step, RUN_TIMEOUT_S, "approvals answered", check=cluster.check_alive)
-
-
-def _wait_runs(cluster, dag_id: str, run_ids: list[str]) -> dict[str, str]:
-    def states():
-        found = {run_id: _run_state(cluster, dag_id, run_id) for run_id in run_ids}
-        return found if set(found.values()) <= TERMINAL else None
-
-    return poll(states, RUN_TIMEOUT_S, f"{dag_id} runs finished", check=cluster.check_alive)
-
-
-def _records(estate, dag_id: str) -> list[dict]:
-    s3 = estate.client("s3")
-    bucket = estate.info["records_bucket"]
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"runs/{dag_id}").get("Contents", [])
-    return [json.loads(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()) for item in listed]
-
-
-def _drift_by_pipeline(records: list[dict]) -> dict[str, int]:
-    """Drift per pipeline from the resume runs' records (their ``summarize`` step)."""
-    summaries = {r["pipeline"]: next(s["result"] for s in r["steps"] if s["task_id"] == "summarize") or {}
-                 for r in records}
-    return {pipeline: summary["drift"] for pipeline, summary in summaries.items() if "drift" in summary}
+    return trigger_switchover(cluster, _pipeline(suffix), estate.info["deployment_id"])
 
 
 def _resumed(cluster, estates) -> dict[str, int] | None:
