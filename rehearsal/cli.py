@@ -1,4 +1,4 @@
-"""``python -m rehearsal.cli demo|up``: the estate from a shell (``make demo`` runs ``demo``)."""
+"""``python -m rehearsal.cli demo|up [--traffic]``: the estate from a shell (``make demo`` runs ``demo``)."""
 
 from __future__ import annotations
 
@@ -31,27 +31,35 @@ def demo() -> int:
     return 0 if ok else 1
 
 
-def up() -> int:
-    """Start the estate and keep it running; print the Airflow connections that reach it."""
+def up(traffic: bool = False) -> int:
+    """Start the estate and keep it running; print the Airflow connections that reach it. With ``traffic`` the
+    application writes to blue meanwhile (as in ``demo``), so a switchover rehearsed from the UI runs under load."""
     with Estate.running() as estate:
         print(f"estate up in {estate.startup_seconds:.1f} s; blue/green deployment_id={estate.deployment_id}")
         print("export these to point Airflow at it:")
         for name, value in estate.airflow_env().items():
             print(f"export {name}='{value}'")
+        generator = estate.traffic().start() if traffic else None
+        if generator is not None:
+            print("write traffic on (the application's inserts and updates); Ctrl-C stops it and the estate")
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
+        if generator is not None:
+            stats = generator.stop()
+            print(f"traffic: {stats.committed} writes committed, {stats.retried} retried")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rehearsal-estate", description=__doc__)
     parser.add_argument("command", choices=("demo", "up"))
+    parser.add_argument("--traffic", action="store_true", help="up: run write traffic against blue until stopped")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return {"demo": demo, "up": up}[args.command]()
+        return demo() if args.command == "demo" else up(traffic=args.traffic)
     except MissingServerBinary as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
