@@ -398,7 +398,9 @@ class TestSafety:
 
     def test_a_day_that_has_not_ended_is_refused_and_leaves_nothing(self, safe, dagbag):
         before = _state(safe)
-        dag_run, record = _run(dagbag, safe, _day(-1), snapshot_source="automated")
+        # Tomorrow of TODAY (fixed when the module was imported): it has not ended even when the suite crosses
+        # midnight between import and this run (then _day(-1), today of the import, would have ended).
+        dag_run, record = _run(dagbag, safe, _day(-2), snapshot_source="automated")
         assert dag_run.state == "failed" and record["failed_steps"][0] == "preflight"
         assert "has not ended" in _step(record, "preflight")["failure"]
         assert _state(safe) == before
