@@ -84,6 +84,8 @@ def test_a_paused_resume_dag_is_refused_at_preflight_on_a_real_scheduler(deploym
     record = next(r for r in _records(estates["a"], SWITCHOVER) if r["run_id"] == run_id)
     failure = next(s for s in record["steps"] if s["task_id"] == "preflight")["failure"]
     assert f"| CDC resume DAG can run | FAIL | the resume DAG {resume} is paused" in failure
+    note = _json(cluster.api("GET", _run_path(SWITCHOVER, run_id)))["note"]
+    assert note.startswith(f"**{SWITCHOVER} / {_pipeline('a')}: FAILED at `preflight`**"), note
     assert estates["a"].client("dms").describe_replication_tasks()["ReplicationTasks"][0]["Status"] == "running"
 
 
@@ -115,4 +117,11 @@ def test_two_pipelines_switch_over_at_once_approved_through_the_rest_api(deploym
         confirmed = next(s for s in product["steps"] if s["task_id"] == "confirm_cdc_resumes")["result"]
         assert confirmed["resume_run_id"].startswith("switchover__")
     assert drift == {_pipeline(s): 0 for s in SUFFIXES}
+    # Each run's outcome at a glance: record_run's summary is the run's note (the run's page in the UI).
+    assert [_json(cluster.api("GET", _run_path(SWITCHOVER, run_id)))["note"].split("\n")[0] for run_id in run_ids] \
+        == [f"**{SWITCHOVER} / {_pipeline(s)}: SUCCESS**" for s in SUFFIXES]
+    for suffix in SUFFIXES:
+        note = _runs(cluster, f"{RESUME}.{_pipeline(suffix)}")[0]["note"]
+        assert note.startswith(f"**{RESUME}.{_pipeline(suffix)} / {_pipeline(suffix)}: SUCCESS**"), note
+        assert "- drift: 0 rows, CDC gap: " in note and "- positions: " in note, note
 

@@ -1,7 +1,8 @@
 """The switchover runbook driven through the Airflow UI in headless Chromium (tests/support/browser.py), on a
 CeleryExecutor Airflow and one estate on 127.0.0.1: the DAG docs read at the default window size, the run
 triggered from the trigger form, the plan read and Approve clicked on the Required Actions page, the run and the
-resume run it creates succeed. On failure, screenshots and page texts stay in the directory the test prints."""
+resume run it creates succeed, the resume run's page shows its summary (the run's note). On failure, screenshots
+and page texts stay in the directory the test prints."""
 
 from __future__ import annotations
 
@@ -67,12 +68,18 @@ def _logged_in(browser: Browser, cluster: AirflowCluster) -> None:
 
 
 def _docs_layout(browser: Browser) -> dict:
-    """The docs dialog's box, its body text size, its first heading's box and the window's inner size."""
+    """The docs dialog's box, its body text size, its first heading's box, the window's inner size, and what sticks
+    out of the dialog on the right (each element whose box passes its right edge, outside fenced code blocks,
+    which scroll on their own): anything there makes the whole page scroll sideways and cuts every line."""
     return browser.evaluate("""(() => {
         const d = [...document.querySelectorAll('[role=dialog]')].find(e => e.innerText.includes('Dag Documentation'));
         const h = d.querySelector('h1, h2, h3');
+        const right = d.getBoundingClientRect().right;
+        const wide = [...d.querySelectorAll('*')].filter(e => !e.closest('pre')
+            && e.getBoundingClientRect().right > right + 1).map(e => ({tag: e.tagName,
+            width: Math.round(e.getBoundingClientRect().width), text: (e.innerText || '').slice(0, 80)}));
         return {box: d.getBoundingClientRect().toJSON(), heading: h.getBoundingClientRect().toJSON(),
-                view: [window.innerWidth, window.innerHeight],
+                view: [window.innerWidth, window.innerHeight], wide: wide.slice(0, 10),
                 font: parseFloat(getComputedStyle(d.querySelector('p')).fontSize)}; })()""")
 
 
@@ -89,6 +96,7 @@ def _read_docs(browser: Browser, cluster: AirflowCluster) -> None:
     assert box["width"] >= 480 and box["height"] >= 300, f"docs dialog too small to read: {layout}"
     assert box["top"] <= heading["top"] and heading["bottom"] <= box["bottom"], f"title not in view: {layout}"
     assert layout["font"] >= 14, f"docs text smaller than 14 px: {layout}"
+    assert layout["wide"] == [], f"the docs scroll sideways: {layout['wide']}"
     browser.click_text("Close", selector="[role=dialog] button", timeout=10)
 
 
@@ -152,6 +160,8 @@ def test_switchover_through_the_ui_in_a_real_browser(deployment, tmp_path):
             browser.goto(f"{cluster.url}/dags/{resume['dag_id']}/runs/{quote(resume['dag_run_id'], safe='')}")
             browser.wait_for_text(resume["dag_run_id"], PAGE_TIMEOUT_S)
             browser.wait_for_text("summarize", 30)
+            browser.wait_for_text(f"{RESUME}.{PIPELINE} / {PIPELINE}: SUCCESS", 30)  # the run's note, rendered
+            browser.wait_for_text("drift: 0 rows", 10)
             browser.dump("4_resume_run")
         except BaseException:
             browser.dump("failure")

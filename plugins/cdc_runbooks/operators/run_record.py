@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator, TriggerRule
 from cdc_runbooks.aws.records import publish_record, release_lock, write_record
 from cdc_runbooks.pipelines import get_pipeline
 from cdc_runbooks.refusal import Refusal, without_traceback
+from cdc_runbooks.run_note import AIRFLOW_API_CONN_ID, RunNoteError, set_run_note
 from cdc_runbooks.run_record import RunRecord, StepRecord
 from cdc_runbooks.step import FAILURE_KEY, run_started_at
 
@@ -29,25 +30,27 @@ class RecordRunOperator(BaseOperator):
     :param dry_run: whether the run was a dry run (recorded as such).
     :param releases_pipeline: the runbook claimed its pipeline(s) with ``claim_pipeline``; release them now
         that the run is over (whatever its outcome).
+    :param note_conn_id: the Airflow REST API connection the run's note (its short summary) is set through
+        (``cdc_runbooks.run_note``); without it the summary is only logged.
     """
 
     template_fields: Sequence[str] = ("pipeline_name", "dry_run")
 
     def __init__(self, *, pipeline_name: str | list[str], step_ids: Sequence[str], dry_run: bool = False,
-                 releases_pipeline: bool = False, **kwargs) -> None:
+                 releases_pipeline: bool = False, note_conn_id: str = AIRFLOW_API_CONN_ID, **kwargs) -> None:
         super().__init__(trigger_rule=TriggerRule.ALL_DONE, **kwargs)
         self.pipeline_name = pipeline_name
         self.step_ids = list(step_ids)
         self.dry_run = dry_run
         self.releases_pipeline = releases_pipeline
+        self.note_conn_id = note_conn_id
 
     def execute(self, context) -> dict:
         names = [self.pipeline_name] if isinstance(self.pipeline_name, str) else list(self.pipeline_name)
         pipelines = [get_pipeline(name) for name in names]
         record = self._record(context, ", ".join(names))
-        # First in the log, for a person. Airflow 3.3's Task SDK cannot set the DAG run's note (only the REST API,
-        # PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}, with credentials), so the summary is logged and recorded.
-        self.log.info("Summary:\n%s", record.summary_markdown())
+        self.log.info("Summary:\n%s", record.summary_markdown())  # first in the log, for a person
+        self._set_note(record)
         self.log.info("Run record:\n%s", record.to_markdown())
         for bucket, conn_id in {(p.records_bucket, p.aws_conn_id) for p in pipelines if p.records_bucket}:
             write_record(record, bucket, conn_id)
@@ -64,6 +67,17 @@ class RecordRunOperator(BaseOperator):
             self.log.error("%s", failed)  # the summary above says why; no traceback (a refusal)
             raise without_traceback(failed)
         return record.to_dict()
+
+    def _set_note(self, record: RunRecord) -> None:
+        """The summary as the run's note; a note that cannot be set is a warning, never the run's outcome."""
+        try:
+            if set_run_note(record.dag_id, record.run_id, record.summary_markdown(), self.note_conn_id):
+                self.log.info("The summary is the run's note (the run's page in the UI)")
+            else:
+                self.log.info("No connection %r: the run has no note; the summary above is the one to read",
+                              self.note_conn_id)
+        except RunNoteError as error:
+            self.log.warning("The run's note was not set (the summary above stands): %s", error)
 
     def _record(self, context, pipeline: str) -> RunRecord:
         ti, dag_run = context["ti"], context["dag_run"]
