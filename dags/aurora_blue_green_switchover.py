@@ -27,12 +27,12 @@ from cdc_runbooks.operators.dms import DmsPauseTaskOperator, DmsRestartCdcOperat
 from cdc_runbooks.operators.pipeline_lock import ClaimPipelineOperator
 from cdc_runbooks.operators.resume_handoff import ConfirmCdcResumesOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
-from cdc_runbooks.resume_handoff import resume_dag_id, resume_run_id
+from cdc_runbooks.resume_handoff import published_fact, resume_dag_id, resume_run_id
 from cdc_runbooks.runbook_docs import runbook_page
 
 STEPS = ("claim_pipeline", "preflight", "plan", "approve_switchover", "pause_dms_task", "switchover",
-         "on_switchover_failure", "resume_on_blue", "new_position", "verify_binlog_readiness", "publish_switchover",
-         "hand_over_cdc", "confirm_cdc_resumes")
+         "on_switchover_failure", "resume_on_blue", "new_position", "verify_binlog_readiness", "hand_over_cdc",
+         "publish_switchover", "confirm_cdc_resumes")
 PIPELINE = "{{ params.pipeline }}"
 DEPLOYMENT = "{{ params.deployment_id }}"
 
@@ -60,6 +60,7 @@ with DAG(**runbook_dag_args(
         "dry_run": dry_run_param(False),
     },
     tags=["cdc", "blue-green", "runbook"],
+    user_defined_macros={"published_fact": published_fact},
     **one_run_per_pipeline(),
 )):
     claim = ClaimPipelineOperator(task_id="claim_pipeline", pipeline_name=PIPELINE)
@@ -87,7 +88,7 @@ with DAG(**runbook_dag_args(
 
     on_switchover_failure = SwitchoverFailureBranchOperator(
         task_id="on_switchover_failure", pipeline_name=PIPELINE, deployment_identifier=DEPLOYMENT,
-        switchover_task_id="switchover", resume_task_id="resume_on_blue", trigger_rule=TriggerRule.ALL_DONE)
+        switchover_task_id="switchover", resume_task_id="resume_on_blue", trigger_rule=TriggerRule.ONE_FAILED)
     resume_on_blue = DmsRestartCdcOperator(
         task_id="resume_on_blue", pipeline_name=PIPELINE, dry_run=False, owner="data-platform",
         cdc_start_position="{{ ti.xcom_pull(task_ids='pause_dms_task')['recovery_checkpoint'] }}")
@@ -103,17 +104,14 @@ with DAG(**runbook_dag_args(
     @task(outlets=[SWITCHOVER_COMPLETED])
     def publish_switchover(*, outlet_events, ti=None, params=None, dag_run=None) -> dict:
         """The fact the data platform resumes CDC from (asset event extra), checked before it is published."""
-        from cdc_runbooks.switchover_fact import SwitchoverFact
-
-        fact = SwitchoverFact.from_steps(
-            pipeline=params["pipeline"], deployment=params["deployment_id"], product_run_id=dag_run.run_id,
-            paused=ti.xcom_pull(task_ids="pause_dms_task"), position=ti.xcom_pull(task_ids="new_position")).to_extra()
+        fact = published_fact(ti, params, dag_run.run_id)
         outlet_events[SWITCHOVER_COMPLETED].add(switchover_completed(params["pipeline"]), extra=fact)
         return fact
 
+    # The same fact, computed by the hand-over itself: it need not wait for publish_switchover.
     hand_over = TriggerDagRunOperator(
         task_id="hand_over_cdc", owner="data-platform", trigger_dag_id=resume_dag_id(PIPELINE),
-        trigger_run_id=resume_run_id("{{ run_id }}"), conf="{{ ti.xcom_pull(task_ids='publish_switchover') }}",
+        trigger_run_id=resume_run_id("{{ run_id }}"), conf="{{ published_fact(ti, params, run_id) }}",
         skip_when_already_exists=True)
     confirm = ConfirmCdcResumesOperator(task_id="confirm_cdc_resumes", pipeline_name=PIPELINE, owner="data-platform",
                                         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
@@ -122,6 +120,9 @@ with DAG(**runbook_dag_args(
     branch = plan()
     claim >> preflight >> branch >> [approve, pause]
     published = publish_switchover()
-    approve >> pause >> switchover >> new_position >> verify >> published >> hand_over >> confirm >> record
-    published >> confirm  # a cleared run's hand-over finds its resume run and is skipped: confirm all the same
+    # The CDC gap is the time between the pause and the restart: each task started in it adds its start, and any
+    # other task running then takes CPU from it. So new_position and verify run side by side (neither needs the
+    # other) and the publication waits until the resume run has been triggered.
+    approve >> pause >> switchover >> [new_position, verify] >> hand_over >> published >> confirm >> record
+    hand_over >> confirm  # a cleared run's hand-over is skipped: confirm all the same
     switchover >> on_switchover_failure >> resume_on_blue >> record

@@ -4,7 +4,9 @@ conf (see cdc_runbooks.resume_handoff); created unpaused."""
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, task
+from functools import partial
+
+from airflow.sdk import DAG, TriggerRule, task
 
 from cdc_runbooks.assets import switchover_completed
 from cdc_runbooks.dag_params import runbook_dag_args
@@ -12,10 +14,11 @@ from cdc_runbooks.operators.dms import DmsDrainOldBlueOperator, DmsRestartCdcOpe
 from cdc_runbooks.operators.reconcile import ReconcileOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
 from cdc_runbooks.pipelines import load_pipelines
-from cdc_runbooks.resume_handoff import RESUME_RUNBOOK, resume_dag_id
+from cdc_runbooks.resume_handoff import RESUME_RUNBOOK, resume_dag_id, resume_fact
 from cdc_runbooks.runbook_docs import runbook_page
 
-STEPS = ("read_switchover", "drain_old_blue", "restart_cdc", "reconcile", "summarize")
+STEPS = ("drain_old_blue", "restart_cdc", "read_switchover", "reconcile", "summarize")
+FACT = "{{{{ switchover_fact(dag_run.conf, inlet_events)['{}'] }}}}"
 
 for pipeline in sorted(load_pipelines()):
     fact_asset = switchover_completed(pipeline)
@@ -25,27 +28,22 @@ for pipeline in sorted(load_pipelines()):
         description=f"Resume DMS CDC of {pipeline} on the new writer after a blue/green switchover, and prove "
                     "nothing was lost",
         is_paused_upon_creation=False,
+        user_defined_macros={"switchover_fact": partial(resume_fact, pipeline=pipeline, asset=fact_asset)},
         tags=["cdc", "dms", "blue-green", "runbook", pipeline],
     )):
 
-        @task(inlets=[fact_asset], multiple_outputs=True)
+        @task(inlets=[fact_asset], trigger_rule=TriggerRule.ALL_DONE)
         def read_switchover(*, inlet_events, dag_run=None, asset=fact_asset, pipeline=pipeline) -> dict:
-            """The switchover fact this run was triggered with; in a run triggered by hand without one, the latest
-            fact the product platform published for this pipeline."""
-            from cdc_runbooks.switchover_fact import SwitchoverFact
+            """The switchover fact this run acted on, for the record (drain and restart read it themselves)."""
+            return resume_fact(dag_run.conf, inlet_events, pipeline=pipeline, asset=asset)
 
-            if dag_run.conf:
-                return SwitchoverFact.from_extra(dag_run.conf, pipeline).to_extra()
-            events = inlet_events[asset]
-            if not events:
-                raise ValueError("no switchover has been published yet; run aurora_blue_green_switchover first")
-            return SwitchoverFact.from_extra(events[-1].extra, pipeline).to_extra()
-
-        fact = read_switchover()
-        drain = DmsDrainOldBlueOperator(task_id="drain_old_blue", pipeline_name=pipeline,
-                                        deployment_identifier=fact["deployment"], checkpoint=fact["checkpoint"])
+        # Drain and restart render the fact themselves (FACT), so that while CDC is stopped no other task starts;
+        # read_switchover records it once the restart is over, whatever its outcome.
+        drain = DmsDrainOldBlueOperator(task_id="drain_old_blue", pipeline_name=pipeline, inlets=[fact_asset],
+                                        deployment_identifier=FACT.format("deployment"),
+                                        checkpoint=FACT.format("checkpoint"))
         restart = DmsRestartCdcOperator(task_id="restart_cdc", pipeline_name=pipeline, dry_run=False,
-                                        cdc_start_position=fact["position"])
+                                        inlets=[fact_asset], cdc_start_position=FACT.format("position"))
         reconcile = ReconcileOperator(task_id="reconcile", pipeline_name=pipeline, mode="checksum")
 
         @task
@@ -58,4 +56,6 @@ for pipeline in sorted(load_pipelines()):
                                 ti.xcom_pull(task_ids="reconcile"))
 
         record = RecordRunOperator(task_id="record_run", pipeline_name=pipeline, step_ids=STEPS)
-        fact >> drain >> restart >> reconcile >> summarize() >> record
+        fact = read_switchover()
+        drain >> restart >> [fact, reconcile]
+        [fact, reconcile] >> summarize() >> record

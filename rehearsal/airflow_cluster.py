@@ -113,6 +113,7 @@ class AirflowCluster:
             "CELERY__RESULT_BACKEND": "db+" + database.replace("+psycopg2", ""),
             "CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
             "CELERY__SYNC_PARALLELISM": "1",
+            "CELERY__CELERY_CONFIG_OPTIONS": "cdc_runbooks.celery_config.CELERY_CONFIG",  # workers preload the runbooks
             "WORKERS__EXECUTION_API_TIMEOUT": "30",  # default 5 s: a busy api-server failed task starts
             "CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "3600",
             "API__HOST": LOOPBACK,
@@ -121,12 +122,14 @@ class AirflowCluster:
             "API__WORKERS": "1",
             **self._secrets,
             "OPERATORS__DEFAULT_DEFERRABLE": "True",
-            "SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+            "SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.1",
             "DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
         }
+        # record_run sets each run's note through the REST API as this user (cdc_runbooks.run_note).
+        api = {"conn_type": "http", "host": self.url, "login": ADMIN, "password": self.password}
         return {**inherited, "AIRFLOW_HOME": str(self.home), "PATH": f"{Path(AIRFLOW).parent}:{os.environ['PATH']}",
-                "PYTHONPYCACHEPREFIX": str(self.dir / "pycache"),
+                "PYTHONPYCACHEPREFIX": str(self.dir / "pycache"), "AIRFLOW_CONN_AIRFLOW_API": json.dumps(api),
                 **{f"AIRFLOW__{key}": value for key, value in settings.items()}, **self.extra_env}
 
     def components(self) -> dict[str, list[str]]:

@@ -41,3 +41,31 @@ def why_resume_cannot_run(ti, pipeline: str) -> str | None:
         return (f"the resume DAG {dag_id} is paused, so nothing would restart CDC after the switchover: unpause it "
                 f"(the toggle in the UI, or `airflow dags unpause {dag_id}`)")
     return None
+
+
+def published_fact(ti, params: dict, run_id: str, paused_task_id: str = "pause_dms_task",
+                   position_task_id: str = "new_position") -> dict:
+    """The switchover fact of a product run, from its pause and new-position steps' results, validated: the
+    asset event's extra (``publish_switchover``) and the resume run's conf (``hand_over_cdc``), computed by each
+    (both DAG macros and tasks call it) so that the hand-over need not wait for the publication."""
+    from cdc_runbooks.switchover_fact import SwitchoverFact
+
+    return SwitchoverFact.from_steps(
+        pipeline=params["pipeline"], deployment=params["deployment_id"], product_run_id=run_id,
+        paused=ti.xcom_pull(task_ids=paused_task_id), position=ti.xcom_pull(task_ids=position_task_id)).to_extra()
+
+
+def resume_fact(conf: dict | None, inlet_events, *, pipeline: str, asset) -> dict:
+    """The switchover fact a resume run of ``pipeline`` acts on, validated: its conf (the run the switchover
+    triggered), else — a run triggered by hand without one — the latest fact published on ``asset`` (read from
+    ``inlet_events``, so the task must list the asset in its inlets). Every step that acts on the fact calls this
+    from its templates, so none waits for another task to read it."""
+    from cdc_runbooks.switchover_fact import SwitchoverFact
+
+    if conf:
+        return SwitchoverFact.from_extra(conf, pipeline).to_extra()
+    events = inlet_events[asset]
+    if not events:
+        raise ValueError("no switchover has been published yet; run aurora_blue_green_switchover first")
+    return SwitchoverFact.from_extra(events[-1].extra, pipeline).to_extra()
+

@@ -75,6 +75,9 @@ class PipelineStepOperator(BaseOperator):
         return get_pipeline(self.pipeline_name)
 
 
+DEFER_AFTER_S = 30.0
+
+
 class WaitingStepOperator(PipelineStepOperator):
     """A pipeline step that waits for AWS, inline or in the triggerer.
 
@@ -82,17 +85,21 @@ class WaitingStepOperator(PipelineStepOperator):
     :param waiter_delay: seconds between polls (default: the pipeline's ``poll_interval_s``).
     :param waiter_max_attempts: polls before giving up.
     :param deferrable: wait in the triggerer, freeing the worker slot (default: ``[operators] default_deferrable``).
+    :param defer_after_s: with ``deferrable``, how long to wait in the worker before deferring (default 30): a
+        wait that ends sooner never pays the triggerer round trip (seconds, inside the CDC gap for the runbooks'
+        steps); 0 defers at once. See :func:`cdc_runbooks.triggers.base.wait_for`.
     """
 
     def __init__(self, *, wait_for_completion: bool = True, waiter_delay: float | None = None,
                  waiter_max_attempts: int = 120,
                  deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-                 **kwargs) -> None:
+                 defer_after_s: float = DEFER_AFTER_S, **kwargs) -> None:
         super().__init__(**kwargs)
         self.wait_for_completion = wait_for_completion
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
         self.deferrable = deferrable
+        self.defer_after_s = defer_after_s
 
     def delay(self, pipeline: Pipeline) -> float:
         """Seconds between polls for ``pipeline``."""

@@ -76,14 +76,16 @@ def test_switchover_and_coordinates_deferred_resume_with_what_they_did(hooks_rea
     the resumed method gets the deferral's kwargs and the event, and returns what the inline run returns."""
     estate = hooks_reach
     switchover = BlueGreenSwitchoverOperator(task_id="switchover", pipeline_name="shop", deferrable=True,
-                                             deployment_identifier=estate.deployment_id, switchover_timeout=60)
+                                             defer_after_s=0, deployment_identifier=estate.deployment_id,
+                                             switchover_timeout=60)
     switched = resume(switchover, deferred(lambda: switchover.execute({})))
     assert switched["status"] == "SWITCHOVER_COMPLETED" and switched["action"] == "act"
     assert switched["green_writer"] and switched["started_at"]
 
     coordinates = BlueGreenCoordinatesOperator(
         task_id="coordinates", pipeline_name="shop", deployment_identifier=estate.deployment_id, deferrable=True,
-        green_writer=switched["green_writer"], since=switched["started_at"], event_timeout_s=10, waiter_delay=0.2)
+        defer_after_s=0, green_writer=switched["green_writer"], since=switched["started_at"], event_timeout_s=10,
+        waiter_delay=0.2)
     found = resume(coordinates, deferred(lambda: coordinates.execute({})))
     assert found == {"position": str(estate.bluegreen.coordinates), "source": "event",
                      "needs_reconciliation_attention": False}

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.estate
 def test_pause_and_restart_deferred_end_to_end(shared_estate, monkeypatch):
     for name, value in shared_estate.airflow_env().items():
         monkeypatch.setenv(name, value)
-    pause = DmsPauseTaskOperator(task_id="pause", pipeline_name="shop", deferrable=True)
+    pause = DmsPauseTaskOperator(task_id="pause", pipeline_name="shop", deferrable=True, defer_after_s=0)
 
     drained = deferred(lambda: pause.execute({}))
     assert isinstance(drained.trigger, CdcLatencyTrigger)
@@ -30,7 +30,7 @@ def test_pause_and_restart_deferred_end_to_end(shared_estate, monkeypatch):
     assert paused["recovery_checkpoint"] == shared_estate.task()["RecoveryCheckpoint"]
 
     restart = DmsRestartCdcOperator(task_id="restart", pipeline_name="shop", dry_run=False, deferrable=True,
-                                    cdc_start_position=paused["recovery_checkpoint"])
+                                    defer_after_s=0, cdc_start_position=paused["recovery_checkpoint"])
     starting = deferred(lambda: restart.execute({}))
     assert starting.trigger.wanted == "running"
     converging = deferred(lambda: resume(restart, starting))
@@ -43,7 +43,7 @@ def test_pause_and_restart_deferred_end_to_end(shared_estate, monkeypatch):
 def test_a_failing_trigger_event_fails_the_step_with_its_message(shared_estate, monkeypatch):
     for name, value in shared_estate.airflow_env().items():
         monkeypatch.setenv(name, value)
-    pause = DmsPauseTaskOperator(task_id="pause", pipeline_name="shop", deferrable=True)
+    pause = DmsPauseTaskOperator(task_id="pause", pipeline_name="shop", deferrable=True, defer_after_s=0)
     with pytest.raises(RuntimeError, match="did not become stopped"):
         pause.record_stopped({}, event={"status": "error", "message": "x did not become stopped after 3 polls"},
                              task="x", action="adopt")

@@ -166,7 +166,7 @@ class BlueGreenCoordinatesOperator(WaitingStepOperator):
     :param green_writer: the old green writer's instance name *before* the switchover.
     :param since: ISO time the switchover started; older events are ignored.
     :param event_timeout_s: how long to wait for the event before falling back.
-    :param waiter_delay: seconds between DescribeEvents calls (default 5).
+    :param waiter_delay: seconds between DescribeEvents calls (default: the pipeline's ``poll_interval_s``).
     :param max_clock_skew_s: how far past our clock an event may be dated.
     """
 
@@ -174,8 +174,8 @@ class BlueGreenCoordinatesOperator(WaitingStepOperator):
                                       "event_timeout_s")
 
     def __init__(self, *, deployment_identifier: str, green_writer: str, since: str, event_timeout_s: float = 300,
-                 waiter_delay: float | None = 5, max_clock_skew_s: float = 60, **kwargs) -> None:
-        super().__init__(waiter_delay=waiter_delay, **kwargs)
+                 max_clock_skew_s: float = 60, **kwargs) -> None:
+        super().__init__(**kwargs)
         self.deployment_identifier = deployment_identifier
         self.green_writer = green_writer
         self.since = since

@@ -29,23 +29,38 @@ from airflow.triggers.base import BaseTrigger
 
 
 def wait_for(operator, context, trigger: BaseTrigger, method_name: str, kwargs: dict | None = None):
-    """Continue the operator in ``method_name(context, event=..., **kwargs)`` once ``trigger`` fires: in the
-    triggerer when the operator is deferrable (this raises TaskDeferred), else here, running the same trigger
-    inline."""
-    if operator.deferrable:
+    """Continue the operator in ``method_name(context, event=..., **kwargs)`` once ``trigger`` fires.
+
+    Without ``deferrable`` the trigger runs here to the end. With it, the trigger first runs here for up to the
+    operator's ``defer_after_s`` seconds, and only a wait still going on then is handed to the triggerer (this
+    raises TaskDeferred; the trigger starts again there, with all its attempts): a deferral costs a
+    triggerer -> scheduler -> worker round trip of seconds, which a runbook step inside the CDC gap must not pay
+    for a wait that ends in seconds, while a wait of minutes still frees its worker slot."""
+    event = run_inline(trigger, within_s=getattr(operator, "defer_after_s", 0)) if operator.deferrable else \
+        run_inline(trigger)
+    if event is None:
         operator.defer(trigger=trigger, method_name=method_name, kwargs=kwargs)
-    return getattr(operator, method_name)(context, event=run_inline(trigger), **(kwargs or {}))
+    return getattr(operator, method_name)(context, event=event, **(kwargs or {}))
 
 
-def run_inline(trigger: BaseTrigger) -> dict:
-    """Run a trigger in this process and return its first event's payload."""
+def run_inline(trigger: BaseTrigger, within_s: float | None = None) -> dict | None:
+    """Run a trigger in this process and return its first event's payload; None if ``within_s`` seconds passed
+    first (no limit when None)."""
 
     async def first() -> dict:
         async for event in trigger.run():
             return event.payload
         raise RuntimeError(f"{type(trigger).__name__} ended without an event")
 
-    return asyncio.run(first())
+    async def first_within() -> dict | None:
+        if within_s is not None and within_s <= 0:
+            return None
+        try:
+            return await asyncio.wait_for(first(), within_s)
+        except TimeoutError:
+            return None
+
+    return asyncio.run(first_within())
 
 
 class AwsPollingTrigger(BaseTrigger):
