@@ -68,14 +68,15 @@ class RunRecord:
         heading = f"**{self.dag_id} / {self.pipeline}: {self.outcome.upper()}**"
         if failed:
             heading = f"{heading[:-2]} at {', '.join(f'`{s}`' for s in failed)}**"
-        lines = [heading, ""]
+        facts = _facts(self.steps)
+        measured = ", ".join(filter(None, (f"drift: {facts['drift']} rows" if "drift" in facts else "",
+                                           f"CDC gap: {facts['cdc_gap_s']} s" if "cdc_gap_s" in facts else "")))
+        # The UI shows a note's first line until it is opened: the outcome and what was measured go there.
+        lines = [f"{heading} · {measured}" if measured else heading, ""]
         reasons = [step for step in self.steps if step.task_id in failed and step.failure]
         lines += [f"- why (`{step.task_id}`): {_first_line(step.failure)}" for step in reasons]
-        facts = _facts(self.steps)
-        if "drift" in facts or "cdc_gap_s" in facts:
-            lines.append("- " + ", ".join(filter(None, (
-                f"drift: {facts['drift']} rows" if "drift" in facts else "",
-                f"CDC gap: {facts['cdc_gap_s']} s" if "cdc_gap_s" in facts else ""))))
+        if measured:
+            lines.append(f"- {measured}")
         positions = [f"{label} `{facts[key]}`" for key, label in _POSITIONS if facts.get(key)]
         if positions:
             lines.append("- positions: " + ", ".join(positions))

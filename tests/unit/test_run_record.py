@@ -198,7 +198,7 @@ def test_summary_of_a_success_shows_drift_gap_and_positions_and_that_nothing_is_
                  StepRecord("summarise", "success", {"cdc_gap_s": 12.5, "drift": 0, "tables": {}}),
                  dag_id="cdc_resume_after_switchover.orders")
     assert run.summary_markdown() == "\n".join([
-        "**cdc_resume_after_switchover.orders / orders: SUCCESS**",
+        "**cdc_resume_after_switchover.orders / orders: SUCCESS** · drift: 0 rows, CDC gap: 12.5 s",
         "",
         "- drift: 0 rows, CDC gap: 12.5 s",
         "- positions: paused at `mysql-bin-changelog.000003:4`, restart from `mysql-bin-changelog.000001:777`",
