@@ -29,6 +29,17 @@ class FiresAfter(BaseTrigger):
         yield TriggerEvent({"status": "success", "after_s": self.after_s})
 
 
+class TimesOutItself(BaseTrigger):
+    """A trigger whose own call times out (a socket timeout is a TimeoutError)."""
+
+    def serialize(self):
+        return f"{__name__}.TimesOutItself", {}
+
+    async def run(self):
+        raise TimeoutError("read timeout from the API")
+        yield  # an async generator
+
+
 class Step:
     """What wait_for needs of an operator: deferrable, defer_after_s, defer() and the resumed method."""
 
@@ -68,3 +79,8 @@ def test_run_inline_returns_none_when_the_limit_passes_first_and_the_event_other
     assert run_inline(FiresAfter(30), within_s=0.05) is None
     assert run_inline(FiresAfter(0.01), within_s=5) == {"status": "success", "after_s": 0.01}
     assert run_inline(FiresAfter(0.01)) == {"status": "success", "after_s": 0.01}
+
+
+def test_a_trigger_that_fails_with_its_own_timeout_error_fails_the_wait_instead_of_deferring():
+    with pytest.raises(TimeoutError, match="read timeout from the API"):
+        wait_for(Step(True, 5), {}, TimesOutItself(), "resumed", {"started": 3})

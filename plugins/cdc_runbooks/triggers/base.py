@@ -21,6 +21,7 @@ wait found (e.g. the deployment's status, green's coordinates).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import AsyncIterator
 from typing import Any
@@ -55,10 +56,14 @@ def run_inline(trigger: BaseTrigger, within_s: float | None = None) -> dict | No
     async def first_within() -> dict | None:
         if within_s is not None and within_s <= 0:
             return None
-        try:
-            return await asyncio.wait_for(first(), within_s)
-        except TimeoutError:
+        waiting = asyncio.ensure_future(first())
+        done, _ = await asyncio.wait({waiting}, timeout=within_s)
+        if not done:  # time is up; an error of the trigger's own (even a TimeoutError) is raised below instead
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
             return None
+        return waiting.result()
 
     return asyncio.run(first_within())
 
