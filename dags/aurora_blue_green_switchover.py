@@ -101,7 +101,9 @@ with DAG(**runbook_dag_args(
                                      cluster="{{ ti.xcom_pull(task_ids='preflight')['blue_cluster'] }}",
                                      role="new production")
 
-    @task(outlets=[SWITCHOVER_COMPLETED])
+    # After new_position, verify and the hand-over, none failed and one succeeded: a cleared run's hand-over is
+    # skipped (its resume run exists) and the fact is still published; a dry run skips everything.
+    @task(outlets=[SWITCHOVER_COMPLETED], trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def publish_switchover(*, outlet_events, ti=None, params=None, dag_run=None) -> dict:
         """The fact the data platform resumes CDC from (asset event extra), checked before it is published."""
         fact = published_fact(ti, params, dag_run.run_id)
@@ -124,5 +126,6 @@ with DAG(**runbook_dag_args(
     # other task running then takes CPU from it. So new_position and verify run side by side (neither needs the
     # other) and the publication waits until the resume run has been triggered.
     approve >> pause >> switchover >> [new_position, verify] >> hand_over >> published >> confirm >> record
-    hand_over >> confirm  # a cleared run's hand-over is skipped: confirm all the same
+    [new_position, verify] >> published
+    hand_over >> confirm  # a cleared run's hand-over is skipped: publish and confirm all the same
     switchover >> on_switchover_failure >> resume_on_blue >> record

@@ -16,7 +16,7 @@ Without the connection no note is set and the summary stays at the top of ``reco
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -35,16 +35,23 @@ def fitted_note(markdown: str) -> str:
 
 
 def api_base_url(host: str | None, port: int | None, default: str) -> str:
-    """The API server's base URL from an HTTP connection's host (with or without a scheme) and port."""
+    """The API server's base URL from an HTTP connection's host — a name, an address (IPv6 too), or a URL with a
+    scheme, a port or a path — and its port (used only when the host names none)."""
     if not host:
         return default.rstrip("/")
-    base = host if "://" in host else f"http://{host}"
-    return (f"{base}:{port}" if port else base).rstrip("/")
+    if "://" not in host:
+        host = f"http://[{host}]" if host.count(":") > 1 and "[" not in host else f"http://{host}"  # bare IPv6
+    parts = urlsplit(host)
+    name = parts.hostname or ""
+    name = f"[{name}]" if ":" in name else name
+    given = parts.port or port
+    return f"{parts.scheme}://{name}{f':{given}' if given else ''}{parts.path.rstrip('/')}"
 
 
 def set_run_note(dag_id: str, run_id: str, note: str, conn_id: str = AIRFLOW_API_CONN_ID) -> bool:
     """Set the run's note; False when ``conn_id`` is not defined (nothing to call). Raises
-    :class:`RunNoteError` when the API refuses or cannot be reached."""
+    :class:`RunNoteError` for anything else that keeps the note from being set (the API refusing or unreachable,
+    an answer that is not the API's, a malformed connection)."""
     from airflow.configuration import conf
     from airflow.exceptions import AirflowNotFoundException
     from airflow.sdk import BaseHook
@@ -53,16 +60,20 @@ def set_run_note(dag_id: str, run_id: str, note: str, conn_id: str = AIRFLOW_API
         connection = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         return False
+    extra = connection.extra_dejson
+    if not isinstance(extra, dict):
+        raise RunNoteError(f"connection {conn_id!r}: its extra is not a JSON object")
     base = api_base_url(connection.host, connection.port, conf.get("api", "base_url", fallback=""))
-    token = connection.extra_dejson.get("token") or _call(
+    token = extra.get("token") or _call(
         "POST", f"{base}/auth/token", {"username": connection.login, "password": connection.password},
-        f"get a token for {connection.login!r}")["access_token"]
+        f"get a token for {connection.login!r}", answer="access_token")
     _call("PATCH", f"{base}/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}?update_mask=note",
-          {"note": fitted_note(note)}, "set the run's note", token)
+          {"note": fitted_note(note)}, "set the run's note", token=token)
     return True
 
 
-def _call(method: str, url: str, body: dict, doing: str, token: str | None = None) -> dict:
+def _call(method: str, url: str, body: dict, doing: str, token: str | None = None, answer: str | None = None):
+    """The call's answer ``answer`` (a key of its JSON body), or None when no answer is wanted."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         response = requests.request(method, url, json=body, headers=headers, timeout=TIMEOUT_S)
@@ -70,4 +81,10 @@ def _call(method: str, url: str, body: dict, doing: str, token: str | None = Non
         raise RunNoteError(f"could not {doing}: {error}") from error
     if response.status_code >= 300:
         raise RunNoteError(f"could not {doing}: {method} {url} {response.status_code} {response.text[:300]}")
-    return response.json()
+    if answer is None:
+        return None
+    try:
+        return response.json()[answer]
+    except (ValueError, KeyError, TypeError) as error:  # e.g. a login page of a proxy in front of the API
+        raise RunNoteError(f"could not {doing}: {method} {url} answered without {answer!r}: "
+                           f"{response.text[:300]}") from error

@@ -69,7 +69,9 @@ class SwitchoverFact:
     def from_extra(cls, extra: dict, pipeline: str) -> SwitchoverFact:
         """The fact in an asset event's extra (or a run's conf), refused before anything acts on it when a key is
         missing, it is another pipeline's, or a value is malformed; keys beyond the fact are ignored."""
-        missing = [key for key in cls.field_names() if key not in (extra or {})]
+        if not isinstance(extra, dict):
+            raise InvalidSwitchoverFact(f"the switchover fact is not an object: {identifiers.shown(extra)}")
+        missing = [key for key in cls.field_names() if key not in extra]
         if missing:
             raise InvalidSwitchoverFact(f"switchover event lacks {missing}: {extra!r}"[:500])
         identifiers.table_name(extra["pipeline"], "pipeline")

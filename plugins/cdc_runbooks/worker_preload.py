@@ -41,6 +41,15 @@ import cdc_runbooks.switchover_fact  # noqa: F401
 SERVICES = ("dms", "rds", "s3", "cloudwatch", "glue", "athena", "sns", "sts")
 
 
+class _SearchPaths(list):
+    """A loader's search paths that ignore a path they already hold: boto3 appends its data path to the loader of
+    each session it makes, and every session shares one loader here."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
 def share_botocore_loader(services: tuple[str, ...] = SERVICES) -> botocore.loaders.Loader:
     """Make every botocore session that uses the default data path share one loader, with ``services``' models
     (and the endpoint and retry data every client needs) loaded into it; returns that loader. Idempotent."""
@@ -48,6 +57,7 @@ def share_botocore_loader(services: tuple[str, ...] = SERVICES) -> botocore.load
     shared = getattr(create, "shared", None)
     if shared is None:
         shared = create()
+        shared._search_paths = _SearchPaths(shared.search_paths)  # botocore keeps them there (Loader.__init__)
 
         def create_loader(search_path_string=None):
             return shared if search_path_string is None else create(search_path_string)

@@ -47,6 +47,21 @@ def test_happy_path_hands_cdc_to_green_with_no_drift(estate, run_dag):
         assert estate.source_rows(table) == estate.warehouse_rows(table)
 
 
+def test_a_run_cleared_after_its_hand_over_publishes_and_confirms_again(estate, run_dag):
+    """Clearing a finished run from new_position with its downstream (e.g. after a failed publication): the
+    hand-over finds its resume run and is skipped, and the run still publishes the fact and confirms the resume
+    run — it never ends green with both skipped. The one resume run then restarts CDC."""
+    switched, _ = _switch(estate, run_dag, pre_approved=True)
+    cleared, product = run_dag.clear_and_rerun(estate, switched, "new_position")
+    resumed, data = run_dag.triggered(estate, RESUME, f"switchover__{switched.run_id}")
+
+    assert cleared.state == "success", product
+    assert {t: _step(product, t)["state"] for t in ("hand_over_cdc", "publish_switchover", "confirm_cdc_resumes")} \
+        == {"hand_over_cdc": "skipped", "publish_switchover": "success", "confirm_cdc_resumes": "success"}
+    assert resumed.state == "success", data
+    assert _step(data, "summarize")["result"]["drift"] == 0
+
+
 def test_approved_by_a_person_records_who(estate, run_dag, answer_approval):
     answer_approval("aurora_blue_green_switchover", "approve_switchover", "Approve")
     switched, product = _switch(estate, run_dag)

@@ -21,22 +21,27 @@ class FakeApi(BaseHTTPRequestHandler):
 
     calls: list[tuple[str, str, dict, str | None]] = []
     patch_status = 200
+    token_page: bytes | None = None  # what a proxy in front of the API answers instead, if set
 
     def _handle(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         self.calls.append((self.command, self.path, body, self.headers.get("Authorization")))
-        if self.path == "/auth/token":
+        if self.path == "/auth/token" and self.token_page is not None:
+            self._answer(200, self.token_page, "text/html")
+        elif self.path == "/auth/token":
             ok = body == {"username": "runbooks", "password": "s3cret"}
             self._answer(201 if ok else 401, {"access_token": "jwt-1"} if ok else {"detail": "Invalid credentials"})
+        elif self.patch_status == 204:
+            self._answer(204, b"")
         else:
             self._answer(self.patch_status, {"note": body.get("note")})
 
     do_POST = do_PATCH = _handle
 
-    def _answer(self, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
+    def _answer(self, status: int, payload: dict | bytes, content_type: str = "application/json") -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -48,7 +53,7 @@ class FakeApi(BaseHTTPRequestHandler):
 @pytest.fixture
 def api():
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeApi)
-    FakeApi.calls, FakeApi.patch_status = [], 200
+    FakeApi.calls, FakeApi.patch_status, FakeApi.token_page = [], 200, None
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -119,12 +124,41 @@ def test_fitted_note_is_never_longer_than_the_limit_and_keeps_short_notes(markdo
     assert fitted == markdown if len(markdown) <= NOTE_MAX_CHARS else fitted[:-1] == markdown[:NOTE_MAX_CHARS - 1]
 
 
+@pytest.mark.parametrize(("page", "extra", "message"), [
+    (b"<html>Sign in</html>", {}, "answered without 'access_token'"),  # a login proxy in front of the API
+    (b'{"token_type": "bearer"}', {}, "answered without 'access_token'"),
+])
+def test_a_token_answer_that_is_not_the_apis_is_a_run_note_error(monkeypatch, api, page, extra, message):
+    connect(monkeypatch, api, login="runbooks", password="s3cret", extra=extra)
+    FakeApi.token_page = page
+    with pytest.raises(RunNoteError, match=message):
+        set_run_note("d", "r", "n")
+
+
+def test_a_patch_answered_without_content_sets_the_note(monkeypatch, api):
+    connect(monkeypatch, api, extra={"token": "t"})
+    FakeApi.patch_status = 204
+    assert set_run_note("d", "r", "n") is True
+
+
+def test_an_extra_that_is_not_an_object_is_a_run_note_error(monkeypatch, api):
+    monkeypatch.setenv("AIRFLOW_CONN_AIRFLOW_API", json.dumps({"conn_type": "http", "host": api, "extra": "[1]"}))
+    with pytest.raises(RunNoteError, match="not a JSON object"):
+        set_run_note("d", "r", "n")
+    assert FakeApi.calls == []
+
+
 @pytest.mark.parametrize(("host", "port", "expected"), [
     (None, None, "http://127.0.0.1:8080"),
     ("", None, "http://127.0.0.1:8080"),
     ("airflow.internal", 8080, "http://airflow.internal:8080"),
     ("https://airflow.example.com/", None, "https://airflow.example.com"),
     ("http://10.0.0.5", 28080, "http://10.0.0.5:28080"),
+    ("airflow.internal/airflow", 8080, "http://airflow.internal:8080/airflow"),
+    ("airflow.internal:8080", 8080, "http://airflow.internal:8080"),
+    ("https://airflow.internal/", 8443, "https://airflow.internal:8443"),
+    ("::1", 8080, "http://[::1]:8080"),
+    ("http://[::1]:9090/x/", None, "http://[::1]:9090/x"),
 ])
 def test_api_base_url(host, port, expected):
     assert api_base_url(host, port, "http://127.0.0.1:8080/") == expected

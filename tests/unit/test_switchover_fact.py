@@ -81,3 +81,9 @@ def test_the_summary_gives_the_gap_from_pause_to_running_again():
     assert summary["cdc_gap_s"] == 12.5
     assert (summary["blue_checkpoint"], summary["new_position"], summary["drift"]) == (
         FACT["checkpoint"], FACT["position"], 0)
+
+
+@pytest.mark.parametrize("extra", [None, "pipeline deployment checkpoint position", ["pipeline"], 7])
+def test_a_fact_that_is_not_an_object_is_refused(extra):
+    with pytest.raises(InvalidSwitchoverFact, match="not an object"):
+        validate_fact(extra, "shop")

@@ -40,6 +40,25 @@ class TimesOutItself(BaseTrigger):
         yield  # an async generator
 
 
+class HangsInAThread(BaseTrigger):
+    """A trigger whose poll is a blocking call that hangs (an API call without an answer), run in a thread."""
+
+    def serialize(self):
+        return f"{__name__}.HangsInAThread", {}
+
+    async def run(self):
+        await asyncio.to_thread(time.sleep, 3)
+        yield TriggerEvent({"status": "success"})
+
+
+class SustainedFor(FiresAfter):
+    """A trigger that cannot fire before ``shortest_wait_s`` (as a latency that must stay low for a while)."""
+
+    @property
+    def shortest_wait_s(self) -> float:
+        return self.after_s
+
+
 class Step:
     """What wait_for needs of an operator: deferrable, defer_after_s, defer() and the resumed method."""
 
@@ -84,3 +103,16 @@ def test_run_inline_returns_none_when_the_limit_passes_first_and_the_event_other
 def test_a_trigger_that_fails_with_its_own_timeout_error_fails_the_wait_instead_of_deferring():
     with pytest.raises(TimeoutError, match="read timeout from the API"):
         wait_for(Step(True, 5), {}, TimesOutItself(), "resumed", {"started": 3})
+
+
+def test_the_inline_part_ends_on_time_even_while_a_poll_hangs_in_a_thread():
+    began = time.monotonic()
+    assert run_inline(HangsInAThread(), within_s=0.2) is None
+    assert time.monotonic() - began < 2  # not the 3 s of the hung call
+
+
+def test_a_trigger_that_cannot_fire_within_defer_after_s_defers_at_once():
+    began = time.monotonic()
+    deferred(lambda: wait_for(Step(True, 1.0), {}, SustainedFor(1.0), "resumed", {"started": 4}))
+    assert time.monotonic() - began < 0.5  # no inline second spent on a wait that cannot end in it
+    assert wait_for(Step(True, 1.0), {}, SustainedFor(0.05), "resumed", {"started": 5})["started"] == 5

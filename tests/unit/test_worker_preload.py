@@ -34,3 +34,12 @@ def test_sharing_is_idempotent_and_a_custom_data_path_keeps_its_own_loader(tmp_p
 def test_workers_import_the_preload_through_celerys_imports():
     assert "cdc_runbooks.worker_preload" in CELERY_CONFIG["imports"]
     assert CELERY_CONFIG["broker_url"]  # Airflow's default configuration, extended
+
+
+def test_sessions_do_not_grow_the_shared_loaders_search_paths():
+    shared = worker_preload.share_botocore_loader()
+    boto3.session.Session(region_name="us-east-1")
+    before = list(shared.search_paths)
+    for _ in range(50):
+        boto3.session.Session(region_name="us-east-1")
+    assert shared.search_paths == before

@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator, TriggerRule
 from cdc_runbooks.aws.records import publish_record, release_lock, write_record
 from cdc_runbooks.pipelines import get_pipeline
 from cdc_runbooks.refusal import Refusal, without_traceback
-from cdc_runbooks.run_note import AIRFLOW_API_CONN_ID, RunNoteError, set_run_note
+from cdc_runbooks.run_note import AIRFLOW_API_CONN_ID, set_run_note
 from cdc_runbooks.run_record import RunRecord, StepRecord
 from cdc_runbooks.step import FAILURE_KEY, run_started_at
 
@@ -50,7 +50,6 @@ class RecordRunOperator(BaseOperator):
         pipelines = [get_pipeline(name) for name in names]
         record = self._record(context, ", ".join(names))
         self.log.info("Summary:\n%s", record.summary_markdown())  # first in the log, for a person
-        self._set_note(record)
         self.log.info("Run record:\n%s", record.to_markdown())
         for bucket, conn_id in {(p.records_bucket, p.aws_conn_id) for p in pipelines if p.records_bucket}:
             write_record(record, bucket, conn_id)
@@ -61,6 +60,7 @@ class RecordRunOperator(BaseOperator):
             for pipeline in pipelines:
                 if release_lock(pipeline, record.dag_id, record.run_id):
                     self.log.info("Released %s for other runs of %s", pipeline.name, record.dag_id)
+        self._set_note(record)  # last: the record, the message and the lock never wait on it
         if record.failed_steps:
             failed = RunbookFailed(f"{record.dag_id} failed at {', '.join(record.failed_steps)}; the run record "
                                    f"lists what was done. See the runbook page for recovery.")
@@ -76,8 +76,8 @@ class RecordRunOperator(BaseOperator):
             else:
                 self.log.info("No connection %r: the run has no note; the summary above is the one to read",
                               self.note_conn_id)
-        except RunNoteError as error:
-            self.log.warning("The run's note was not set (the summary above stands): %s", error)
+        except Exception as error:  # whatever it is (RunNoteError or a bug): the run's outcome is its steps'
+            self.log.warning("The run's note was not set (the summary above stands): %r", error)
 
     def _record(self, context, pipeline: str) -> RunRecord:
         ti, dag_run = context["ti"], context["dag_run"]

@@ -34,11 +34,16 @@ def wait_for(operator, context, trigger: BaseTrigger, method_name: str, kwargs: 
 
     Without ``deferrable`` the trigger runs here to the end. With it, the trigger first runs here for up to the
     operator's ``defer_after_s`` seconds, and only a wait still going on then is handed to the triggerer (this
-    raises TaskDeferred; the trigger starts again there, with all its attempts): a deferral costs a
-    triggerer -> scheduler -> worker round trip of seconds, which a runbook step inside the CDC gap must not pay
-    for a wait that ends in seconds, while a wait of minutes still frees its worker slot."""
-    event = run_inline(trigger, within_s=getattr(operator, "defer_after_s", 0)) if operator.deferrable else \
-        run_inline(trigger)
+    raises TaskDeferred): a deferral costs a triggerer -> scheduler -> worker round trip of seconds, which a
+    runbook step inside the CDC gap must not pay for a wait that ends in seconds, while a wait of minutes still
+    frees its worker slot. The trigger starts again in the triggerer, with all its attempts and time: a deferred
+    wait can last up to ``defer_after_s`` longer than the trigger's own bound. A trigger that cannot fire sooner
+    than ``shortest_wait_s`` (e.g. a latency that must stay low for a minute) defers at once when that is not
+    shorter than ``defer_after_s``."""
+    inline_s = getattr(operator, "defer_after_s", 0)
+    if getattr(trigger, "shortest_wait_s", 0) >= inline_s:
+        inline_s = 0
+    event = run_inline(trigger, within_s=inline_s) if operator.deferrable else run_inline(trigger)
     if event is None:
         operator.defer(trigger=trigger, method_name=method_name, kwargs=kwargs)
     return getattr(operator, method_name)(context, event=event, **(kwargs or {}))
@@ -65,7 +70,14 @@ def run_inline(trigger: BaseTrigger, within_s: float | None = None) -> dict | No
             return None
         return waiting.result()
 
-    return asyncio.run(first_within())
+    # Not asyncio.run(): it waits for the thread of a poll still running (a hung API call) before returning, so
+    # the inline part would end when that call does, not at within_s. close() leaves that thread to finish alone.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(first_within())
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
 class AwsPollingTrigger(BaseTrigger):

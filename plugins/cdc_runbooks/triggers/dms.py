@@ -74,6 +74,11 @@ class CdcLatencyTrigger(AwsPollingTrigger):
         self.task_arn = task_arn
         self.give_up_rising_s = give_up_rising_s
 
+    @property
+    def shortest_wait_s(self) -> float:
+        """No success before the latency has stayed low for ``sustain_s`` (see ``wait_for``)."""
+        return float(self.sustain_s)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         window = LatencyWindow(self.max_latency_s, self.sustain_s)
         deadline = time.monotonic() + self.timeout_s
