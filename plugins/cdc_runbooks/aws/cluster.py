@@ -8,6 +8,7 @@ the endpoint and port from DescribeDBClusters at the moment it runs.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -119,7 +120,9 @@ def writer_binlog(conn_id: str, writer: ClusterWriter) -> WriterBinlog:
         files = {row[0]: int(row[1]) for row in cursor.fetchall()}
 
     def read(file: str, start: int) -> Iterator[BinlogEvent]:
-        with closing(hook.get_conn()) as conn, closing(conn.cursor()) as cursor:  # one connection per read
+        conn = hook.get_conn()  # one connection per read, closed when the read ends or is abandoned
+        try:
+            cursor = conn.cursor()
             while True:
                 try:
                     cursor.execute("SHOW BINLOG EVENTS IN %s FROM %s LIMIT %s", (file, start, BINLOG_PAGE))
@@ -132,5 +135,11 @@ def writer_binlog(conn_id: str, writer: ClusterWriter) -> WriterBinlog:
                 if len(rows) < BINLOG_PAGE:
                     return
                 start = int(rows[-1][4])
+        finally:
+            # A read abandoned in an exception's traceback is finalised by the garbage collector, which may have
+            # cleared what the driver's cleanup refers to: closing a read-only connection must never mask the
+            # read's own outcome.
+            with contextlib.suppress(Exception):
+                conn.close()
 
     return WriterBinlog(writer.instance, server_id, files, read)
