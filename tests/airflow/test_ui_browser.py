@@ -62,20 +62,31 @@ def _logged_in(browser: Browser, cluster: AirflowCluster) -> None:
     browser.set_cookie(cluster.url, "_token", response.json()["access_token"])
 
 
+DOCS_DIALOG = "[...document.querySelectorAll('[role=dialog]')].find(e => e.innerText.includes('Dag Documentation'))"
+
+
+def _docs_settled(browser: Browser) -> None:
+    """The docs dialog open and done growing: its opening animation scales it in, and a box read mid-way is
+    smaller than what the on-call sees."""
+    browser.wait_for(f"""(() => {{ const d = {DOCS_DIALOG};
+        return !!d && d.getAnimations({{subtree: true}}).every(a => a.playState !== 'running'); }})()""",
+                     30, "docs dialog settled")
+
+
 def _docs_layout(browser: Browser) -> dict:
     """The docs dialog's box, its body text size, its first heading's box, the window's inner size, and what sticks
     out of the dialog on the right (each element whose box passes its right edge, outside fenced code blocks,
     which scroll on their own): anything there makes the whole page scroll sideways and cuts every line."""
-    return browser.evaluate("""(() => {
-        const d = [...document.querySelectorAll('[role=dialog]')].find(e => e.innerText.includes('Dag Documentation'));
+    return browser.evaluate(f"""(() => {{
+        const d = {DOCS_DIALOG};
         const h = d.querySelector('h1, h2, h3');
         const right = d.getBoundingClientRect().right;
         const wide = [...d.querySelectorAll('*')].filter(e => !e.closest('pre')
-            && e.getBoundingClientRect().right > right + 1).map(e => ({tag: e.tagName,
-            width: Math.round(e.getBoundingClientRect().width), text: (e.innerText || '').slice(0, 80)}));
-        return {box: d.getBoundingClientRect().toJSON(), heading: h.getBoundingClientRect().toJSON(),
+            && e.getBoundingClientRect().right > right + 1).map(e => ({{tag: e.tagName,
+            width: Math.round(e.getBoundingClientRect().width), text: (e.innerText || '').slice(0, 80)}}));
+        return {{box: d.getBoundingClientRect().toJSON(), heading: h.getBoundingClientRect().toJSON(),
                 view: [window.innerWidth, window.innerHeight], wide: wide.slice(0, 10),
-                font: parseFloat(getComputedStyle(d.querySelector('p')).fontSize)}; })()""")
+                font: parseFloat(getComputedStyle(d.querySelector('p')).fontSize)}}; }})()""")
 
 
 def _read_docs(browser: Browser, cluster: AirflowCluster) -> None:
@@ -83,6 +94,7 @@ def _read_docs(browser: Browser, cluster: AirflowCluster) -> None:
     browser.click_text("Dag Docs", timeout=PAGE_TIMEOUT_S)
     browser.wait_for_text("Owner:", PAGE_TIMEOUT_S)
     browser.wait_for_text("Purpose", 10)
+    _docs_settled(browser)
     layout = _docs_layout(browser)
     browser.dump("1_dag_docs")
     box, heading, (width, height) = layout["box"], layout["heading"], layout["view"]
