@@ -23,7 +23,7 @@ from cdc_runbooks.operators.blue_green import (
     BlueGreenSwitchoverOperator,
     SwitchoverFailureBranchOperator,
 )
-from cdc_runbooks.operators.dms import DmsPauseTaskOperator, DmsRestartCdcOperator
+from cdc_runbooks.operators.dms import DmsDrainOldBlueOperator, DmsPauseTaskOperator, DmsRestartCdcOperator
 from cdc_runbooks.operators.pipeline_lock import ClaimPipelineOperator
 from cdc_runbooks.operators.resume_handoff import ConfirmCdcResumesOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
@@ -31,7 +31,8 @@ from cdc_runbooks.resume_handoff import published_fact, resume_dag_id, resume_ru
 from cdc_runbooks.runbook_docs import runbook_page
 
 STEPS = ("claim_pipeline", "preflight", "plan", "approve_switchover", "pause_dms_task", "switchover",
-         "on_switchover_failure", "resume_on_blue", "new_position", "verify_binlog_readiness", "hand_over_cdc",
+         "on_switchover_failure", "resume_on_blue", "drain_old_blue", "new_position", "verify_binlog_readiness",
+         "hand_over_cdc",
          "publish_switchover", "confirm_cdc_resumes")
 PIPELINE = "{{ params.pipeline }}"
 DEPLOYMENT = "{{ params.deployment_id }}"
@@ -92,6 +93,10 @@ with DAG(**runbook_dag_args(
     resume_on_blue = DmsRestartCdcOperator(
         task_id="resume_on_blue", pipeline_name=PIPELINE, dry_run=False, owner="data-platform",
         cdc_start_position="{{ ti.xcom_pull(task_ids='pause_dms_task')['recovery_checkpoint'] }}")
+    # The longest of the three steps after the switchover: first to start when worker slots are short.
+    drain = DmsDrainOldBlueOperator(
+        task_id="drain_old_blue", pipeline_name=PIPELINE, deployment_identifier=DEPLOYMENT, owner="data-platform",
+        checkpoint="{{ ti.xcom_pull(task_ids='pause_dms_task')['recovery_checkpoint'] }}", priority_weight=10)
     new_position = BlueGreenCoordinatesOperator(
         task_id="new_position", pipeline_name=PIPELINE, deployment_identifier=DEPLOYMENT,
         green_writer="{{ ti.xcom_pull(task_ids='preflight')['green_writer'] }}",
@@ -101,8 +106,8 @@ with DAG(**runbook_dag_args(
                                      cluster="{{ ti.xcom_pull(task_ids='preflight')['blue_cluster'] }}",
                                      role="new production")
 
-    # After new_position, verify and the hand-over, none failed and one succeeded: a cleared run's hand-over is
-    # skipped (its resume run exists) and the fact is still published; a dry run skips everything.
+    # After the drain, new_position, verify and the hand-over, none failed and one succeeded: a cleared run's
+    # hand-over is skipped (its resume run exists) and the fact is still published; a dry run skips everything.
     @task(outlets=[SWITCHOVER_COMPLETED], trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def publish_switchover(*, outlet_events, ti=None, params=None, dag_run=None) -> dict:
         """The fact the data platform resumes CDC from (asset event extra), checked before it is published."""
@@ -123,9 +128,10 @@ with DAG(**runbook_dag_args(
     claim >> preflight >> branch >> [approve, pause]
     published = publish_switchover()
     # The CDC gap is the time between the pause and the restart: each task started in it adds its start, and any
-    # other task running then takes CPU from it. So new_position and verify run side by side (neither needs the
-    # other) and the publication waits until the resume run has been triggered.
-    approve >> pause >> switchover >> [new_position, verify] >> hand_over >> published >> confirm >> record
-    [new_position, verify] >> published
+    # other task running then takes CPU from it. So the drain, new_position and verify run side by side (none
+    # needs another; the drain is the longest) and the publication waits until the resume run has been triggered.
+    after_switchover = [drain, new_position, verify]
+    approve >> pause >> switchover >> after_switchover >> hand_over >> published >> confirm >> record
+    after_switchover >> published
     hand_over >> confirm  # a cleared run's hand-over is skipped: publish and confirm all the same
     switchover >> on_switchover_failure >> resume_on_blue >> record

@@ -10,14 +10,14 @@ from airflow.sdk import DAG, TriggerRule, task
 
 from cdc_runbooks.assets import switchover_completed
 from cdc_runbooks.dag_params import runbook_dag_args
-from cdc_runbooks.operators.dms import DmsDrainOldBlueOperator, DmsRestartCdcOperator
+from cdc_runbooks.operators.dms import DmsRestartCdcOperator
 from cdc_runbooks.operators.reconcile import ReconcileOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
 from cdc_runbooks.pipelines import load_pipelines
 from cdc_runbooks.resume_handoff import RESUME_RUNBOOK, resume_dag_id, resume_fact
 from cdc_runbooks.runbook_docs import runbook_page
 
-STEPS = ("drain_old_blue", "restart_cdc", "read_switchover", "reconcile", "summarize")
+STEPS = ("restart_cdc", "read_switchover", "reconcile", "summarize")
 FACT = "{{{{ switchover_fact(dag_run.conf, inlet_events)['{}'] }}}}"
 
 for pipeline in sorted(load_pipelines()):
@@ -34,16 +34,14 @@ for pipeline in sorted(load_pipelines()):
 
         @task(inlets=[fact_asset], trigger_rule=TriggerRule.ALL_DONE)
         def read_switchover(*, inlet_events, dag_run=None, asset=fact_asset, pipeline=pipeline) -> dict:
-            """The switchover fact this run acted on, for the record (drain and restart read it themselves)."""
+            """The switchover fact this run acted on, for the record (the restart reads it itself)."""
             return resume_fact(dag_run.conf, inlet_events, pipeline=pipeline, asset=asset)
 
-        # Drain and restart render the fact themselves (FACT), so that while CDC is stopped no other task starts;
+        # The restart renders the fact itself (FACT), so that while CDC is stopped no other task starts;
         # read_switchover records it once the restart is over, whatever its outcome.
-        drain = DmsDrainOldBlueOperator(task_id="drain_old_blue", pipeline_name=pipeline, inlets=[fact_asset],
-                                        deployment_identifier=FACT.format("deployment"),
-                                        checkpoint=FACT.format("checkpoint"))
         restart = DmsRestartCdcOperator(task_id="restart_cdc", pipeline_name=pipeline, dry_run=False,
-                                        inlets=[fact_asset], cdc_start_position=FACT.format("position"))
+                                        inlets=[fact_asset], cdc_start_position=FACT.format("position"),
+                                        drained_to=FACT.format("old_blue_end"))
         reconcile = ReconcileOperator(task_id="reconcile", pipeline_name=pipeline, mode="checksum")
 
         @task
@@ -52,10 +50,9 @@ for pipeline in sorted(load_pipelines()):
             from cdc_runbooks.switchover_fact import SwitchoverFact
 
             fact = SwitchoverFact(**ti.xcom_pull(task_ids="read_switchover"))
-            return fact.summary(ti.xcom_pull(task_ids="drain_old_blue"), ti.xcom_pull(task_ids="restart_cdc"),
-                                ti.xcom_pull(task_ids="reconcile"))
+            return fact.summary(ti.xcom_pull(task_ids="restart_cdc"), ti.xcom_pull(task_ids="reconcile"))
 
         record = RecordRunOperator(task_id="record_run", pipeline_name=pipeline, step_ids=STEPS)
         fact = read_switchover()
-        drain >> restart >> [fact, reconcile]
+        restart >> [fact, reconcile]
         [fact, reconcile] >> summarize() >> record

@@ -98,6 +98,22 @@ def plan_restart(state: ReplicationTask, position: str | None, run_started: date
     raise DmsTaskStateError(f"refusing to restart: {state.describe()}; wait until it is stopped, ready or failed.")
 
 
+def require_drained(state: ReplicationTask, drained_to: BinlogPosition, run_started: datetime | None) -> None:
+    """Before CDC restarts on a new source after a switchover: the task must stand where the previous source was
+    drained to (its RecoveryCheckpoint is ``drained_to``, old blue's binlog end), the proof that nothing old blue
+    logged after the pause is left unapplied. A task this run has started since is its own earlier attempt (a
+    cleared restart), checked then. Refuses otherwise, before anything starts."""
+    if _since(state.start_date, run_started):
+        return
+    at = BinlogPosition.parse(state.recovery_checkpoint) if state.recovery_checkpoint else None
+    if at != drained_to:
+        raise DmsTaskStateError(
+            f"refusing to restart {state.identifier} on the new writer: its RecoveryCheckpoint "
+            f"{state.recovery_checkpoint} is not old blue's drained end {drained_to}, so what old blue logged after "
+            "the pause may not be in the warehouse. Did drain_old_blue (aurora_blue_green_switchover) finish? Clear "
+            "it there, or compare source and warehouse (cdc_reconcile) before deciding anything.")
+
+
 def plan_drain(pause_checkpoint: BinlogPosition, task_checkpoint: str | None, end: BinlogPosition) -> Action:
     """Draining old blue after a switchover starts from the task's own RecoveryCheckpoint, which must lie on old
     blue between the pause's checkpoint and old blue's binlog end: right after the pause it is that checkpoint; after

@@ -43,16 +43,17 @@ def why_resume_cannot_run(ti, pipeline: str) -> str | None:
     return None
 
 
-def published_fact(ti, params: dict, run_id: str, paused_task_id: str = "pause_dms_task",
-                   position_task_id: str = "new_position") -> dict:
-    """The switchover fact of a product run, from its pause and new-position steps' results, validated: the
-    asset event's extra (``publish_switchover``) and the resume run's conf (``hand_over_cdc``), computed by each
-    (both DAG macros and tasks call it) so that the hand-over need not wait for the publication."""
+def published_fact(ti, params: dict, run_id: str) -> dict:
+    """The switchover fact of a product run, from its ``pause_dms_task``, ``drain_old_blue`` and ``new_position``
+    results, validated: the asset event's extra (``publish_switchover``) and the resume run's conf
+    (``hand_over_cdc``), computed by each (both DAG macros and tasks call it) so that the hand-over need not wait
+    for the publication."""
     from cdc_runbooks.switchover_fact import SwitchoverFact
 
     return SwitchoverFact.from_steps(
         pipeline=params["pipeline"], deployment=params["deployment_id"], product_run_id=run_id,
-        paused=ti.xcom_pull(task_ids=paused_task_id), position=ti.xcom_pull(task_ids=position_task_id)).to_extra()
+        paused=ti.xcom_pull(task_ids="pause_dms_task"), drained=ti.xcom_pull(task_ids="drain_old_blue"),
+        position=ti.xcom_pull(task_ids="new_position")).to_extra()
 
 
 def resume_fact(conf: dict | None, inlet_events, *, pipeline: str, asset) -> dict:

@@ -23,13 +23,15 @@ class InvalidSwitchoverFact(Refusal, ValueError):
 @dataclass(frozen=True)
 class SwitchoverFact:
     """Production of ``pipeline`` switched over with ``deployment``; CDC, paused at ``checkpoint`` on blue at
-    ``paused_at``, resumes at ``position`` on green (found from ``position_source``).
+    ``paused_at`` and then drained on old blue up to its binlog end ``old_blue_end`` (the DMS task's
+    RecoveryCheckpoint once drained), resumes at ``position`` on green (found from ``position_source``).
 
     Constructing one validates it (:class:`InvalidSwitchoverFact`, a refusal, on a malformed value)."""
 
     pipeline: str
     deployment: str
     checkpoint: str
+    old_blue_end: str
     position: str
     position_source: str
     needs_reconciliation_attention: bool
@@ -40,6 +42,7 @@ class SwitchoverFact:
         identifiers.table_name(self.pipeline, "pipeline")
         identifiers.deployment_identifier(self.deployment, "deployment")
         BinlogPosition.parse(self.checkpoint, "checkpoint")
+        BinlogPosition.parse(self.old_blue_end, "old_blue_end")
         BinlogPosition.parse(self.position, "position")
         identifiers.iso_datetime(self.paused_at, "paused_at")
         if not isinstance(self.needs_reconciliation_attention, bool):
@@ -56,12 +59,13 @@ class SwitchoverFact:
         return tuple(field.name for field in fields(cls))
 
     @classmethod
-    def from_steps(cls, *, pipeline: str, deployment: str, paused: dict, position: dict,
+    def from_steps(cls, *, pipeline: str, deployment: str, paused: dict, drained: dict, position: dict,
                    product_run_id: str) -> SwitchoverFact:
-        """The fact of a switchover run from what its steps returned: the pause (``pause_dms_task``) and the new
-        position (``new_position``)."""
+        """The fact of a switchover run from what its steps returned: the pause (``pause_dms_task``), the drain of
+        old blue (``drain_old_blue``) and the new position (``new_position``)."""
         return cls(pipeline=pipeline, deployment=deployment, checkpoint=paused["recovery_checkpoint"],
-                   paused_at=paused["stopped_at"], position=position["position"], position_source=position["source"],
+                   old_blue_end=drained["drained_to"], paused_at=paused["stopped_at"], position=position["position"],
+                   position_source=position["source"],
                    needs_reconciliation_attention=position["needs_reconciliation_attention"],
                    product_run_id=product_run_id)
 
@@ -85,11 +89,11 @@ class SwitchoverFact:
         """The asset event's extra (JSON values only)."""
         return asdict(self)
 
-    def summary(self, drained: dict, restarted: dict, counts: dict) -> dict:
+    def summary(self, restarted: dict, counts: dict) -> dict:
         """What the on-call engineer reads first: positions, CDC gap, drift (from the resume run's
-        ``drain_old_blue``, ``restart_cdc`` and ``reconcile`` results)."""
+        ``restart_cdc`` and ``reconcile`` results)."""
         gap = datetime.fromisoformat(restarted["running_since"]) - datetime.fromisoformat(self.paused_at)
-        return {"blue_checkpoint": self.checkpoint, "old_blue_end": drained["old_blue_end"],
+        return {"blue_checkpoint": self.checkpoint, "old_blue_end": self.old_blue_end,
                 "new_position": self.position, "position_source": self.position_source,
                 "needs_reconciliation_attention": self.needs_reconciliation_attention,
                 "cdc_stopped_at": self.paused_at, "cdc_running_at": restarted["running_since"],

@@ -314,8 +314,10 @@ def test_coordinates_disagreeing_with_greens_binlog_refuse_before_cdc_restarts(e
             f"where its own writes begin at {estate.bluegreen.coordinates}"), product
         assert _step(product, "hand_over_cdc")["state"] == "upstream_failed" and estate.task()["Status"] == "stopped"
         paused = _step(product, "pause_dms_task")["result"]
+        drained = _step(product, "drain_old_blue")["result"]  # beside new_position: it drained all the same
         fact = {"pipeline": "shop", "deployment": estate.deployment_id, "checkpoint": paused["recovery_checkpoint"],
-                "paused_at": paused["stopped_at"], "position": str(estate.bluegreen.coordinates),
+                "old_blue_end": drained["drained_to"], "paused_at": paused["stopped_at"],
+                "position": str(estate.bluegreen.coordinates),
                 "position_source": "green's binlog (coordinates event refused)",
                 "needs_reconciliation_attention": True, "product_run_id": switched.run_id}
         resumed, data = run_dag(estate, RESUME, **fact)

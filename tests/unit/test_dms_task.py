@@ -22,6 +22,7 @@ from cdc_runbooks.dms_task import (
     plan_drain,
     plan_pause,
     plan_restart,
+    require_drained,
 )
 
 ARN = "arn:aws:dms:us-east-1:123456789012:task:ORDERSCDC7XQ"
@@ -422,3 +423,44 @@ def test_a_drain_never_starts_outside_the_pause_to_end_range(sequence, offset):
         assert not PAUSE <= task <= END
     else:
         assert PAUSE <= task <= END
+
+
+# --- require_drained: the restart after a switchover stands where old blue was drained to -----------------------
+
+def _stopped_at(checkpoint: str | None, started: datetime = BEFORE) -> ReplicationTask:
+    return ReplicationTask.from_api(api_task(RecoveryCheckpoint=checkpoint, ReplicationTaskStartDate=started))
+
+
+@pytest.mark.parametrize("checkpoint", [
+    "mysql-bin-changelog.000004:900",
+    "checkpoint:V1#1#mysql-bin-changelog.000004:900:-1:900:0:mysql-bin-changelog.000004:900#0#0#*#0#1",
+])
+def test_a_task_at_old_blues_drained_end_may_restart(checkpoint):
+    require_drained(_stopped_at(checkpoint), END, RUN_STARTED)
+
+
+@pytest.mark.parametrize("checkpoint", [
+    None,  # never recorded one
+    "mysql-bin-changelog.000003:400",  # the pause's: the drain did not run
+    "mysql-bin-changelog.000004:120",  # a drain round stopped short
+    "mysql-bin-changelog.000005:4",  # past old blue's end: CDC moved on
+    "mysql-bin.000004:900",  # the same offset in another binlog sequence
+])
+def test_a_task_not_at_old_blues_drained_end_is_refused(checkpoint):
+    with pytest.raises(DmsTaskStateError, match="is not old blue's drained end mysql-bin-changelog.000004:900"):
+        require_drained(_stopped_at(checkpoint), END, RUN_STARTED)
+
+
+def test_a_task_this_run_started_is_its_own_earlier_attempt():
+    require_drained(_stopped_at("mysql-bin-changelog.000007:4", started=AFTER), END, RUN_STARTED)
+
+
+@given(sequence=st.integers(1, 9), offset=st.integers(4, 2000), started=st.sampled_from([BEFORE, None]))
+def test_a_restart_after_a_switchover_never_starts_short_of_or_past_the_drained_end(sequence, offset, started):
+    at = BinlogPosition(f"mysql-bin-changelog.{sequence:06d}", offset)
+    try:
+        require_drained(_stopped_at(str(at), started), END, RUN_STARTED)
+    except DmsTaskStateError:
+        assert at != END
+    else:
+        assert at == END

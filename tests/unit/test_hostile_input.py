@@ -271,6 +271,9 @@ def _operators():
         "restart.cdc_start_time": (lambda v: DmsRestartCdcOperator(
             task_id="t", pipeline_name="shop", cdc_start_time=v, dry_run=False), "cdc_start_time",
             HOSTILE.filter(lambda v: bool(v))),
+        "restart.drained_to": (lambda v: DmsRestartCdcOperator(
+            task_id="t", pipeline_name="shop", cdc_start_position="mysql-bin-changelog.000001:4", drained_to=v,
+            dry_run=False), "drained_to", HOSTILE_POSITIONS.filter(lambda v: bool(v))),
         "drain.checkpoint": (lambda v: DmsDrainOldBlueOperator(
             task_id="t", pipeline_name="shop", deployment_identifier=deployment, checkpoint=v), "checkpoint",
             HOSTILE_POSITIONS),

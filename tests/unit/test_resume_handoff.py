@@ -13,6 +13,7 @@ from cdc_runbooks.switchover_fact import InvalidSwitchoverFact
 
 ASSET = "aurora_blue_green_switchover_completed.shop"
 PAUSED = {"recovery_checkpoint": FACT["checkpoint"], "stopped_at": FACT["paused_at"], "status": "stopped"}
+DRAINED = {"drained_to": FACT["old_blue_end"], "old_blue_end": FACT["old_blue_end"], "action": "act"}
 POSITION = {"position": FACT["position"], "source": "event", "needs_reconciliation_attention": False}
 
 
@@ -31,14 +32,14 @@ def test_ids():
     assert resume_run_id("manual__1") == "switchover__manual__1"
 
 
-def test_the_published_fact_comes_from_the_pause_and_new_position_results():
-    ti = Ti(pause_dms_task=PAUSED, new_position=POSITION)
+def test_the_published_fact_comes_from_the_pause_drain_and_new_position_results():
+    ti = Ti(pause_dms_task=PAUSED, drain_old_blue=DRAINED, new_position=POSITION)
     params = {"pipeline": "shop", "deployment_id": FACT["deployment"]}
     assert published_fact(ti, params, FACT["product_run_id"]) == FACT
 
 
 def test_a_published_fact_from_a_malformed_step_result_is_refused():
-    ti = Ti(pause_dms_task={**PAUSED, "recovery_checkpoint": "nowhere"}, new_position=POSITION)
+    ti = Ti(pause_dms_task={**PAUSED, "recovery_checkpoint": "nowhere"}, drain_old_blue=DRAINED, new_position=POSITION)
     with pytest.raises(ValueError, match="checkpoint"):
         published_fact(ti, {"pipeline": "shop", "deployment_id": FACT["deployment"]}, "r")
 

@@ -8,7 +8,8 @@ import pytest
 from cdc_runbooks.switchover_fact import InvalidSwitchoverFact, SwitchoverFact
 
 FACT = {"pipeline": "shop", "deployment": "bgd-0123456789abcdef", "checkpoint": "mysql-bin-changelog.000003:352",
-        "position": "mysql-bin-changelog.000004:4", "position_source": "event",
+        "old_blue_end": "mysql-bin-changelog.000003:9120", "position": "mysql-bin-changelog.000004:4",
+        "position_source": "event",
         "needs_reconciliation_attention": False, "paused_at": "2026-12-01T03:00:00+00:00",
         "product_run_id": "manual__2026-12-01T02:55:00+00:00"}
 
@@ -48,6 +49,7 @@ def test_a_huge_fact_is_not_echoed_whole():
     ("product_run_id", None, "product_run_id: None is not a name"),
     ("position", "mysql-bin-changelog.000004:4\n; DROP", "position: invalid binlog position"),
     ("checkpoint", 352, "checkpoint: invalid binlog position"),
+    ("old_blue_end", "mysql-bin-changelog.000003", "old_blue_end: invalid binlog position"),
 ])
 def test_a_fact_with_a_malformed_value_is_refused_before_anything_acts_on_it(key, value, message):
     with pytest.raises(ValueError, match=message):
@@ -62,6 +64,7 @@ def test_the_fact_built_from_the_switchover_steps_is_the_published_extra():
     fact = SwitchoverFact.from_steps(
         pipeline="shop", deployment=FACT["deployment"], product_run_id=FACT["product_run_id"],
         paused={"recovery_checkpoint": FACT["checkpoint"], "stopped_at": FACT["paused_at"], "status": "stopped"},
+        drained={"drained_to": FACT["old_blue_end"], "old_blue_end": FACT["old_blue_end"], "action": "act"},
         position={"position": FACT["position"], "source": "event", "needs_reconciliation_attention": False})
     assert fact.to_extra() == FACT
     assert SwitchoverFact.from_extra(fact.to_extra(), "shop") == fact
@@ -71,16 +74,17 @@ def test_a_switchover_step_result_that_is_malformed_is_refused_before_publishing
     with pytest.raises(ValueError, match="position: invalid binlog position"):
         SwitchoverFact.from_steps(pipeline="shop", deployment=FACT["deployment"], product_run_id="r",
                                   paused={"recovery_checkpoint": FACT["checkpoint"], "stopped_at": FACT["paused_at"]},
+                                  drained={"drained_to": FACT["old_blue_end"]},
                                   position={"position": "", "source": "event", "needs_reconciliation_attention": True})
 
 
 def test_the_summary_gives_the_gap_from_pause_to_running_again():
     fact = SwitchoverFact.from_extra(FACT, "shop")
-    summary = fact.summary({"old_blue_end": FACT["checkpoint"]}, {"running_since": "2026-12-01T03:00:12.5+00:00"},
+    summary = fact.summary({"running_since": "2026-12-01T03:00:12.5+00:00"},
                            {"drift": 0, "tables": {"orders": {"drift": 0}}})
     assert summary["cdc_gap_s"] == 12.5
-    assert (summary["blue_checkpoint"], summary["new_position"], summary["drift"]) == (
-        FACT["checkpoint"], FACT["position"], 0)
+    assert (summary["blue_checkpoint"], summary["old_blue_end"], summary["new_position"], summary["drift"]) == (
+        FACT["checkpoint"], FACT["old_blue_end"], FACT["position"], 0)
 
 
 @pytest.mark.parametrize("extra", [None, "pipeline deployment checkpoint position", ["pipeline"], 7])

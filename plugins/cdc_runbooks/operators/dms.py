@@ -38,6 +38,7 @@ from cdc_runbooks.dms_task import (
     plan_drain,
     plan_pause,
     plan_restart,
+    require_drained,
 )
 from cdc_runbooks.pipelines import Pipeline
 from cdc_runbooks.start_position import UnsafeStartPosition, check_on_writer, own_writes_begin
@@ -166,25 +167,32 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
 
     :param cdc_start_position: ``file:position`` or a DMS checkpoint; exclusive with cdc_start_time.
     :param cdc_start_time: ISO timestamp, only when explicitly wanted (DMS maps it to a position itself).
+    :param drained_to: after a switchover, old blue's drained end (the fact's ``old_blue_end``): the task's
+        RecoveryCheckpoint must be there before it starts (:func:`cdc_runbooks.dms_task.require_drained`).
     :param dry_run: check everything, log exactly the call it would make, change nothing (default True).
     """
 
-    template_fields: Sequence[str] = ("pipeline_name", "cdc_start_position", "cdc_start_time", "dry_run",
-                                      "max_latency_s", "sustain_s")
+    template_fields: Sequence[str] = ("pipeline_name", "cdc_start_position", "cdc_start_time", "drained_to",
+                                      "dry_run", "max_latency_s", "sustain_s")
 
     def __init__(self, *, cdc_start_position: str | None = None, cdc_start_time: str | None = None,
-                 dry_run: bool = True, **kwargs) -> None:
+                 drained_to: str | None = None, dry_run: bool = True, **kwargs) -> None:
         super().__init__(dry_run=dry_run, **kwargs)
         self.cdc_start_position = cdc_start_position
         self.cdc_start_time = cdc_start_time
+        self.drained_to = drained_to
 
     @records_failure
     def execute(self, context) -> dict:
         pipeline = self.pipeline
         start = self._start_arguments()
+        drained_to = BinlogPosition.parse(self.drained_to, "drained_to") if self.drained_to else None
         state = task_state(pipeline.aws_conn_id, pipeline.dms_task_arn)
-        action = plan_restart(state, start.get("CdcStartPosition"), run_started_at(context))
+        run_started = run_started_at(context)
+        action = plan_restart(state, start.get("CdcStartPosition"), run_started)
         if action is Action.ACT:
+            if drained_to is not None:
+                require_drained(state, drained_to, run_started)
             self._check_start(pipeline, start)
         call = {"ReplicationTaskArn": state.arn, "StartReplicationTaskType": "start-replication", **start}
         if self.dry_run:
