@@ -96,7 +96,8 @@ with DAG(**runbook_dag_args(
     # The longest of the three steps after the switchover: first to start when worker slots are short.
     drain = DmsDrainOldBlueOperator(
         task_id="drain_old_blue", pipeline_name=PIPELINE, deployment_identifier=DEPLOYMENT, owner="data-platform",
-        checkpoint="{{ ti.xcom_pull(task_ids='pause_dms_task')['recovery_checkpoint'] }}", priority_weight=10)
+        checkpoint="{{ ti.xcom_pull(task_ids='pause_dms_task')['recovery_checkpoint'] }}",
+        resume_dag_id=resume_dag_id(PIPELINE), resume_run_id=resume_run_id("{{ run_id }}"), priority_weight=10)
     new_position = BlueGreenCoordinatesOperator(
         task_id="new_position", pipeline_name=PIPELINE, deployment_identifier=DEPLOYMENT,
         green_writer="{{ ti.xcom_pull(task_ids='preflight')['green_writer'] }}",

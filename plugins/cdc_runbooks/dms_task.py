@@ -98,12 +98,14 @@ def plan_restart(state: ReplicationTask, position: str | None, run_started: date
     raise DmsTaskStateError(f"refusing to restart: {state.describe()}; wait until it is stopped, ready or failed.")
 
 
-def require_drained(state: ReplicationTask, drained_to: BinlogPosition, run_started: datetime | None) -> None:
-    """Before CDC restarts on a new source after a switchover: the task must stand where the previous source was
-    drained to (its RecoveryCheckpoint is ``drained_to``, old blue's binlog end), the proof that nothing old blue
-    logged after the pause is left unapplied. A task this run has started since is its own earlier attempt (a
-    cleared restart), checked then. Refuses otherwise, before anything starts."""
-    if _since(state.start_date, run_started):
+def require_drained(state: ReplicationTask, drained_to: BinlogPosition, position: str,
+                    run_started: datetime | None) -> None:
+    """Before CDC restarts on a new source from ``position`` after a switchover: the task must stand where the
+    previous source was drained to (its RecoveryCheckpoint is ``drained_to``, old blue's binlog end), the proof
+    that nothing old blue logged after the pause is left unapplied. Only a start of this run from ``position``
+    itself is the restart's own earlier attempt (a cleared restart), checked then; any other start since (a drain
+    round cleared meanwhile, another run) is not. Refuses otherwise, before anything starts."""
+    if _since(state.start_date, run_started) and state.cdc_start_position == position:
         return
     at = BinlogPosition.parse(state.recovery_checkpoint) if state.recovery_checkpoint else None
     if at != drained_to:
@@ -112,6 +114,15 @@ def require_drained(state: ReplicationTask, drained_to: BinlogPosition, run_star
             f"{state.recovery_checkpoint} is not old blue's drained end {drained_to}, so what old blue logged after "
             "the pause may not be in the warehouse. Did drain_old_blue (aurora_blue_green_switchover) finish? Clear "
             "it there, or compare source and warehouse (cdc_reconcile) before deciding anything.")
+
+
+def names_endpoint(endpoint: dict, server: str, port: int) -> bool:
+    """Whether a DMS endpoint (a DescribeEndpoints entry) names ``server``:``port``; DNS names compare without case
+    or a trailing dot."""
+    def host(name) -> str:
+        return str(name or "").rstrip(".").lower()
+
+    return host(endpoint.get("ServerName")) == host(server) and str(endpoint.get("Port")) == str(port)
 
 
 def plan_drain(pause_checkpoint: BinlogPosition, task_checkpoint: str | None, end: BinlogPosition) -> Action:

@@ -327,3 +327,40 @@ def test_coordinates_disagreeing_with_greens_binlog_refuse_before_cdc_restarts(e
     assert resumed.state == "success", data
     assert row.recovered(estate, f"{run_outcome(product)}; resume with green's binlog position: "
                                  f"{run_outcome(data)}") == 0
+
+
+def _source_endpoint(estate) -> tuple[str, int]:
+    arn = estate.task()["SourceEndpointArn"]
+    found = estate.aws.client("dms").describe_endpoints(Filters=[{"Name": "endpoint-arn", "Values": [arn]}])
+    return found["Endpoints"][0]["ServerName"], int(found["Endpoints"][0]["Port"])
+
+
+def test_a_drain_whose_endpoint_restore_failed_once_leaves_cdc_reading_production(estate, run_dag, monkeypatch):
+    """ModifyEndpoint back to production throttled once at the end of the drain's rounds: the step's automatic
+    retry finds old blue drained and adopts, pointing the endpoint at production all the same; the resume run
+    restarts CDC there, drift 0."""
+    from botocore.exceptions import ClientError
+
+    from cdc_runbooks.operators import dms as dms_ops
+
+    production, restore = _source_endpoint(estate), dms_ops.point_endpoint
+    throttled = []
+
+    def throttled_once(conn_id, endpoint_arn, server, port):
+        if (server, int(port)) == production and not throttled:
+            throttled.append(port)
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "ModifyEndpoint")
+        return restore(conn_id, endpoint_arn, server, port)
+
+    monkeypatch.setattr(dms_ops, "point_endpoint", throttled_once)
+    traffic = estate.traffic().start()
+    try:
+        switched, product = _switch(estate, run_dag, pre_approved=True)
+        after_product_run = _source_endpoint(estate)
+        resumed, data = run_dag.triggered(estate, RESUME, f"switchover__{switched.run_id}")
+    finally:
+        traffic.stop()
+
+    assert throttled and _step(product, "drain_old_blue")["result"]["action"] == "adopt", product
+    assert switched.state == "success" and after_product_run == production, (after_product_run, production)
+    assert resumed.state == "success" and _step(data, "summarize")["result"]["drift"] == 0, data

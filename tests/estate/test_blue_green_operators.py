@@ -52,7 +52,8 @@ def test_cdc_moves_from_blue_to_green_under_traffic_with_nothing_lost(hooks_reac
                                           deployment_identifier=estate.deployment_id,
                                           checkpoint=paused["recovery_checkpoint"]).execute({})
         restarted = DmsRestartCdcOperator(task_id="restart", pipeline_name="shop", dry_run=False,
-                                          cdc_start_position=coordinates["position"]).execute({})
+                                          cdc_start_position=coordinates["position"],
+                                          drained_to=drained["drained_to"]).execute({})
     finally:
         traffic.stop()
 

@@ -19,6 +19,7 @@ from cdc_runbooks.dms_task import (
     RESTARTABLE,
     DmsTaskStateError,
     ReplicationTask,
+    names_endpoint,
     plan_drain,
     plan_pause,
     plan_restart,
@@ -427,8 +428,12 @@ def test_a_drain_never_starts_outside_the_pause_to_end_range(sequence, offset):
 
 # --- require_drained: the restart after a switchover stands where old blue was drained to -----------------------
 
-def _stopped_at(checkpoint: str | None, started: datetime = BEFORE) -> ReplicationTask:
-    return ReplicationTask.from_api(api_task(RecoveryCheckpoint=checkpoint, ReplicationTaskStartDate=started))
+GREEN = "mysql-bin-changelog.000004:120"  # green's coordinates: old blue's file name, another server
+
+
+def _stopped_at(checkpoint: str | None, started: datetime | None = BEFORE, start_position: str | None = None):
+    return ReplicationTask.from_api(api_task(RecoveryCheckpoint=checkpoint, ReplicationTaskStartDate=started,
+                                             CdcStartPosition=start_position))
 
 
 @pytest.mark.parametrize("checkpoint", [
@@ -436,7 +441,7 @@ def _stopped_at(checkpoint: str | None, started: datetime = BEFORE) -> Replicati
     "checkpoint:V1#1#mysql-bin-changelog.000004:900:-1:900:0:mysql-bin-changelog.000004:900#0#0#*#0#1",
 ])
 def test_a_task_at_old_blues_drained_end_may_restart(checkpoint):
-    require_drained(_stopped_at(checkpoint), END, RUN_STARTED)
+    require_drained(_stopped_at(checkpoint), END, GREEN, RUN_STARTED)
 
 
 @pytest.mark.parametrize("checkpoint", [
@@ -448,19 +453,38 @@ def test_a_task_at_old_blues_drained_end_may_restart(checkpoint):
 ])
 def test_a_task_not_at_old_blues_drained_end_is_refused(checkpoint):
     with pytest.raises(DmsTaskStateError, match="is not old blue's drained end mysql-bin-changelog.000004:900"):
-        require_drained(_stopped_at(checkpoint), END, RUN_STARTED)
+        require_drained(_stopped_at(checkpoint), END, GREEN, RUN_STARTED)
 
 
-def test_a_task_this_run_started_is_its_own_earlier_attempt():
-    require_drained(_stopped_at("mysql-bin-changelog.000007:4", started=AFTER), END, RUN_STARTED)
+def test_only_this_runs_start_from_the_restart_position_is_its_own_earlier_attempt():
+    require_drained(_stopped_at("mysql-bin-changelog.000007:4", AFTER, GREEN), END, GREEN, RUN_STARTED)
+    with pytest.raises(DmsTaskStateError):  # a drain round cleared after this run began: not the restart's
+        require_drained(_stopped_at("mysql-bin-changelog.000004:600", AFTER, "mysql-bin-changelog.000004:300"),
+                        END, GREEN, RUN_STARTED)
 
 
-@given(sequence=st.integers(1, 9), offset=st.integers(4, 2000), started=st.sampled_from([BEFORE, None]))
-def test_a_restart_after_a_switchover_never_starts_short_of_or_past_the_drained_end(sequence, offset, started):
+@given(sequence=st.integers(1, 9), offset=st.integers(4, 2000), started=st.sampled_from([BEFORE, AFTER, None]),
+       start_position=st.sampled_from([None, GREEN, "mysql-bin-changelog.000003:400"]))
+def test_a_restart_never_starts_short_of_or_past_the_drained_end_unless_it_is_its_own_retry(
+        sequence, offset, started, start_position):
     at = BinlogPosition(f"mysql-bin-changelog.{sequence:06d}", offset)
+    own_retry = started == AFTER and start_position == GREEN
     try:
-        require_drained(_stopped_at(str(at), started), END, RUN_STARTED)
+        require_drained(_stopped_at(str(at), started, start_position), END, GREEN, RUN_STARTED)
     except DmsTaskStateError:
-        assert at != END
+        assert at != END and not own_retry
     else:
-        assert at == END
+        assert at == END or own_retry
+
+
+# --- names_endpoint -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("endpoint", "named"), [
+    ({"ServerName": "prod.cluster-xyz.rds.amazonaws.com", "Port": 3306}, True),
+    ({"ServerName": "PROD.cluster-xyz.rds.amazonaws.com.", "Port": 3306}, True),
+    ({"ServerName": "prod.cluster-xyz.rds.amazonaws.com", "Port": 3307}, False),
+    ({"ServerName": "prod-old1.cluster-xyz.rds.amazonaws.com", "Port": 3306}, False),
+    ({"ServerName": None, "Port": None}, False),
+])
+def test_an_endpoint_names_a_server_without_case_or_trailing_dot(endpoint, named):
+    assert names_endpoint(endpoint, "prod.cluster-xyz.rds.amazonaws.com", 3306) is named

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from cdc_runbooks import identifiers
 from cdc_runbooks.action import Action
 from cdc_runbooks.aws.blue_green import deployment_state
-from cdc_runbooks.aws.cluster import binlog_end, describe_cluster, describe_writer, writer_binlog
+from cdc_runbooks.aws.cluster import ClusterWriter, binlog_end, describe_cluster, describe_writer, writer_binlog
 from cdc_runbooks.aws.dms import (
     describe_endpoint,
     latency_dimensions,
@@ -35,6 +35,7 @@ from cdc_runbooks.dms_task import (
     RESTARTABLE,
     DmsTaskStateError,
     ReplicationTask,
+    names_endpoint,
     plan_drain,
     plan_pause,
     plan_restart,
@@ -191,9 +192,11 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
         run_started = run_started_at(context)
         action = plan_restart(state, start.get("CdcStartPosition"), run_started)
         if action is Action.ACT:
+            writer = describe_writer(pipeline.aws_conn_id, pipeline.source_cluster)
             if drained_to is not None:
-                require_drained(state, drained_to, run_started)
-            self._check_start(pipeline, start)
+                require_drained(state, drained_to, start["CdcStartPosition"], run_started)
+                self._require_source_is(writer, state)
+            self._check_start(pipeline, writer, start)
         call = {"ReplicationTaskArn": state.arn, "StartReplicationTaskType": "start-replication", **start}
         if self.dry_run:
             self.log.info("DRY RUN: %s. Checks passed. Would call StartReplicationTask(%s), then wait for "
@@ -238,12 +241,22 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
             return {"CdcStartPosition": str(BinlogPosition.parse(self.cdc_start_position, "cdc_start_position"))}
         return {"CdcStartTime": identifiers.iso_datetime(self.cdc_start_time, "cdc_start_time")}
 
-    def _check_start(self, pipeline: Pipeline, start: dict) -> None:
+    def _require_source_is(self, writer: ClusterWriter, state: ReplicationTask) -> None:
+        """After a switchover: refuse unless the task's source endpoint names the writer's cluster endpoint (a drain
+        of old blue that never pointed it back would have DMS read old blue from green's coordinates)."""
+        source = describe_endpoint(self.pipeline.aws_conn_id, state.source_endpoint_arn)
+        if not names_endpoint(source, writer.endpoint, writer.port):
+            raise DmsTaskStateError(
+                f"refusing to restart {state.identifier} on {writer.cluster}: its source endpoint names "
+                f"{source['ServerName']}:{source['Port']}, not the cluster endpoint {writer.endpoint}:{writer.port}. "
+                "Was a drain of old blue interrupted? Clear drain_old_blue in the switchover run (it points the "
+                "endpoint at production on every path), or point it there (ModifyEndpoint), then clear this step.")
+
+    def _check_start(self, pipeline: Pipeline, writer: ClusterWriter, start: dict) -> None:
         """Refuse a position that is not a transaction start in the current writer's binlog followed only by the
         writer's own events (see :mod:`cdc_runbooks.start_position`); refuse a start time on a writer whose binlog
         holds history replicated from another server (DMS would map the time into it and re-apply its
         transactions)."""
-        writer = describe_writer(pipeline.aws_conn_id, pipeline.source_cluster)
         binlog = writer_binlog(pipeline.source_conn_id, writer)
         if "CdcStartPosition" in start:
             position = BinlogPosition.parse(start["CdcStartPosition"])
@@ -265,48 +278,78 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
     after the pause checkpoint, and before green's coordinates in green's. This step points the task's source
     endpoint at old blue (``<cluster>-old1``, read-only now; ModifyEndpoint), runs CDC there from the pause
     checkpoint until the task's RecoveryCheckpoint is old blue's binlog end (start, stop once running, resume
-    from the new checkpoint while short), and points the endpoint back (always, also on failure). Nothing to do
-    when the checkpoint is already the end.
+    from the new checkpoint while short), and points the endpoint at production's cluster endpoint again on
+    every path: after the rounds (also on failure) and when there is nothing to drain (an attempt lost mid-drain
+    left it at old blue). Nothing to drain when the checkpoint is already the end.
     It runs inline (not deferrable): the endpoint must be restored in the same process.
+
+    Refuses, before anything changes, once the resume run it hands CDC to has begun (``resume_dag_id`` /
+    ``resume_run_id``: CDC may have run on green since, and green's positions can share old blue's file names),
+    and while the task runs.
 
     :param deployment_identifier: the switched-over deployment (its Source names old blue).
     :param checkpoint: the RecoveryCheckpoint recorded by the pause.
+    :param resume_dag_id: the DAG whose run restarts CDC on green after this drain.
+    :param resume_run_id: that run's id.
     :param drain_rounds: start/stop rounds on old blue before giving up short of its binlog end.
     """
 
-    template_fields: Sequence[str] = ("pipeline_name", "deployment_identifier", "checkpoint")
+    template_fields: Sequence[str] = ("pipeline_name", "deployment_identifier", "checkpoint", "resume_dag_id",
+                                      "resume_run_id")
 
-    def __init__(self, *, deployment_identifier: str, checkpoint: str, drain_rounds: int = 5, **kwargs) -> None:
+    def __init__(self, *, deployment_identifier: str, checkpoint: str, resume_dag_id: str | None = None,
+                 resume_run_id: str | None = None, drain_rounds: int = 5, **kwargs) -> None:
         super().__init__(deferrable=False, **kwargs)
         self.deployment_identifier = deployment_identifier
         self.checkpoint = checkpoint
+        self.resume_dag_id = resume_dag_id
+        self.resume_run_id = resume_run_id
         self.drain_rounds = drain_rounds
 
     @records_failure
     def execute(self, context) -> dict:
         pipeline = self.pipeline
         checkpoint = BinlogPosition.parse(self.checkpoint, "checkpoint")
+        self._require_not_resumed(context)
         state = task_state(pipeline.aws_conn_id, pipeline.dms_task_arn)
         if state.status not in RESTARTABLE:
-            raise DmsTaskStateError(f"refusing to drain old blue: {state.describe()}; pause it first")
+            raise DmsTaskStateError(
+                f"refusing to drain old blue: {state.describe()}. A running task reads production: if CDC was "
+                "resumed after this switchover, old blue was drained then and there is nothing to do here; never "
+                "pause production CDC to drain again (it would re-apply old blue's tail over newer changes).")
         old_blue = self._old_blue(pipeline)
+        production = describe_writer(pipeline.aws_conn_id, pipeline.source_cluster)
         check_on_writer(checkpoint, writer_binlog(pipeline.source_conn_id, old_blue))  # the pause's, on old blue
         end = binlog_end(pipeline.source_conn_id, old_blue)
         result = {"task": state.arn, "old_blue": old_blue.cluster, "checkpoint": str(checkpoint),
                   "old_blue_end": str(end)}
         if plan_drain(checkpoint, state.recovery_checkpoint, end) is Action.ADOPT:
             self.log.info("Nothing to drain: the task's checkpoint is old blue's binlog end %s", end)
+            self._point(pipeline, state.source_endpoint_arn, production.endpoint, production.port)
             return {**result, "action": Action.ADOPT.value, "drained_to": str(end)}
         checkpoint = BinlogPosition.parse(state.recovery_checkpoint)  # where the last round stopped, if any
-        source = describe_endpoint(pipeline.aws_conn_id, state.source_endpoint_arn)
-        self._point(pipeline, source["EndpointArn"], old_blue.endpoint, old_blue.port)
+        self._point(pipeline, state.source_endpoint_arn, old_blue.endpoint, old_blue.port)
         try:
             drained_to = self._apply_until_stopped(pipeline, state, checkpoint, end)
         finally:
-            self._point(pipeline, source["EndpointArn"], source["ServerName"], source["Port"])
+            self._point(pipeline, state.source_endpoint_arn, production.endpoint, production.port)
         if drained_to != end:
             raise DmsTaskFailed(f"drained old blue to {drained_to}, but its binlog ends at {end}: rows are missing")
         return {**result, "action": Action.ACT.value, "drained_to": str(drained_to)}
+
+    def _require_not_resumed(self, context) -> None:
+        """Refuse once the resume run exists in any state but queued (a missing run counts as not begun; an error
+        asking refuses)."""
+        if not self.resume_run_id:
+            return
+        begun = context["ti"].get_dr_count(dag_id=self.resume_dag_id, run_ids=[self.resume_run_id],
+                                states=["running", "success", "failed"])
+        if begun:
+            raise DmsTaskStateError(
+                f"refusing to drain old blue: CDC was handed over already (run {self.resume_run_id} of "
+                f"{self.resume_dag_id} has begun), so it may have run on green since, and draining again would "
+                "re-apply old blue's tail over newer changes. Nothing to do here; if that run failed, follow its "
+                "runbook.")
 
     def _old_blue(self, pipeline: Pipeline):
         deployment = deployment_state(pipeline.aws_conn_id, self.deployment_identifier)
