@@ -32,8 +32,7 @@ from cdc_runbooks.runbook_docs import runbook_page
 
 STEPS = ("claim_pipeline", "preflight", "plan", "approve_switchover", "pause_dms_task", "switchover",
          "on_switchover_failure", "resume_on_blue", "drain_old_blue", "new_position", "verify_binlog_readiness",
-         "hand_over_cdc",
-         "publish_switchover", "confirm_cdc_resumes")
+         "hand_over_cdc", "publish_switchover", "confirm_cdc_resumes")
 PIPELINE = "{{ params.pipeline }}"
 DEPLOYMENT = "{{ params.deployment_id }}"
 

@@ -192,9 +192,10 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
         run_started = run_started_at(context)
         action = plan_restart(state, start.get("CdcStartPosition"), run_started)
         if action is Action.ACT:
+            if drained_to is not None:  # pure: refused before any other call
+                require_drained(state, drained_to, start["CdcStartPosition"], run_started)
             writer = describe_writer(pipeline.aws_conn_id, pipeline.source_cluster)
             if drained_to is not None:
-                require_drained(state, drained_to, start["CdcStartPosition"], run_started)
                 self._require_source_is(writer, state)
             self._check_start(pipeline, writer, start)
         call = {"ReplicationTaskArn": state.arn, "StartReplicationTaskType": "start-replication", **start}
@@ -343,7 +344,7 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
         if not self.resume_run_id:
             return
         begun = context["ti"].get_dr_count(dag_id=self.resume_dag_id, run_ids=[self.resume_run_id],
-                                states=["running", "success", "failed"])
+                                           states=["running", "success", "failed"])
         if begun:
             raise DmsTaskStateError(
                 f"refusing to drain old blue: CDC was handed over already (run {self.resume_run_id} of "
