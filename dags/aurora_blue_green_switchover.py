@@ -128,10 +128,13 @@ with DAG(**runbook_dag_args(
     claim >> preflight >> branch >> [approve, pause]
     published = publish_switchover()
     # The CDC gap is the time between the pause and the restart: each task started in it adds its start, and any
-    # other task running then takes CPU from it. So the drain, new_position and verify run side by side (none
-    # needs another; the drain is the longest) and the publication waits until the resume run has been triggered.
+    # other task running then takes CPU from it. So the drain (the longest: its checks come before its first DMS
+    # call) runs beside new_position then verify, which start one at a time; the publication waits until the
+    # resume run has been triggered.
     after_switchover = [drain, new_position, verify]
-    approve >> pause >> switchover >> after_switchover >> hand_over >> published >> confirm >> record
+    approve >> pause >> switchover >> [drain, new_position]
+    new_position >> verify
+    [drain, verify] >> hand_over >> published >> confirm >> record
     after_switchover >> published
     hand_over >> confirm  # a cleared run's hand-over is skipped: publish and confirm all the same
     switchover >> on_switchover_failure >> resume_on_blue >> record

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 
 from airflow.providers.amazon.aws.hooks.dms import DmsTaskState
 from botocore.exceptions import ClientError
@@ -41,6 +42,7 @@ from cdc_runbooks.dms_task import (
     plan_restart,
     require_drained,
 )
+from cdc_runbooks.lookups import look_up_together
 from cdc_runbooks.pipelines import Pipeline
 from cdc_runbooks.start_position import UnsafeStartPosition, check_on_writer, own_writes_begin
 from cdc_runbooks.step import WaitingStepOperator, records_failure, run_started_at
@@ -312,16 +314,13 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
         pipeline = self.pipeline
         checkpoint = BinlogPosition.parse(self.checkpoint, "checkpoint")
         self._require_not_resumed(context)
-        state = task_state(pipeline.aws_conn_id, pipeline.dms_task_arn)
-        if state.status not in RESTARTABLE:
-            raise DmsTaskStateError(
-                f"refusing to drain old blue: {state.describe()}. A running task reads production: if CDC was "
-                "resumed after this switchover, old blue was drained then and there is nothing to do here; never "
-                "pause production CDC to drain again (it would re-apply old blue's tail over newer changes).")
-        old_blue = self._old_blue(pipeline)
-        production = describe_writer(pipeline.aws_conn_id, pipeline.source_cluster)
-        check_on_writer(checkpoint, writer_binlog(pipeline.source_conn_id, old_blue))  # the pause's, on old blue
-        end = binlog_end(pipeline.source_conn_id, old_blue)
+        # Read side by side while CDC is stopped; a refusal is the same whichever answers first (look_up_together).
+        state, old_blue, production = look_up_together(
+            partial(self._stopped_task, pipeline), partial(self._old_blue, pipeline),
+            partial(describe_writer, pipeline.aws_conn_id, pipeline.source_cluster))
+        _, end = look_up_together(  # the pause's checkpoint, on old blue; old blue's end
+            partial(self._check_on, pipeline, old_blue, checkpoint),
+            partial(binlog_end, pipeline.source_conn_id, old_blue))
         result = {"task": state.arn, "old_blue": old_blue.cluster, "checkpoint": str(checkpoint),
                   "old_blue_end": str(end)}
         if plan_drain(checkpoint, state.recovery_checkpoint, end) is Action.ADOPT:
@@ -351,6 +350,20 @@ class DmsDrainOldBlueOperator(_DmsCdcOperator):
                 f"{self.resume_dag_id} has begun), so it may have run on green since, and draining again would "
                 "re-apply old blue's tail over newer changes. Nothing to do here; if that run failed, follow its "
                 "runbook.")
+
+    @staticmethod
+    def _stopped_task(pipeline: Pipeline) -> ReplicationTask:
+        state = task_state(pipeline.aws_conn_id, pipeline.dms_task_arn)
+        if state.status not in RESTARTABLE:
+            raise DmsTaskStateError(
+                f"refusing to drain old blue: {state.describe()}. A running task reads production: if CDC was "
+                "resumed after this switchover, old blue was drained then and there is nothing to do here; never "
+                "pause production CDC to drain again (it would re-apply old blue's tail over newer changes).")
+        return state
+
+    @staticmethod
+    def _check_on(pipeline: Pipeline, writer: ClusterWriter, position: BinlogPosition) -> None:
+        check_on_writer(position, writer_binlog(pipeline.source_conn_id, writer))
 
     def _old_blue(self, pipeline: Pipeline):
         deployment = deployment_state(pipeline.aws_conn_id, self.deployment_identifier)
