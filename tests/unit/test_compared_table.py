@@ -11,7 +11,7 @@ from cdc_runbooks.reconcile.row_checksum import (
     COLUMNS_SQL,
     CONCAT_PROBE_SQL,
     GROUP_CONCAT_MAX_LEN,
-    PRIMARY_KEY_SQL,
+    UNIQUE_KEYS_SQL,
     ConcatLimit,
     Dialect,
     Fingerprint,
@@ -28,14 +28,14 @@ class FakeDatabase:
     """Answers only information-schema queries (with parameters), the version and the group_concat_max_len
     probe (``honours`` the statement's limit, else MySQL's default 1024); records every statement."""
 
-    def __init__(self, columns, primary_key=("id",), version="10.11.19-MariaDB", honours=True) -> None:
-        self.columns, self.primary_key, self.statements = columns, primary_key, []
+    def __init__(self, columns, primary_key=("id",), version="10.11.19-MariaDB", honours=True, unique=()) -> None:
+        self.columns, self.primary_key, self.unique, self.statements = columns, primary_key, list(unique), []
         self.version, self.honours = version, honours
 
     def run(self, sql, params):
         self.statements.append((sql, params))
-        if sql == PRIMARY_KEY_SQL:
-            return [(k,) for k in self.primary_key]
+        if sql == UNIQUE_KEYS_SQL:
+            return [("PRIMARY", k) for k in self.primary_key] + self.unique
         if sql == "SELECT VERSION()":
             return [(self.version,)]
         if sql in {limit.statement([CONCAT_PROBE_SQL]) for limit in ConcatLimit}:
@@ -137,13 +137,36 @@ def test_unsupported_type_is_refused():
         _describe(source_columns=[*SOURCE_COLUMNS, ("doc", "json", "YES", None, None)])
 
 
-@pytest.mark.parametrize("primary_key", [(), ("id", "amount")])
-def test_key_must_be_a_single_column_primary_key(primary_key):
-    with pytest.raises(TableMismatch, match="single-column primary key"):
-        _describe(primary_key=primary_key)
+def test_a_single_integer_key_places_rows_at_the_key():
+    pair, _, _ = _describe()
+
+    assert (pair.key, pair.multiset, pair.source.ref.key_columns, pair.target.ref.key_columns) == ("id", False, (), ())
 
 
-def test_a_named_key_must_be_an_integer_column():
-    with pytest.raises(TableMismatch, match="key 'note' must be an integer column"):
-        _describe(key="note")
+@pytest.mark.parametrize(("primary_key", "unique", "key_columns"), [
+    (("id", "amount"), [], ("id", "amount")),  # composite primary key
+    ((), [("uq_note", "note")], None),  # a unique index with a nullable column is no key (DMS neither)
+    ((), [("uq_c", "flag"), ("uq_b", "amount")], ("amount",)),  # the first unique NOT NULL index by name
+    ((), [("uq_a", "amount"), ("uq_a", "id")], ("amount", "id")),
+])
+def test_any_other_key_places_rows_at_a_hash_of_the_key_and_no_key_compares_whole_rows(primary_key, unique,
+                                                                                        key_columns):
+    source_columns = [*SOURCE_COLUMNS[:2], ("flag", "tinyint", "NO", 0, None), SOURCE_COLUMNS[3]]
+    pair, _, _ = _describe(source_columns=source_columns, primary_key=primary_key, unique=unique)
+
+    every = ("id", "amount", "flag", "note")
+    assert pair.multiset is (key_columns is None)
+    assert pair.source.ref.key_columns == pair.target.ref.key_columns == (key_columns or every)
+    assert pair.source.ref.fingerprint is Fingerprint.ROW_HASH_SUM
+    assert pair.key == (f"hash({', '.join(key_columns)})" if key_columns else "hash(every column: no key)")
+
+
+def test_a_named_key_may_be_any_columns_but_not_an_approximate_or_unknown_one():
     assert _describe(key="flag", primary_key=())[0].key == "flag"
+    assert _describe(key="note")[0].source.ref.key_columns == ("note",)
+    assert _describe(key="note, id")[0].source.ref.key_columns == ("note", "id")
+    with pytest.raises(TableMismatch, match="key column 'nope' is not a column"):
+        _describe(key="nope")
+    with pytest.raises(TableMismatch, match="key column f is approximate"):
+        _describe(source_columns=[*SOURCE_COLUMNS, ("f", "double", "NO", None, None)],
+                  target_columns=[*TARGET_COLUMNS, ("f", "double precision", "NO", None, None)], key="f")

@@ -4,8 +4,11 @@ differences in flight settle, real ones are reported after the settle window, an
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cdc_runbooks.reconcile.compared_table import TablePair
 from cdc_runbooks.reconcile.engine import Settings, reconcile_table
@@ -58,12 +61,12 @@ class FakeReader:
         return out
 
     def row_hashes(self, ranges):
-        rows = [(self._key(r), self._hash(r)) for r in self._in(ranges)]
+        rows = [(self._key(r), self._key(r), self._hash(r)) for r in self._in(ranges)]
         self.largest_fetch = max(self.largest_fetch, len(rows))
         return rows
 
-    def fields(self, keys):
-        return [(self._key(r), *r) for r in self._read() if self._key(r) in set(keys)]
+    def fields(self, places):
+        return {self._key(r): r for r in self._read() if self._key(r) in places}
 
     def _in(self, ranges):
         return [r for r in self._read() if any(lo <= self._key(r) <= hi for lo, hi in ranges)]
@@ -183,3 +186,71 @@ def test_settings_are_validated():
         Settings(settle_s=-1)
     with pytest.raises(ValueError, match="max_keys"):
         Settings(max_keys=0)
+
+
+class HashedReader(FakeReader):
+    """A side whose rows are placed at a hash of their key (``key_width`` leading fields; every field: a table
+    without a key), told apart by that key, as the SQL of hashed placement answers."""
+
+    def __init__(self, rows, key_width: int | None) -> None:
+        super().__init__(rows)
+        self.key_width = key_width
+
+    def _identity(self, row) -> tuple:
+        return tuple(row[:self.key_width])
+
+    def _key(self, row) -> int:  # the place
+        return int(hashlib.md5("|".join(self._identity(row)).encode()).hexdigest()[:15], 16)
+
+    def row_hashes(self, ranges):
+        return [(self._key(r), self._identity(r), self._hash(r)) for r in self._in(ranges)]
+
+    def fields(self, places):
+        return {self._identity(r): r for r in self._read() if self._identity(r) in places}
+
+
+def _hashed_run(source_rows, target_rows, key_width, **settings):
+    clock = Clock()
+    pair = TablePair("events", "hash", ("a", "b", "c"), HashedReader(source_rows, key_width),
+                     HashedReader(target_rows, key_width), multiset=key_width is None)
+    return reconcile_table(pair, Settings(**{"mode": "checksum", "settle_s": 0, "leaf_rows": 2, "max_segments": 4,
+                                             **settings}), clock=clock, sleep=clock.sleep)
+
+
+WHOLE_ROWS = [(a, b, c) for a in "xy" for b in "12" for c in ("", "N")]
+
+
+@given(st.lists(st.sampled_from(WHOLE_ROWS), max_size=30), st.lists(st.sampled_from(WHOLE_ROWS), max_size=30))
+@settings(max_examples=150, deadline=None)
+def test_a_table_without_a_key_is_compared_as_a_multiset_of_whole_rows(source, target):
+    """Rows whose number of copies differs are named (missing: fewer in the target; extra: more), nothing else."""
+    result = _hashed_run(source, target, key_width=None)
+
+    have, got = Counter(source), Counter(target)
+    assert set(result.missing) == {row for row in have if got[row] < have[row]}
+    assert set(result.extra) == {row for row in got if got[row] > have[row]}
+    assert result.changed == result.duplicate == result.unexplored == ()
+    assert (result.status == "ok") is (have == got)
+
+
+COMPOSITE_KEYS = [(a, b) for a in ("1", "2", "10") for b in ("a", "A", "a ")]
+
+
+@given(st.dictionaries(st.sampled_from(COMPOSITE_KEYS), st.sampled_from("uvw"), max_size=9),
+       st.dictionaries(st.sampled_from(COMPOSITE_KEYS), st.sampled_from("uvw"), max_size=9),
+       st.lists(st.sampled_from(COMPOSITE_KEYS), max_size=3))
+@settings(max_examples=150, deadline=None)
+def test_a_composite_key_placed_at_its_hash_names_every_differing_key(source, target, doubled):
+    """Keys that differ only in case or a trailing space are different keys, as their bytes are."""
+    source_rows = [(*key, value) for key, value in source.items()]
+    target_rows = [(*key, value) for key, value in target.items()] + [(*key, "u") for key in doubled if key in target]
+
+    result = _hashed_run(source_rows, target_rows, key_width=2)
+
+    copies = Counter(row[:2] for row in target_rows)
+    assert set(result.missing) == set(source) - set(target)
+    assert set(result.extra) == set(target) - set(source)
+    assert set(result.duplicate) == {key for key in set(source) & set(target) if copies[key] > 1}
+    assert {c.key for c in result.changed} == {key for key in set(source) & set(target)
+                                               if copies[key] == 1 and source[key] != target[key]}
+    assert all(c.columns == ("c",) for c in result.changed)

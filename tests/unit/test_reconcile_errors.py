@@ -11,7 +11,7 @@ import pytest
 
 from cdc_runbooks.reconcile.compared_table import QueryFailed, Side, TableMismatch
 from cdc_runbooks.reconcile.engine import reconcile
-from cdc_runbooks.reconcile.row_checksum import COLUMNS_SQL, PRIMARY_KEY_SQL, Dialect
+from cdc_runbooks.reconcile.row_checksum import COLUMNS_SQL, UNIQUE_KEYS_SQL, Dialect
 from cdc_runbooks.reconcile.sides import SideUnreachable, _reading
 from cdc_runbooks.refusal import Refusal
 
@@ -56,15 +56,15 @@ class Database:
         self.tables = tables
 
     def run(self, sql, params):
-        if sql == PRIMARY_KEY_SQL:
-            return [(k,) for k in self.tables[params[1]][1]]
+        if sql == UNIQUE_KEYS_SQL:
+            return [("PRIMARY", k) for k in self.tables[params[1]][1]]
         if sql in COLUMNS_SQL.values():
             return self.tables.get(params[1], ([], ()))[0]
         raise QueryFailed("the warehouse (connection 'warehouse') refused a query: bigint out of range")
 
 
 GOOD = ([("id", "bigint", "NO", 0, None), ("v", "varchar", "YES", None, "utf8mb4")], ("id",))
-NO_KEY = ([("id", "bigint", "YES", 0, None)], ())
+APPROXIMATE_KEY = ([("r", "real", "NO", None, None)], ("r",))
 TEXT_KEY = ([("name", "varchar", "NO", None, "utf8mb4")], ("name",))
 
 
@@ -81,13 +81,12 @@ def test_a_sql_error_while_reading_a_table_names_the_table():
 
 
 def test_every_table_that_cannot_be_compared_is_named_before_any_data_query():
-    source, target = _sides({"orders": GOOD, "notes": NO_KEY, "tags": TEXT_KEY})
+    source, target = _sides({"orders": GOOD, "notes": APPROXIMATE_KEY, "tags": TEXT_KEY})
 
     with pytest.raises(TableMismatch) as refused:
         reconcile(source, target, ["notes", "orders", "tags", "absent"])
 
     message = str(refused.value)
-    assert message.startswith("3 of 4 tables cannot be compared: ")
-    assert "notes: needs a single-column primary key on the source, found none" in message
-    assert "tags: key 'name' must be an integer column of the table" in message
+    assert message.startswith("2 of 4 tables cannot be compared: ")  # a text key is a key like any other
+    assert "notes: key column r is approximate" in message
     assert "absent: no such table on the source" in message

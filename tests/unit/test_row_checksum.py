@@ -4,10 +4,14 @@ these tests), column kinds from information schema rows, and hostile identifiers
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cdc_runbooks.identifiers import InvalidIdentifier
+from cdc_runbooks.reconcile.engine import _merged
 from cdc_runbooks.reconcile.row_checksum import (
     GROUP_CONCAT_MAX_LEN,
+    HASH_BITS,
     SEGMENTS_PER_STATEMENT,
     Column,
     ConcatLimit,
@@ -18,6 +22,7 @@ from cdc_runbooks.reconcile.row_checksum import (
     UnsupportedColumn,
     column_from_information_schema,
     field_sql,
+    hash_blocks,
     quote,
     row_hash_sql,
     row_text_sql,
@@ -277,3 +282,59 @@ def test_types_without_a_canonical_rendering_are_refused_by_name(dialect, data_t
 def test_a_key_that_is_not_a_column_is_refused():
     with pytest.raises(ValueError, match="key column 'uuid'"):
         _ref(MY, key="uuid")
+
+
+HASH_TOP = 2**HASH_BITS - 1
+
+
+@given(st.lists(st.tuples(st.integers(0, HASH_TOP), st.integers(0, 2**12)), min_size=1, max_size=6),
+       st.integers(0, HASH_BITS))
+def test_hash_ranges_split_into_aligned_blocks_that_cover_exactly_them(starts, bits):
+    """Any ranges (engine-shaped runs of 2**bits-wide segments, or arbitrary ones) are covered exactly."""
+    width = 2**bits
+    ranges = [(start, min(HASH_TOP, start + length)) for start, length in starts]
+    ranges += [(lo - lo % width, min(HASH_TOP, lo - lo % width + width - 1)) for lo, _ in ranges[:2]]
+    covered = sorted((block * size, (block + 1) * size - 1) for size, found in hash_blocks(ranges).items()
+                     for block in found)
+
+    assert _merged(covered) == _merged(ranges)  # the same union
+    assert all(lo % (hi - lo + 1) == 0 and (hi - lo + 1) & (hi - lo) == 0 for lo, hi in covered)
+
+
+def test_runs_of_whole_segments_need_one_block_size():
+    assert hash_blocks([(0, HASH_TOP)]) == {2**HASH_BITS: {0}}
+    assert hash_blocks([(0, 2**51 - 1), (2**53, 2**53 + 2**50 - 1)]) == {2**50: {0, 1, 8}}
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(-1, 5), (0, HASH_TOP + 1), (7, 6)])
+def test_a_hash_range_outside_the_hash_space_is_refused(lo, hi):
+    with pytest.raises(ValueError, match="outside"):
+        hash_blocks([(lo, hi)])
+
+
+def _hashed(dialect, key_columns=("note", "id")) -> TableRef:
+    return TableRef(dialect, "shop", "orders", (ID, NOTE), "id", (0, 0), key_columns=key_columns)
+
+
+@pytest.mark.parametrize("dialect", list(Dialect))
+def test_hashed_placement_reads_the_whole_hash_space_and_computes_the_hash_once_per_block_size(dialect):
+    ref = _hashed(dialect)
+    place = row_hash_sql(dialect, (NOTE, ID), (0, 0))  # in the key's order, not the table's
+    divide = "DIV" if dialect is MY else "/"
+
+    assert ref.bounds_sql().endswith(f"CASE WHEN COUNT(*) > 0 THEN {HASH_TOP} END FROM {ref.name}")
+    assert ref.count_sql(HASH_TOP) == f"SELECT COUNT(*) FROM {ref.name}"  # noqa: S608
+    statement, = ref.segments_sql(0, 2**50, [(0, 2**51 - 1), (2**53, 2**53 + 2**50 - 1)])
+    assert statement.endswith(f"WHERE ({place} {divide} {2**50} IN (0, 1, 8)) GROUP BY 1")
+    assert statement.count("MD5(") == 3  # the segment, the filter, the row hash
+    rows = ref.row_hashes_sql([(4, 7), (9, 9)])
+    assert rows.startswith(f"SELECT {place}, {field_sql(dialect, NOTE)}, {field_sql(dialect, ID)}, ")
+    assert rows.endswith(f"WHERE ({place} {divide} 1 IN (4, 5, 6, 7, 9))")
+    assert ref.fields_by_key_sql([12, 3, 12]).endswith(f"WHERE ({place} {divide} 1 IN (3, 12))")
+
+
+def test_hashed_placement_needs_known_key_columns_and_row_hash_sums():
+    with pytest.raises(ValueError, match="key column 'nope'"):
+        _hashed(PG, ("nope",))
+    with pytest.raises(ValueError, match="row_hash_sum only"):
+        TableRef(PG, "shop", "orders", (ID, NOTE), "id", (0, 0), Fingerprint.ORDERED_MD5, key_columns=("note",))

@@ -31,7 +31,8 @@ from cdc_runbooks.reconcile.row_checksum import (
     COLUMNS_SQL,
     CONCAT_PROBE_SQL,
     GROUP_CONCAT_MAX_LEN,
-    PRIMARY_KEY_SQL,
+    NULL,
+    UNIQUE_KEYS_SQL,
     Column,
     ConcatLimit,
     Dialect,
@@ -43,6 +44,7 @@ from cdc_runbooks.reconcile.row_checksum import (
 from cdc_runbooks.refusal import Refusal
 
 Rows = list[tuple]
+Key = int | str | None | tuple  # a row's key as reported (see TableReader._key)
 
 
 class TableMismatch(Refusal, ValueError):
@@ -115,22 +117,49 @@ class TableReader:
         return {int(s): (int(n), summary(fingerprint)) for statement in self.ref.segments_sql(origin, width, ranges)
                 for s, n, fingerprint in self._run(statement)}
 
-    def row_hashes(self, ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-        return [(int(k), int(h)) for k, h in self._run(self.ref.row_hashes_sql(ranges))]
+    def row_hashes(self, ranges: Iterable[tuple[int, int]]) -> list[tuple[int, Key, int]]:
+        """``(place, key, row hash)`` of every row placed in ``ranges``."""
+        width = len(self.ref.key_columns) or 1
+        return [(int(row[0]), self._key(row[1:1 + width]), int(row[-1]))
+                for row in self._run(self.ref.row_hashes_sql(ranges))]
 
-    def fields(self, keys: Iterable[int]) -> list[tuple]:
-        return [(int(row[0]), *row[1:]) for row in self._run(self.ref.fields_by_key_sql(keys))]
+    def fields(self, places: dict[Key, int]) -> dict[Key, tuple]:
+        """``{key: canonical field texts}`` of the rows with the given keys (``{key: place}``) that exist here."""
+        width = len(self.ref.key_columns) or 1
+        rows = self._run(self.ref.fields_by_key_sql(places.values()))
+        found = {self._key(row[:width]): tuple(row[width:]) for row in rows}
+        return {key: fields for key, fields in found.items() if key in places}
+
+    def _key(self, fields: Sequence) -> Key:
+        """A row's key as reported: the integer key, or its key columns' values (a tuple when there are several),
+        from their canonical texts: NULL None, an integer an int, text without its length prefix."""
+        if not self.ref.key_columns:
+            return int(fields[0])
+        kinds = {c.name: c.kind for c in self.ref.columns}
+        values = tuple(_shown_field(text, kinds[name]) for name, text in zip(self.ref.key_columns, fields,
+                                                                              strict=True))
+        return values[0] if len(values) == 1 else values
+
+
+def _shown_field(text: str, kind: Kind) -> Key:
+    if text == NULL:
+        return None
+    if kind is Kind.TEXT:
+        return text.partition(":")[2]
+    return int(text) if kind is Kind.INTEGER else text
 
 
 @dataclass(frozen=True)
 class TablePair:
-    """A validated table: its key, its columns (source names and order) and a reader per side."""
+    """A validated table: its key (a label for hashed placement), its columns (source names and order) and a
+    reader per side; ``multiset``: a table without a key, compared as a multiset of whole rows."""
 
     table: str
     key: str
     columns: tuple[str, ...]
     source: TableReader
     target: TableReader
+    multiset: bool = False
 
 
 def _columns(side: Side, table: str, where: str) -> list[Column]:
@@ -141,13 +170,39 @@ def _columns(side: Side, table: str, where: str) -> list[Column]:
     return [column_from_information_schema(side.dialect, row, table) for row in rows]
 
 
-def _primary_key(side: Side, table: str) -> str:
+def _source_key(side: Side, table: str, columns: list[Column]) -> tuple[str, ...]:
+    """The source's primary key columns; without one, the first unique index (by name) whose columns are all
+    NOT NULL, as DMS does; () when there is neither (the table is compared as a multiset of rows)."""
     if side.dialect is not Dialect.MYSQL:
         raise TableMismatch(f"{table}: name the key column (only a MySQL source's primary key is discovered)")
-    keys = [row[0] for row in side.run(PRIMARY_KEY_SQL, (side.schema, table))]
-    if len(keys) != 1:
-        raise TableMismatch(f"{table}: needs a single-column primary key on the source, found {keys or 'none'}")
-    return keys[0]
+    not_null = {c.name.lower() for c in columns if not c.nullable}
+    indexes: dict[str, list[str]] = {}
+    for index, column in side.run(UNIQUE_KEYS_SQL, (side.schema, table)):
+        indexes.setdefault(index, []).append(column)
+    for index in sorted(indexes, key=lambda name: (name != "PRIMARY", name)):
+        if all(column.lower() in not_null for column in indexes[index]):
+            return tuple(indexes[index])
+    return ()
+
+
+def _key_columns(table: str, pairs: list[tuple[Column, Column]], key: str | Sequence[str] | None,
+                 discovered: Callable[[], tuple[str, ...]]) -> tuple[Column, ...]:
+    """The source columns of the key (``key``: a column name, names joined by commas, or a sequence of names;
+    None: the source's own key)."""
+    names = (key.split(",") if isinstance(key, str) else list(key)) if key is not None else discovered()
+    by_name = {s.name.lower(): s for s, _ in pairs}
+    found = []
+    for name in names:
+        column = by_name.get(str(name).strip().lower())
+        if column is None:
+            raise TableMismatch(f"{table}: key column {identifiers.shown(name)} is not a column of the table")
+        if column.kind is Kind.FLOAT:
+            raise TableMismatch(f"{table}: key column {column.name} is approximate ({column.kind}): rows that differ "
+                                "only beyond its rendering would share a key; name another key")
+        found.append(column)
+    if len({c.name for c in found}) != len(found):
+        raise TableMismatch(f"{table}: key columns {[c.name for c in found]} repeat a column")
+    return tuple(found)
 
 
 def _scale(source: Column, target: Column) -> int:
@@ -179,24 +234,33 @@ def _fingerprint(source: Side, target: Side) -> tuple[Fingerprint, ConcatLimit |
     return (Fingerprint.ORDERED_MD5, *limits) if able else (Fingerprint.ROW_HASH_SUM, None, None)
 
 
-def describe_table(source: Side, target: Side, table: str, key: str | None = None) -> TablePair:
+def describe_table(source: Side, target: Side, table: str, key: str | Sequence[str] | None = None) -> TablePair:
     """Validate ``table`` on both sides and return its readers; refuses (:class:`TableMismatch`,
-    :class:`~cdc_runbooks.identifiers.InvalidIdentifier`) before any data query."""
+    :class:`~cdc_runbooks.identifiers.InvalidIdentifier`) before any data query. A single integer key places rows
+    at their key; any other key (composite, text, date, decimal) or none places them at a hash."""
     identifiers.table_name(table)
-    pairs = _paired(table, _columns(source, table, "source"), _columns(target, table, "target"))
-    key = key if key is not None else _primary_key(source, table)
-    found = next((s for s, _ in pairs if s.name.lower() == str(key).lower()), None)
-    if found is None or found.kind is not Kind.INTEGER:
-        raise TableMismatch(f"{table}: key {identifiers.shown(key)} must be an integer column of the table")
+    source_columns = _columns(source, table, "source")
+    pairs = _paired(table, source_columns, _columns(target, table, "target"))
+    key_columns = _key_columns(table, pairs, key, lambda: _source_key(source, table, source_columns))
     scales = tuple(_scale(s, t) for s, t in pairs)
-    target_key = next(t.name for s, t in pairs if s is found)
-    fingerprint, source_limit, target_limit = _fingerprint(source, target)
+    target_name = {s.name: t.name for s, t in pairs}
+    if len(key_columns) == 1 and key_columns[0].kind is Kind.INTEGER:
+        name = key_columns[0].name
+        fingerprint, source_limit, target_limit = _fingerprint(source, target)
+        hashed, label, source_keys, target_keys = False, name, (), ()
+    else:
+        fingerprint, source_limit, target_limit = Fingerprint.ROW_HASH_SUM, None, None
+        hashed = True
+        source_keys = tuple(c.name for c in key_columns) or tuple(s.name for s, _ in pairs)
+        target_keys = tuple(target_name[name] for name in source_keys)
+        name = source_keys[0]
+        label = f"hash({', '.join(source_keys)})" if key_columns else "hash(every column: no key)"
     return TablePair(
-        table=table, key=found.name, columns=tuple(s.name for s, _ in pairs),
+        table=table, key=label, columns=tuple(s.name for s, _ in pairs), multiset=hashed and not key_columns,
         source=TableReader(TableRef(source.dialect, source.schema, table, tuple(s for s, _ in pairs),
-                                    found.name, scales, fingerprint, source_limit), source),
+                                    name, scales, fingerprint, source_limit, source_keys), source),
         target=TableReader(TableRef(target.dialect, target.schema, table, tuple(t for _, t in pairs),
-                                    target_key, scales, fingerprint, target_limit), target))
+                                    target_name[name], scales, fingerprint, target_limit, target_keys), target))
 
 
 def describe_tables(source: Side, target: Side, tables: Iterable[str],

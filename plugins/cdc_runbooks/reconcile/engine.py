@@ -45,8 +45,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 from cdc_runbooks import identifiers
-from cdc_runbooks.reconcile.compared_table import Side, TablePair, TableReader, describe_tables
-from cdc_runbooks.reconcile.report import ChangedRow, Cut, Report, Segment, TableResult
+from cdc_runbooks.reconcile.compared_table import Key, Side, TablePair, TableReader, describe_tables
+from cdc_runbooks.reconcile.report import ChangedRow, Cut, Report, Segment, TableResult, key_order
 from cdc_runbooks.reconcile.row_checksum import NULL
 
 MODES = ("count", "checksum")
@@ -86,11 +86,12 @@ class Settings:
 
 @dataclass
 class _Findings:
-    missing: set[int] = field(default_factory=set)
-    extra: set[int] = field(default_factory=set)
-    changed: set[int] = field(default_factory=set)
-    duplicate: set[int] = field(default_factory=set)
-    leaves: list[tuple[int, int]] = field(default_factory=list)  # key ranges compared key by key, with drift
+    missing: set[Key] = field(default_factory=set)
+    extra: set[Key] = field(default_factory=set)
+    changed: set[Key] = field(default_factory=set)
+    duplicate: set[Key] = field(default_factory=set)
+    places: dict[Key, int] = field(default_factory=dict)  # where each key found is placed (its hash, or itself)
+    leaves: list[tuple[int, int]] = field(default_factory=list)  # ranges compared key by key, with drift
     unexplored: list[tuple[Segment, int]] = field(default_factory=list)  # (segment, its width)
 
     def __bool__(self) -> bool:
@@ -179,27 +180,24 @@ class _Probe:
         return max(1, min(width // 2, max(ideal, enough)))
 
     def classify(self, ranges: list[tuple[int, int]], found: _Findings) -> None:
-        """Fetch (key, row hash) in ``ranges`` from both sides and sort every differing key into its kind."""
+        """Fetch (place, key, row hash) in ``ranges`` from both sides and sort every differing key into its kind
+        (a table without a key: every differing row into missing or extra, by its copies on each side)."""
         source_rows, target_rows = self.both(lambda side: side.row_hashes(_merged(ranges)))
-        source = dict(source_rows)
-        target: dict[int, list[int]] = {}
-        for key, digest in target_rows:
-            target.setdefault(key, []).append(digest)
-        differing = set()
+        source: dict[Key, list[int]] = {}
+        target: dict[Key, list[int]] = {}
+        places: dict[Key, int] = {}
+        for rows, side in ((source_rows, source), (target_rows, target)):
+            for place, key, digest in rows:
+                side.setdefault(key, []).append(digest)
+                places[key] = place
+        differing = []
         for key in set(source) | set(target):
-            copies = target.get(key, [])
-            if key not in source:
-                found.extra.add(key)
-            elif not copies:
-                found.missing.add(key)
-            elif len(copies) > 1:
-                found.duplicate.add(key)
-            elif copies[0] != source[key]:
-                found.changed.add(key)
-            else:
-                continue
-            differing.add(key)
-        found.leaves += [(lo, hi) for lo, hi in ranges if any(lo <= k <= hi for k in differing)]
+            kind = _kind(source.get(key, []), target.get(key, []), self.pair.multiset)
+            if kind is not None:
+                getattr(found, kind).add(key)
+                found.places[key] = places[key]
+                differing.append(places[key])
+        found.leaves += [(lo, hi) for lo, hi in ranges if any(lo <= place <= hi for place in differing)]
 
     def recheck(self, found: _Findings) -> _Findings:
         """Re-read only what differed: the key-by-key ranges, and each unexplored segment at its width."""
@@ -212,17 +210,30 @@ class _Probe:
             again.unexplored += [(s, width) for s in differing]
         return again
 
-    def changed_rows(self, keys: list[int]) -> tuple[ChangedRow, ...]:
+    def changed_rows(self, keys: list[Key], places: dict[Key, int]) -> tuple[ChangedRow, ...]:
         """Name the columns that differ for each changed key (canonical field texts compared)."""
         if not keys:
             return ()
-        source, target = self.both(lambda side: {row[0]: row[1:] for row in side.fields(keys)})
+        source, target = self.both(lambda side: side.fields({key: places[key] for key in keys}))
         rows = []
         for key in keys:
             pairs = list(zip(self.pair.columns, source.get(key, ()), target.get(key, ()), strict=False))
             rows.append(ChangedRow(key, tuple(c for c, s, t in pairs if s != t),
                                    tuple(c for c, s, t in pairs if s != t and NULL in (s, t))))
         return tuple(rows)
+
+
+def _kind(source: list[int], target: list[int], multiset: bool) -> str | None:
+    """Which finding a key is, from its row hashes on each side; None when it is equal."""
+    if multiset:  # the key is the whole row: only its number of copies can differ
+        return None if len(source) == len(target) else "missing" if len(target) < len(source) else "extra"
+    if not source:
+        return "extra"
+    if not target:
+        return "missing"
+    if len(target) > 1:
+        return "duplicate"
+    return None if target[0] == source[0] else "changed"
 
 
 def _settle(probe: _Probe, found: _Findings, deadline: float, settings: Settings,
@@ -272,11 +283,13 @@ def reconcile_table(pair: TablePair, settings: Settings = Settings(), *, clock: 
             found = _settle(probe, found, deadline or clock() + settings.settle_s, settings, clock, sleep)
         if not found and counts[0] != counts[1]:  # it was in flight: the counts of a read after CDC caught up
             counts, _ = _counts_until_equal(probe, settings, clock, sleep, deadline)
-        changed = probe.changed_rows(sorted(found.changed)[:settings.max_keys])
+        changed_keys = sorted(found.changed, key=key_order)
+        changed = probe.changed_rows(changed_keys[:settings.max_keys], found.places)
         return TableResult(source=counts[0], target=counts[1], elapsed_s=clock() - started, reads=probe.reads,
-                           missing=tuple(sorted(found.missing)), extra=tuple(sorted(found.extra)),
-                           changed=changed + tuple(ChangedRow(k) for k in sorted(found.changed)[settings.max_keys:]),
-                           duplicate=tuple(sorted(found.duplicate)),
+                           missing=tuple(sorted(found.missing, key=key_order)),
+                           extra=tuple(sorted(found.extra, key=key_order)),
+                           changed=changed + tuple(ChangedRow(k) for k in changed_keys[settings.max_keys:]),
+                           duplicate=tuple(sorted(found.duplicate, key=key_order)),
                            unexplored=tuple(s for s, _ in sorted(found.unexplored, key=lambda u: u[0].lo)),
                            localised=True, **result)
 

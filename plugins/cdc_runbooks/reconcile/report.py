@@ -31,9 +31,23 @@ class Cut:
         return "empty" if self.hi is None else f"{self.key} {self.lo}..{self.hi}"
 
 
+def key_order(key) -> tuple:
+    """A sort key for reported keys of any shape: integers by value, then texts, then NULL; tuples (composite keys,
+    rows of a table without a key) field by field."""
+    if isinstance(key, tuple):
+        return (3, tuple(key_order(part) for part in key))
+    if isinstance(key, int):
+        return (0, key)
+    return (1, key) if key is not None else (2,)
+
+
+def _json(key):
+    return list(key) if isinstance(key, tuple) else key
+
+
 @dataclass(frozen=True)
 class ChangedRow:
-    key: int
+    key: int | str | tuple | None
     columns: tuple[str, ...] = ()
     null_columns: tuple[str, ...] = ()  # NULL on one side, a value on the other
 
@@ -89,16 +103,19 @@ class TableResult:
     def _keys(self, keys) -> list:
         return list(keys)[:self.max_keys]
 
+    def _json_keys(self, keys) -> list:
+        return [_json(key) for key in self._keys(keys)]
+
     def to_dict(self) -> dict:
         return {
             "source": self.source, "target": self.target, "diff": self.diff, "drift": self.drift,
             "status": self.status, "mode": self.mode, "cut": {"key": self.cut.key, "lo": self.cut.lo,
                                                               "hi": self.cut.hi},
             "elapsed_s": round(self.elapsed_s, 3), "reads": self.reads, "localised": self.localised,
-            "missing": self._keys(self.missing), "extra": self._keys(self.extra),
-            "changed": [{"key": c.key, "columns": list(c.columns), "null_columns": list(c.null_columns)}
+            "missing": self._json_keys(self.missing), "extra": self._json_keys(self.extra),
+            "changed": [{"key": _json(c.key), "columns": list(c.columns), "null_columns": list(c.null_columns)}
                         for c in self._keys(self.changed)],
-            "duplicate": self._keys(self.duplicate),
+            "duplicate": self._json_keys(self.duplicate),
             "counts": {"missing": len(self.missing), "extra": len(self.extra), "changed": len(self.changed),
                        "duplicate": len(self.duplicate)},
             "unexplored": [{"lo": s.lo, "hi": s.hi, "source": s.source_rows, "target": s.target_rows}

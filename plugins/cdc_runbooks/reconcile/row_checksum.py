@@ -5,7 +5,7 @@ Public API (used by :mod:`cdc_runbooks.reconcile.engine` and the benchmark)::
     Dialect.MYSQL | Dialect.POSTGRES | Dialect.REDSHIFT
     Column(name, kind, nullable=True, scale=0, utc=False, convert_charset=False)
     column_from_information_schema(dialect, row) -> Column        # row = COLUMNS_SQL[dialect] result row
-    COLUMNS_SQL[dialect], PRIMARY_KEY_SQL (MySQL)                # %s params: (schema, table)
+    COLUMNS_SQL[dialect], UNIQUE_KEYS_SQL (MySQL)                # %s params: (schema, table)
     TableRef(dialect, schema, table, columns, key, scales, fingerprint, concat_limit)  # one side, ready for SQL
     TableRef.bounds_sql() / count_sql(hi) / segments_sql(origin, width, ranges) -> [statement, ...]
     TableRef.row_hashes_sql(ranges) / fields_by_key_sql(keys)
@@ -67,6 +67,7 @@ FLOAT_SCALE = 6
 NULL = "N"
 SEPARATOR = "|"
 HASH_HEX_DIGITS = 15
+HASH_BITS = 4 * HASH_HEX_DIGITS
 BIGINT_MAX = 2**63 - 1
 KEY_DIGITS = 20  # decimal digits of any integer key, up to MySQL's BIGINT UNSIGNED maximum 2**64 - 1
 
@@ -175,8 +176,9 @@ COLUMNS_SQL = {
                     "FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
                     "ORDER BY ordinal_position"),
 }
-PRIMARY_KEY_SQL = ("SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = %s "
-                   "AND TABLE_NAME = %s AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION")
+# (index name, column name) of every unique index of a MySQL table (the primary key is named PRIMARY), in order.
+UNIQUE_KEYS_SQL = ("SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s "
+                   "AND TABLE_NAME = %s AND NON_UNIQUE = 0 ORDER BY INDEX_NAME, SEQ_IN_INDEX")
 
 
 def column_name(value: object, field: str = "column") -> str:
@@ -296,9 +298,12 @@ def _int(value: object) -> str:
 class TableRef:
     """One side of a compared table: where it is, its columns (in the source's order) and the integer key.
 
+    :param key: the integer key column (rows are placed at their key); ignored with ``key_columns``.
     :param scales: canonical decimals per column (see :func:`field_sql`), same order as ``columns``.
     :param fingerprint: how segments are summarised; the same on both sides.
     :param concat_limit: MySQL with ``ORDERED_MD5``: how its statements lift ``group_concat_max_len``.
+    :param key_columns: hashed placement: rows are placed at the 60-bit hash of these columns' canonical
+        rendering (any key of any types; every column of a table without a key), ``ROW_HASH_SUM`` only.
     """
 
     dialect: Dialect
@@ -309,16 +314,21 @@ class TableRef:
     scales: tuple[int, ...]
     fingerprint: Fingerprint = Fingerprint.ROW_HASH_SUM
     concat_limit: ConcatLimit | None = None
+    key_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         identifiers.table_name(self.schema, "schema")
         identifiers.table_name(self.table, "table")
-        if self.key not in {c.name for c in self.columns}:
-            raise ValueError(f"key column {self.key!r} is not a column of {self.table}")
+        names = {c.name for c in self.columns}
+        for name in self.key_columns or (self.key,):
+            if name not in names:
+                raise ValueError(f"key column {name!r} is not a column of {self.table}")
         if self.fingerprint is Fingerprint.ORDERED_MD5 and (
                 self.dialect is Dialect.REDSHIFT or (self.dialect is Dialect.MYSQL and self.concat_limit is None)):
             raise ValueError(f"{self.dialect} cannot fingerprint segments by {self.fingerprint}"
                              f"{' without a concat_limit' if self.dialect is Dialect.MYSQL else ''}")
+        if self.key_columns and self.fingerprint is not Fingerprint.ROW_HASH_SUM:
+            raise ValueError(f"hashed placement summarises segments by {Fingerprint.ROW_HASH_SUM} only")
 
     @property
     def name(self) -> str:
@@ -326,7 +336,20 @@ class TableRef:
 
     @property
     def _key(self) -> str:
-        return quote(self.dialect, self.key)
+        """Where a row is placed on the integer line the engine splits: its key, or the hash of its key columns."""
+        if not self.key_columns:
+            return quote(self.dialect, self.key)
+        keyed = [(c, s) for c, s in zip(self.columns, self.scales, strict=True) if c.name in self.key_columns]
+        return row_hash_sql(self.dialect, *zip(*sorted(keyed, key=lambda k: self.key_columns.index(k[0].name)),
+                                                 strict=True))
+
+    @property
+    def _identity(self) -> list[str]:
+        """What tells rows apart in a key-by-key comparison: the key, or each key column's canonical text."""
+        if not self.key_columns:
+            return [self._key]
+        by_name = {c.name: (c, s) for c, s in zip(self.columns, self.scales, strict=True)}
+        return [field_sql(self.dialect, *by_name[name]) for name in self.key_columns]
 
     @property
     def _hash(self) -> str:
@@ -340,7 +363,7 @@ class TableRef:
         arithmetic when the key is an integer column and ``top - origin`` fits a BIGINT (the cheapest); otherwise
         DECIMAL arithmetic (no BIGINT overflow, keys from -2**63 to 2**64 - 1) dividing an exact multiple of
         ``width`` (so no quotient is rounded: PostgreSQL rounds NUMERIC division to about 16 digits)."""
-        key_kind = next(c.kind for c in self.columns if c.name == self.key)
+        key_kind = Kind.INTEGER if self.key_columns else next(c.kind for c in self.columns if c.name == self.key)
         if key_kind is Kind.INTEGER and top - origin <= BIGINT_MAX:
             divide = "DIV" if self.dialect is Dialect.MYSQL else "/"
             return f"({self._key} - {_int(origin)}) {divide} {_int(width)}"
@@ -351,7 +374,16 @@ class TableRef:
         ranges = list(ranges)
         if not ranges:
             raise ValueError("at least one key range is required")
+        if self.key_columns:
+            return self._in_hash_blocks(ranges)
         return " OR ".join(f"({self._key} >= {_int(lo)} AND {self._key} <= {_int(hi)})" for lo, hi in ranges)
+
+    def _in_hash_blocks(self, ranges: list[tuple[int, int]]) -> str:
+        """Hash ranges as ``hash DIV size IN (...)`` per block size (:func:`hash_blocks`): the hash, an MD5 per row
+        that no database computes once for several comparisons, appears once per size, not twice per range."""
+        divide = "DIV" if self.dialect is Dialect.MYSQL else "/"
+        return " OR ".join(f"({self._key} {divide} {size} IN ({', '.join(map(str, sorted(found)))}))"
+                           for size, found in sorted(hash_blocks(ranges).items()))
 
     def _in_keys(self, keys: Iterable[int]) -> str:
         keys = list(keys)
@@ -360,13 +392,19 @@ class TableRef:
         return f"{self._key} IN ({', '.join(_int(k) for k in keys)})"
 
     def bounds_sql(self) -> str:
-        """``(min key, max key)`` of the whole table."""
+        """``(min key, max key)`` of the whole table; hashed placement: the whole hash space unless it is empty
+        (a hash has no order that later rows respect, so there is no watermark to read)."""
+        if self.key_columns:
+            return (f"SELECT CASE WHEN COUNT(*) > 0 THEN 0 END, "  # noqa: S608
+                    f"CASE WHEN COUNT(*) > 0 THEN {2**HASH_BITS - 1} END FROM {self.name}")
         return f"SELECT MIN({self._key}), MAX({self._key}) FROM {self.name}"  # noqa: S608
 
     def count_sql(self, hi: int) -> str:
         """The number of rows whose key is at or below the cut ``hi``, in one statement (one snapshot): the rows
         with a key (a bare ``COUNT(*)`` when the key is NOT NULL: the cheapest full count the database has,
         no per-row filter) minus those above ``hi`` (a key range, empty unless rows arrived after the cut)."""
+        if self.key_columns:  # the cut is the whole hash space
+            return f"SELECT COUNT(*) FROM {self.name}"  # noqa: S608
         nullable = next(c.nullable for c in self.columns if c.name == self.key)
         with_key = f"COUNT({self._key})" if nullable else "COUNT(*)"
         return (f"SELECT {with_key} - (SELECT COUNT(*) FROM {self.name} WHERE {self._key} > {_int(hi)}) "  # noqa: S608
@@ -408,10 +446,53 @@ class TableRef:
                 for i in range(0, len(reads), SEGMENTS_PER_STATEMENT)]
 
     def row_hashes_sql(self, ranges: Iterable[tuple[int, int]]) -> str:
-        """``(key, row hash)`` of every row in the inclusive key ``ranges``."""
-        return f"SELECT {self._key}, {self._hash} FROM {self.name} WHERE {self._in_ranges(ranges)}"  # noqa: S608
+        """``(place, *identity, row hash)`` of every row placed in the inclusive ``ranges`` (integer key: the key,
+        the key; hashed: the key hash, each key column's canonical text)."""
+        identity = ", ".join(self._identity)
+        return (f"SELECT {self._key}, {identity}, {self._hash} FROM {self.name} "  # noqa: S608
+                f"WHERE {self._in_ranges(ranges)}")
 
-    def fields_by_key_sql(self, keys: Iterable[int]) -> str:
-        """``(key, field_1, ... field_n)``: each column's canonical text, to name the columns that differ."""
+    def fields_by_key_sql(self, places: Iterable[int]) -> str:
+        """``(*identity, field_1, ... field_n)`` of the rows placed at ``places``: each column's canonical text, to
+        name the columns that differ (hashed placement: the caller keeps the identities it asked for)."""
         fields = ", ".join(field_sql(self.dialect, c, s) for c, s in zip(self.columns, self.scales, strict=True))
-        return f"SELECT {self._key}, {fields} FROM {self.name} WHERE {self._in_keys(keys)}"  # noqa: S608
+        places = list(places)
+        where = self._in_keys(places) if not self.key_columns else self._in_ranges(_merged_points(places))
+        return f"SELECT {', '.join(self._identity)}, {fields} FROM {self.name} WHERE {where}"  # noqa: S608
+
+
+MAX_HASH_BLOCKS = 4096
+
+
+def hash_blocks(ranges: Iterable[tuple[int, int]]) -> dict[int, set[int]]:
+    """``{size: blocks}``, sizes powers of two, whose ``[block * size, (block + 1) * size - 1]`` cover exactly the
+    inclusive hash ``ranges``. One size when the ranges' ends share an alignment that needs at most
+    :data:`MAX_HASH_BLOCKS` blocks (the engine's ranges are runs of whole segments of one power-of-two width),
+    else the fewest aligned blocks per range (at most two per bit)."""
+    ranges = list(ranges)
+    for lo, hi in ranges:
+        _int(lo), _int(hi)
+        if not 0 <= lo <= hi < 2**HASH_BITS:
+            raise ValueError(f"hash range {lo}..{hi} is outside 0..2**{HASH_BITS} - 1")
+    size = min((_low_bit(end) for lo, hi in ranges for end in (lo, hi + 1)), default=1)
+    if sum((hi + 1 - lo) // size for lo, hi in ranges) <= MAX_HASH_BLOCKS:
+        return {size: {block for lo, hi in ranges for block in range(lo // size, (hi + 1) // size)}}
+    blocks: dict[int, set[int]] = {}
+    for lo, hi in ranges:
+        while lo <= hi:
+            size = _low_bit(lo)
+            while lo + size - 1 > hi:
+                size //= 2
+            blocks.setdefault(size, set()).add(lo // size)
+            lo += size
+    return blocks
+
+
+def _low_bit(value: int) -> int:
+    """The largest power of two dividing ``value`` (0: the whole hash space)."""
+    return value & -value if value else 2**HASH_BITS
+
+
+def _merged_points(places: Iterable[int]) -> list[tuple[int, int]]:
+    """Single places as one-wide ranges, in order, duplicates dropped."""
+    return [(place, place) for place in sorted(set(places))]

@@ -1,0 +1,107 @@
+"""Keys of every shape against the estate's MariaDB and PostgreSQL: composite, text under a case-insensitive
+collation, UUID text, DATETIME, a unique NOT NULL index instead of a primary key, and no key at all (a multiset of
+rows with duplicates). Each compares equal when equal, and each kind of planted drift is named by its full key
+(or, without a key, by the row itself)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pytest
+from reconcile_sides import sides
+
+from cdc_runbooks.reconcile.compared_table import describe_table
+from cdc_runbooks.reconcile.engine import Settings, reconcile
+
+pytestmark = pytest.mark.estate
+
+# Split down to single keys: every level of the hashed placement runs on the servers.
+SETTINGS = Settings(mode="checksum", settle_s=0, leaf_rows=1, max_segments=4)
+
+
+@dataclass(frozen=True)
+class Shape:
+    table: str
+    source_ddl: str
+    target_ddl: str
+    rows: list[tuple]
+    drift: str  # run on the warehouse
+    expected: dict  # missing/extra/duplicate: keys; changed: {key: columns}
+    key: str
+
+
+SHAPES = [
+    Shape("order_lines", "order_id BIGINT, line_no INT, sku VARCHAR(20), qty INT, PRIMARY KEY (order_id, line_no)",
+          "order_id BIGINT, line_no INTEGER, sku VARCHAR(20), qty INTEGER",
+          [(order, line, f"sku-{order}-{line}", line) for order in (1, 2, 10, 2**40) for line in (1, 2, 3)],
+          "DELETE FROM shop.order_lines WHERE order_id = 2 AND line_no = 3; "
+          "UPDATE shop.order_lines SET qty = 99 WHERE order_id = 10 AND line_no = 1; "
+          "INSERT INTO shop.order_lines VALUES (1, 1, 'sku-1-1', 1), (3, 1, 'new', 1)",
+          {"missing": [(2, 3)], "extra": [(3, 1)], "duplicate": [(1, 1)], "changed": {(10, 1): ("qty",)}},
+          "hash(order_id, line_no)"),
+    Shape("tags", "name VARCHAR(40) COLLATE utf8mb4_general_ci PRIMARY KEY, note TEXT",
+          "name VARCHAR(40), note TEXT",
+          [("abc", "lower"), ("Zebra", None), ("é|x", "pipe"), ("trailing ", "space"), ("😀", "emoji")],
+          "UPDATE shop.tags SET name = 'ABC' WHERE name = 'abc'; UPDATE shop.tags SET note = 'x' WHERE name = 'Zebra'",
+          {"missing": ["abc"], "extra": ["ABC"], "changed": {"Zebra": ("note",)}},  # bytes differ: other keys
+          "hash(name)"),
+    Shape("devices", "id CHAR(36) PRIMARY KEY, seen DATETIME(6)", "id CHAR(36), seen TIMESTAMP(6)",
+          [(f"6f1c2a3b-0000-4000-8000-{n:012d}", dt.datetime(2024, 1, 1, 0, 0, n, n)) for n in range(1, 9)],
+          "UPDATE shop.devices SET seen = seen + INTERVAL '1 microsecond' "
+          "WHERE id = '6f1c2a3b-0000-4000-8000-000000000004'",
+          {"changed": {"6f1c2a3b-0000-4000-8000-000000000004": ("seen",)}}, "hash(id)"),
+    Shape("readings", "taken DATETIME(6) PRIMARY KEY, celsius DECIMAL(5,2)", "taken TIMESTAMP(6), celsius NUMERIC(5,2)",
+          [(dt.datetime(2024, 3, 1, 12, 0, 0, n), n / 4) for n in range(8)],
+          "DELETE FROM shop.readings WHERE taken = '2024-03-01 12:00:00.000005'",
+          {"missing": ["2024-03-01 12:00:00.000005"]}, "hash(taken)"),
+    Shape("accounts", "id INT NULL, email VARCHAR(60) NOT NULL, region CHAR(2) NOT NULL, "
+          "UNIQUE KEY uq_email (email, region), UNIQUE KEY uq_id (id)",
+          "id INTEGER, email VARCHAR(60), region CHAR(2)",
+          [(n, f"u{n}@example.com", "eu") for n in range(6)],
+          "UPDATE shop.accounts SET id = 42 WHERE email = 'u3@example.com'",
+          {"changed": {("u3@example.com", "eu"): ("id",)}}, "hash(email, region)"),
+    Shape("events", "kind VARCHAR(10), amount DECIMAL(8,2)", "kind VARCHAR(10), amount NUMERIC(8,2)",
+          [("click", 1), ("click", 1), ("view", None), ("view", 2.5)],
+          "DELETE FROM shop.events WHERE ctid IN (SELECT ctid FROM shop.events WHERE kind = 'click' LIMIT 1); "
+          "INSERT INTO shop.events VALUES ('view', NULL)",
+          {"missing": [("click", "1.00")], "extra": [("view", None)]}, "hash(every column: no key)"),
+]
+
+
+@pytest.fixture
+def shaped(shared_estate, request):
+    shape: Shape = request.param
+    placeholders = ", ".join(["%s"] * len(shape.rows[0]))
+    shared_estate.source.writer.execute(f"DROP TABLE IF EXISTS shop.{shape.table}",
+                                        f"CREATE TABLE shop.{shape.table} ({shape.source_ddl}) DEFAULT CHARSET=utf8mb4")
+    shared_estate.warehouse.query(f"DROP TABLE IF EXISTS shop.{shape.table}; "
+                                  f"CREATE TABLE shop.{shape.table} ({shape.target_ddl})")
+    with shared_estate.source.writer.admin(charset="utf8mb4") as conn, conn.cursor() as cur:
+        cur.executemany(f"INSERT INTO shop.{shape.table} VALUES ({placeholders})", shape.rows)  # noqa: S608
+    for row in shape.rows:
+        shared_estate.warehouse.query(f"INSERT INTO shop.{shape.table} VALUES ({placeholders})", row)  # noqa: S608
+    yield shared_estate, shape
+    shared_estate.source.writer.execute(f"DROP TABLE shop.{shape.table}")
+    shared_estate.warehouse.query(f"DROP TABLE shop.{shape.table}")
+
+
+@pytest.mark.parametrize("shaped", SHAPES, indirect=True, ids=[shape.table for shape in SHAPES])
+def test_every_key_shape_compares_equal_and_names_planted_drift_by_its_full_key(shaped):
+    estate, shape = shaped
+    assert describe_table(*sides(estate), shape.table).key == shape.key
+    equal = reconcile(*sides(estate), [shape.table], SETTINGS).tables[0]
+    assert equal.status == "ok" and equal.source == equal.target == len(shape.rows), equal
+
+    estate.warehouse.query(shape.drift)
+    result = reconcile(*sides(estate), [shape.table], SETTINGS).tables[0]
+
+    expected = shape.expected
+    assert list(result.missing) == expected.get("missing", [])
+    assert list(result.extra) == expected.get("extra", [])
+    assert list(result.duplicate) == expected.get("duplicate", [])
+    assert {c.key: c.columns for c in result.changed} == expected.get("changed", {})
+    assert result.drift == sum(len(expected.get(kind, ())) for kind in ("missing", "extra", "duplicate", "changed"))
+    report = result.to_dict()
+    assert report["status"] == "drift" and report["missing"] == [list(k) if isinstance(k, tuple) else k
+                                                                 for k in expected.get("missing", [])]
