@@ -212,7 +212,7 @@ class HashedReader(FakeReader):
 def _hashed_run(source_rows, target_rows, key_width, **settings):
     clock = Clock()
     pair = TablePair("events", "hash", ("a", "b", "c"), HashedReader(source_rows, key_width),
-                     HashedReader(target_rows, key_width), multiset=key_width is None)
+                     HashedReader(target_rows, key_width), hashed=True, multiset=key_width is None)
     return reconcile_table(pair, Settings(**{"mode": "checksum", "settle_s": 0, "leaf_rows": 2, "max_segments": 4,
                                              **settings}), clock=clock, sleep=clock.sleep)
 

@@ -324,6 +324,8 @@ def test_hashed_placement_reads_the_whole_hash_space_and_computes_the_hash_once_
 
     assert ref.bounds_sql().endswith(f"CASE WHEN COUNT(*) > 0 THEN {HASH_TOP} END FROM {ref.name}")
     assert ref.count_sql(HASH_TOP) == f"SELECT COUNT(*) FROM {ref.name}"  # noqa: S608
+    whole, = ref.segments_sql(0, 2**48, [(0, HASH_TOP)])
+    assert whole.endswith("WHERE 1 = 1 GROUP BY 1") and whole.count("MD5(") == 2  # no filter over the whole space
     statement, = ref.segments_sql(0, 2**50, [(0, 2**51 - 1), (2**53, 2**53 + 2**50 - 1)])
     assert statement.endswith(f"WHERE ({place} {divide} {2**50} IN (0, 1, 8)) GROUP BY 1")
     assert statement.count("MD5(") == 3  # the segment, the filter, the row hash

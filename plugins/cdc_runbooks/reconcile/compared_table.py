@@ -152,13 +152,15 @@ def _shown_field(text: str, kind: Kind) -> Key:
 @dataclass(frozen=True)
 class TablePair:
     """A validated table: its key (a label for hashed placement), its columns (source names and order) and a
-    reader per side; ``multiset``: a table without a key, compared as a multiset of whole rows."""
+    reader per side; ``hashed``: rows placed at a hash of their key; ``multiset``: a table without a key,
+    compared as a multiset of whole rows (placed at a hash of every column)."""
 
     table: str
     key: str
     columns: tuple[str, ...]
     source: TableReader
     target: TableReader
+    hashed: bool = False
     multiset: bool = False
 
 
@@ -256,7 +258,8 @@ def describe_table(source: Side, target: Side, table: str, key: str | Sequence[s
         name = source_keys[0]
         label = f"hash({', '.join(source_keys)})" if key_columns else "hash(every column: no key)"
     return TablePair(
-        table=table, key=label, columns=tuple(s.name for s, _ in pairs), multiset=hashed and not key_columns,
+        table=table, key=label, columns=tuple(s.name for s, _ in pairs), hashed=hashed,
+        multiset=hashed and not key_columns,
         source=TableReader(TableRef(source.dialect, source.schema, table, tuple(s for s, _ in pairs),
                                     name, scales, fingerprint, source_limit, source_keys), source),
         target=TableReader(TableRef(target.dialect, target.schema, table, tuple(t for _, t in pairs),

@@ -166,12 +166,22 @@ class _Probe:
         while segments:
             found.unexplored += [(s, width) for s in segments[self.settings.max_keys:]]
             segments = segments[:self.settings.max_keys]
-            if width == 1 or max(max(s.source_rows, s.target_rows) for s in segments) <= self.settings.leaf_rows:
+            if width == 1 or self.small_enough(segments):
                 self.classify([(s.lo, s.hi) for s in segments], found)
                 break
             width = self.child_width(segments, width)
             segments, _ = self.compare(segments, width)
         return found
+
+    def small_enough(self, segments: Sequence[Segment]) -> bool:
+        """Whether to compare ``segments`` key by key now. Key ranges: when each has at most ``leaf_rows`` rows (a
+        range read through the key's index costs its rows). Hashed placement: when all of them together have at
+        most ``leaf_rows * max_segments`` rows, bounded memory: every level is a full scan (the hash is not
+        indexed), so fewer levels and a larger last read are cheaper."""
+        rows = [max(s.source_rows, s.target_rows) for s in segments]
+        if self.pair.hashed:
+            return sum(rows) <= self.settings.leaf_rows * self.settings.max_segments
+        return max(rows) <= self.settings.leaf_rows
 
     def child_width(self, segments: Sequence[Segment], width: int) -> int:
         rows = max(max(s.source_rows, s.target_rows) for s in segments)

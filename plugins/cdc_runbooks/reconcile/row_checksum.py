@@ -381,9 +381,12 @@ class TableRef:
     def _in_hash_blocks(self, ranges: list[tuple[int, int]]) -> str:
         """Hash ranges as ``hash DIV size IN (...)`` per block size (:func:`hash_blocks`): the hash, an MD5 per row
         that no database computes once for several comparisons, appears once per size, not twice per range."""
+        blocks = hash_blocks(ranges)
+        if blocks == {2**HASH_BITS: {0}}:  # the whole hash space: no filter, no hash to compute
+            return "1 = 1"
         divide = "DIV" if self.dialect is Dialect.MYSQL else "/"
         return " OR ".join(f"({self._key} {divide} {size} IN ({', '.join(map(str, sorted(found)))}))"
-                           for size, found in sorted(hash_blocks(ranges).items()))
+                           for size, found in sorted(blocks.items()))
 
     def _in_keys(self, keys: Iterable[int]) -> str:
         keys = list(keys)
