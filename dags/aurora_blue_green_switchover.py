@@ -102,9 +102,11 @@ with DAG(**runbook_dag_args(
         green_writer="{{ ti.xcom_pull(task_ids='preflight')['green_writer'] }}",
         since="{{ ti.xcom_pull(task_ids='switchover')['started_at'] }}",
         event_timeout_s="{{ params.coordinates_wait_s }}")
+    # After new_position whatever its outcome (a resume by hand after refused coordinates needs this check too);
+    # skipped in a dry run, not run when the switchover failed.
     verify = BinlogReadinessOperator(task_id="verify_binlog_readiness", pipeline_name=PIPELINE,
                                      cluster="{{ ti.xcom_pull(task_ids='preflight')['blue_cluster'] }}",
-                                     role="new production")
+                                     role="new production", trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
 
     # After the drain, new_position, verify and the hand-over, none failed and one succeeded: a cleared run's
     # hand-over is skipped (its resume run exists) and the fact is still published; a dry run skips everything.
@@ -132,9 +134,9 @@ with DAG(**runbook_dag_args(
     # call) runs beside new_position then verify, which start one at a time; the publication waits until the
     # resume run has been triggered.
     after_switchover = [drain, new_position, verify]
-    approve >> pause >> switchover >> [drain, new_position]
+    approve >> pause >> switchover >> after_switchover
     new_position >> verify
-    [drain, verify] >> hand_over >> published >> confirm >> record
+    after_switchover >> hand_over >> published >> confirm >> record
     after_switchover >> published
     hand_over >> confirm  # a cleared run's hand-over is skipped: publish and confirm all the same
     switchover >> on_switchover_failure >> resume_on_blue >> record

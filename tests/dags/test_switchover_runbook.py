@@ -92,7 +92,8 @@ def test_dry_run_stops_after_preflight_and_plan(estate, run_dag):
 
     assert switched.state == "success" and product["outcome"] == "dry_run"
     assert "### Switchover preflight" in _step(product, "preflight")["result"]["markdown"]
-    skipped = {_step(product, t)["state"] for t in ("approve_switchover", "pause_dms_task", "switchover")}
+    skipped = {_step(product, t)["state"] for t in ("approve_switchover", "pause_dms_task", "switchover",
+                                                     "new_position", "verify_binlog_readiness", "drain_old_blue")}
     assert skipped == {"skipped"}
     assert estate.task()["Status"] == "running" and not estate.bluegreen.switchover_calls
 
@@ -125,6 +126,8 @@ def test_failed_switchover_resumes_cdc_on_blue_and_fails_loudly(estate, run_dag,
 
     assert switched.state == "failed" and product["outcome"] == "failed"
     assert "SwitchoverRolledBack" in _step(product, "switchover")["failure"]
+    assert {_step(product, t)["state"] for t in ("drain_old_blue", "new_position", "verify_binlog_readiness")} == {
+        "upstream_failed"}  # nothing runs against a production that did not change
     assert _step(product, "resume_on_blue")["state"] == "success"
     assert estate.task()["Status"] == "running" and estate.source.writer is estate.source.blue
     resumed_on_blue = _step(product, "resume_on_blue")["state"]
@@ -313,6 +316,7 @@ def test_coordinates_disagreeing_with_greens_binlog_refuse_before_cdc_restarts(e
             f"CoordinatesDisagree: the coordinates {INSIDE_REPLICATED_HISTORY} disagree with prod-writer's binlog, "
             f"where its own writes begin at {estate.bluegreen.coordinates}"), product
         assert _step(product, "hand_over_cdc")["state"] == "upstream_failed" and estate.task()["Status"] == "stopped"
+        assert _step(product, "verify_binlog_readiness")["state"] == "success"  # checked for the resume by hand
         paused = _step(product, "pause_dms_task")["result"]
         drained = _step(product, "drain_old_blue")["result"]  # beside new_position: it drained all the same
         fact = {"pipeline": "shop", "deployment": estate.deployment_id, "checkpoint": paused["recovery_checkpoint"],

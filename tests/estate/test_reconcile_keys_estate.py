@@ -1,7 +1,7 @@
 """Keys of every shape against the estate's MariaDB and PostgreSQL: composite, text under a case-insensitive
-collation, UUID text, DATETIME, a unique NOT NULL index instead of a primary key, and no key at all (a multiset of
-rows with duplicates). Each compares equal when equal, and each kind of planted drift is named by its full key
-(or, without a key, by the row itself)."""
+collation, UUID text, UUID BINARY(16) (reported as lowercase hex), DATETIME, a unique NOT NULL index instead of a
+primary key, and no key at all (a multiset of rows with duplicates). Each compares equal when equal, and each kind
+of planted drift is named by its full key (or, without a key, by the row itself)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 from reconcile_sides import sides
 
-from cdc_runbooks.reconcile.compared_table import describe_table
+from cdc_runbooks.reconcile.compared_table import TableMismatch, describe_table
 from cdc_runbooks.reconcile.engine import Settings, reconcile
 
 pytestmark = pytest.mark.estate
@@ -51,6 +51,13 @@ SHAPES = [
           "UPDATE shop.devices SET seen = seen + INTERVAL '1 microsecond' "
           "WHERE id = '6f1c2a3b-0000-4000-8000-000000000004'",
           {"changed": {"6f1c2a3b-0000-4000-8000-000000000004": ("seen",)}}, "hash(id)"),
+    Shape("sessions", "id BINARY(16) PRIMARY KEY, user_id INT", "id BYTEA, user_id INTEGER",
+          [(bytes.fromhex(f"6f1c2a3b00004000800000000000{n:04x}"), n) for n in range(1, 9)],
+          "DELETE FROM shop.sessions WHERE id = '\\x6f1c2a3b000040008000000000000003'::bytea; "
+          "UPDATE shop.sessions SET user_id = 0 WHERE user_id = 5",
+          {"missing": ["6f1c2a3b000040008000000000000003"],
+           "changed": {"6f1c2a3b000040008000000000000005": ("user_id",)}},
+          "hash(id)"),
     Shape("readings", "taken DATETIME(6) PRIMARY KEY, celsius DECIMAL(5,2)", "taken TIMESTAMP(6), celsius NUMERIC(5,2)",
           [(dt.datetime(2024, 3, 1, 12, 0, 0, n), n / 4) for n in range(8)],
           "DELETE FROM shop.readings WHERE taken = '2024-03-01 12:00:00.000005'",
@@ -105,3 +112,50 @@ def test_every_key_shape_compares_equal_and_names_planted_drift_by_its_full_key(
     report = result.to_dict()
     assert report["status"] == "drift" and report["missing"] == [list(k) if isinstance(k, tuple) else k
                                                                  for k in expected.get("missing", [])]
+
+
+def _table(estate, name: str, source_ddl: str, target_ddl: str, rows: list[tuple]) -> None:
+    placeholders = ", ".join(["%s"] * len(rows[0]))
+    estate.source.writer.execute(f"DROP TABLE IF EXISTS shop.{name}",
+                                 f"CREATE TABLE shop.{name} ({source_ddl}) DEFAULT CHARSET=utf8mb4")
+    estate.warehouse.query(f"DROP TABLE IF EXISTS shop.{name}; CREATE TABLE shop.{name} ({target_ddl})")
+    with estate.source.writer.admin(charset="utf8mb4") as conn, conn.cursor() as cur:
+        cur.executemany(f"INSERT INTO shop.{name} VALUES ({placeholders})", rows)  # noqa: S608
+    for row in rows:
+        estate.warehouse.query(f"INSERT INTO shop.{name} VALUES ({placeholders})", row)  # noqa: S608
+
+
+def test_a_key_is_matched_on_its_text_whatever_type_the_target_gave_its_columns(shared_estate):
+    """DMS maps BIGINT UNSIGNED to NUMERIC(20,0): one changed column is one changed row, not missing + extra."""
+    _table(shared_estate, "accounts_u",
+           "account BIGINT UNSIGNED, name VARCHAR(20), qty INT, PRIMARY KEY (account, name)",
+           "account NUMERIC(20,0), name VARCHAR(20), qty INTEGER", [(n, f"n{n}", n) for n in range(1, 9)])
+    settings = Settings(mode="checksum", settle_s=0, max_segments=1)  # every row in one leaf
+    try:
+        assert reconcile(*sides(shared_estate), ["accounts_u"], settings).tables[0].status == "ok"
+        shared_estate.warehouse.query("UPDATE shop.accounts_u SET qty = 99 WHERE account = 3")
+        result = reconcile(*sides(shared_estate), ["accounts_u"], settings).tables[0]
+    finally:
+        shared_estate.source.writer.execute("DROP TABLE shop.accounts_u")
+        shared_estate.warehouse.query("DROP TABLE shop.accounts_u")
+
+    assert (result.missing, result.extra, [(c.key, c.columns) for c in result.changed]) == (
+        (), (), [((3, "n3"), ("qty",))])
+
+
+def test_every_lost_copy_of_a_row_counts_and_a_nullable_key_is_refused(shared_estate):
+    """Without a key, 3 copies against 1 is drift 2 (a tolerance of 1 does not pass it); a UNIQUE column allows
+    several NULLs, so naming it as the key is refused rather than comparing the NULL rows' first copy only."""
+    _table(shared_estate, "clicks", "kind VARCHAR(10), amount DECIMAL(8,2), email VARCHAR(60) NULL UNIQUE",
+           "kind VARCHAR(10), amount NUMERIC(8,2), email VARCHAR(60)", [("click", 1, None)] * 3)
+    try:
+        shared_estate.warehouse.query("DELETE FROM shop.clicks WHERE ctid IN (SELECT ctid FROM shop.clicks LIMIT 2)")
+        report = reconcile(*sides(shared_estate), ["clicks"], Settings(mode="checksum", settle_s=0, tolerance=1))
+        with pytest.raises(TableMismatch, match="key column email allows NULL"):
+            reconcile(*sides(shared_estate), ["clicks"], SETTINGS, keys={"clicks": "email"})
+    finally:
+        shared_estate.source.writer.execute("DROP TABLE shop.clicks")
+        shared_estate.warehouse.query("DROP TABLE shop.clicks")
+
+    assert report.tables[0].missing == (("click", "1.00", None),) * 2
+    assert report.tables[0].drift == 2 and not report.passed

@@ -132,9 +132,23 @@ def test_incompatible_types_are_refused_by_column():
         _describe(target_columns=[*TARGET_COLUMNS[:3], ("note", "integer", "YES", None, None)])
 
 
+@pytest.mark.parametrize(("source_type", "target_type", "refused"), [
+    ("varbinary", "character varying", False), ("varbinary", "bytea", False), ("bit", "boolean", False),
+    ("bit", "integer", False), ("time", "character varying", False), ("json", "jsonb", False),
+    ("time", "integer", True), ("varbinary", "integer", True), ("varchar", "bytea", True), ("varchar", "jsonb", True)])
+def test_the_target_types_dms_creates_for_binary_bit_time_and_json_are_compatible(source_type, target_type, refused):
+    source = [*SOURCE_COLUMNS, ("v", source_type, "YES", None, None)]
+    target = [*TARGET_COLUMNS, ("v", target_type, "YES", None, None)]
+    if refused:
+        with pytest.raises(TableMismatch, match="orders.v: source .* and target .* cannot be compared"):
+            _describe(source_columns=source, target_columns=target)
+    else:
+        assert _describe(source_columns=source, target_columns=target)[0].columns[-1] == "v"
+
+
 def test_unsupported_type_is_refused():
-    with pytest.raises(UnsupportedColumn, match="orders.doc: type 'json'"):
-        _describe(source_columns=[*SOURCE_COLUMNS, ("doc", "json", "YES", None, None)])
+    with pytest.raises(UnsupportedColumn, match="orders.shape: type 'geometry'"):
+        _describe(source_columns=[*SOURCE_COLUMNS, ("shape", "geometry", "YES", None, None)])
 
 
 def test_a_single_integer_key_places_rows_at_the_key():
@@ -148,6 +162,8 @@ def test_a_single_integer_key_places_rows_at_the_key():
     ((), [("uq_note", "note")], None),  # a unique index with a nullable column is no key (DMS neither)
     ((), [("uq_c", "flag"), ("uq_b", "amount")], ("amount",)),  # the first unique NOT NULL index by name
     ((), [("uq_a", "amount"), ("uq_a", "id")], ("amount", "id")),
+    ((), [("uq_a", None), ("uq_b", "amount")], ("amount",)),  # a functional key part (MySQL 8) has no column name
+    ((), [("uq_lower_note", None)], None),
 ])
 def test_any_other_key_places_rows_at_a_hash_of_the_key_and_no_key_compares_whole_rows(primary_key, unique,
                                                                                         key_columns):
@@ -161,12 +177,30 @@ def test_any_other_key_places_rows_at_a_hash_of_the_key_and_no_key_compares_whol
     assert pair.key == (f"hash({', '.join(key_columns)})" if key_columns else "hash(every column: no key)")
 
 
-def test_a_named_key_may_be_any_columns_but_not_an_approximate_or_unknown_one():
-    assert _describe(key="flag", primary_key=())[0].key == "flag"
-    assert _describe(key="note")[0].source.ref.key_columns == ("note",)
-    assert _describe(key="note, id")[0].source.ref.key_columns == ("note", "id")
+def test_a_named_key_may_be_any_not_null_columns_but_not_an_approximate_nullable_or_unknown_one():
+    source = [SOURCE_COLUMNS[0], SOURCE_COLUMNS[1], ("flag", "tinyint", "NO", 0, None),
+              ("note", "varchar", "NO", None, "utf8mb4")]
+    assert _describe(source_columns=source, key="flag", primary_key=())[0].key == "flag"
+    assert _describe(source_columns=source, key="note")[0].source.ref.key_columns == ("note",)
+    assert _describe(source_columns=source, key="note, id")[0].source.ref.key_columns == ("note", "id")
+    with pytest.raises(TableMismatch, match="key column note allows NULL"):  # several NULLs: not a key
+        _describe(key="note, id")
     with pytest.raises(TableMismatch, match="key column 'nope' is not a column"):
         _describe(key="nope")
     with pytest.raises(TableMismatch, match="key column f is approximate"):
         _describe(source_columns=[*SOURCE_COLUMNS, ("f", "double", "NO", None, None)],
                   target_columns=[*TARGET_COLUMNS, ("f", "double precision", "NO", None, None)], key="f")
+
+
+def test_a_hashed_key_is_matched_on_its_texts_and_shown_with_the_sources_kinds():
+    """BIGINT UNSIGNED lands as NUMERIC(20,0) and TINYINT(1) as boolean: both sides render the key as '5', '1'."""
+    pair, _, _ = _describe(source_columns=[("account", "bigint", "NO", 0, None), ("flag", "tinyint", "NO", 0, None),
+                                           ("name", "varchar", "NO", None, "utf8mb4"), ("qty", "int", "YES", 0, None)],
+                           target_columns=[("account", "numeric", "NO", 0, None), ("flag", "boolean", "NO", None, None),
+                                           ("name", "character varying", "NO", None, None),
+                                           ("qty", "integer", "YES", 0, None)],
+                           primary_key=("account", "flag", "name"))
+    texts = ("5", "1", "1:a")
+
+    assert pair.source._key(texts) == pair.target._key(texts) == texts
+    assert pair.shown_key(texts) == (5, 1, "a")

@@ -10,7 +10,8 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.hooks.dms import DmsHook
 from airflow.providers.amazon.aws.hooks.rds import RdsHook
 
-from cdc_runbooks.aws.hooks import aws_client, aws_hook, dms_hook, rds_hook
+from cdc_runbooks.aws.hooks import _fast_caller, aws_client, aws_hook, dms_hook, rds_hook
+from cdc_runbooks.lookups import look_up_together
 
 
 def _connection(monkeypatch, endpoint: str) -> None:
@@ -81,6 +82,17 @@ def test_an_operator_is_named_as_the_caller(monkeypatch):
     caller, without_target = PauseOperatorLike().execute(monkeypatch)
     assert caller == "PauseOperatorLike"
     assert without_target == AwsBaseHook(aws_conn_id="x")._get_caller("nowhere")
+
+
+class DrainOperatorLike:
+    def execute(self):
+        hook = _fast_caller(AwsBaseHook)(aws_conn_id=None, client_type="rds")
+        return hook._get_caller(), look_up_together(hook._get_caller)[0]
+
+
+def test_a_hook_used_in_a_lookup_thread_still_names_the_operator():
+    """The drain reads DMS and RDS in threads (cdc_runbooks.lookups): the step is found in the main thread."""
+    assert DrainOperatorLike().execute() == ("DrainOperatorLike", "DrainOperatorLike")
 
 
 class LastClassInThisModule:

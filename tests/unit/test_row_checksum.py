@@ -72,7 +72,7 @@ def test_decimal_renders_at_the_canonical_scale(dialect, declared, scale, expect
 
 
 @pytest.mark.parametrize(("dialect", "expected"), [
-    (MY, "DATE_FORMAT(`at`, '%Y-%m-%d %H:%i:%s.%f')"),
+    (MY, "COALESCE(NULLIF(DATE_FORMAT(`at`, '%Y-%m-%d %H:%i:%s.%f'), '0000-00-00 00:00:00.000000'), 'N')"),
     (PG, "TO_CHAR(\"at\", 'YYYY-MM-DD HH24:MI:SS.US')"),
     (RS, "TO_CHAR(\"at\", 'YYYY-MM-DD HH24:MI:SS.US')")])
 def test_datetime_always_has_six_fraction_digits(dialect, expected):
@@ -80,15 +80,17 @@ def test_datetime_always_has_six_fraction_digits(dialect, expected):
 
 
 @pytest.mark.parametrize(("dialect", "expected"), [
-    (MY, "DATE_FORMAT(CONVERT_TZ(`at`, @@session.time_zone, '+00:00'), '%Y-%m-%d %H:%i:%s.%f')"),
+    (MY, "COALESCE(NULLIF(DATE_FORMAT(CONVERT_TZ(`at`, @@session.time_zone, '+00:00'), '%Y-%m-%d %H:%i:%s.%f'), "
+         "'0000-00-00 00:00:00.000000'), 'N')"),
     (PG, "TO_CHAR((\"at\" AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24:MI:SS.US')")])
 def test_instant_types_render_in_utc(dialect, expected):
     assert field_sql(dialect, Column("at", Kind.DATETIME, nullable=False, utc=True)) == expected
 
 
 @pytest.mark.parametrize(("dialect", "expected"), [
-    (MY, "DATE_FORMAT(`day`, '%Y-%m-%d')"), (RS, "TO_CHAR(\"day\", 'YYYY-MM-DD')")])
-def test_date(dialect, expected):
+    (MY, "COALESCE(NULLIF(DATE_FORMAT(`day`, '%Y-%m-%d'), '0000-00-00'), 'N')"),
+    (RS, "TO_CHAR(\"day\", 'YYYY-MM-DD')")])
+def test_date_and_a_mysql_zero_date_as_null_even_in_a_not_null_column(dialect, expected):
     assert field_sql(dialect, Column("day", Kind.DATE, nullable=False)) == expected
 
 
@@ -266,13 +268,34 @@ def test_hostile_identifiers_are_refused_everywhere(name):
     (PG, ("a", "numeric", "YES", 4, None), Kind.DECIMAL, 4, False),
     (RS, ("a", "character varying", "YES", None, None), Kind.TEXT, None, False),
     (RS, ("a", "timestamp with time zone", "YES", None, None), Kind.DATETIME, None, True),
-    (RS, ("a", "double precision", "YES", None, None), Kind.FLOAT, None, False)])
+    (RS, ("a", "double precision", "YES", None, None), Kind.FLOAT, None, False),
+    (MY, ("a", "varbinary", "YES", None, None), Kind.BINARY, None, False),
+    (MY, ("a", "longblob", "YES", None, None), Kind.BINARY, None, False),
+    (MY, ("a", "bit", "YES", None, None), Kind.BIT, None, False),
+    (MY, ("a", "time", "YES", None, None), Kind.TIME, None, False),
+    (MY, ("a", "json", "YES", None, None), Kind.JSON, None, False),
+    (PG, ("a", "bytea", "YES", None, None), Kind.BINARY, None, False),
+    (PG, ("a", "jsonb", "YES", None, None), Kind.JSON, None, False),
+    (RS, ("a", "binary varying", "YES", None, None), Kind.BINARY, None, False)])
 def test_kinds_from_information_schema(dialect, row, kind, scale, utc):
     column = column_from_information_schema(dialect, row)
     assert (column.kind, column.scale, column.utc, column.nullable) == (kind, scale, utc, row[2] == "YES")
 
 
-@pytest.mark.parametrize(("dialect", "data_type"), [(MY, "json"), (MY, "blob"), (MY, "time"), (PG, "jsonb"),
+@pytest.mark.parametrize(("dialect", "kind", "expected"), [
+    (MY, Kind.BINARY, "CONCAT(CHAR_LENGTH(LOWER(HEX(`v`))), ':', LOWER(HEX(`v`)))"),
+    (PG, Kind.BINARY, """CAST(CHAR_LENGTH(ENCODE("v", 'hex')) AS TEXT) || ':' || ENCODE("v", 'hex')"""),
+    (RS, Kind.BINARY, """CAST(LEN(LOWER(TO_HEX("v"))) AS VARCHAR) || ':' || LOWER(TO_HEX("v"))"""),
+    (MY, Kind.BIT, "CAST(`v` + 0 AS CHAR)"),
+    (MY, Kind.TIME, "CONCAT(CHAR_LENGTH(CAST(`v` AS CHAR)), ':', CAST(`v` AS CHAR))"),
+    (MY, Kind.JSON, "CONCAT(CHAR_LENGTH(CAST(`v` AS CHAR)), ':', CAST(`v` AS CHAR))"),
+    (PG, Kind.JSON, """CAST(CHAR_LENGTH(CAST("v" AS TEXT)) AS TEXT) || ':' || CAST("v" AS TEXT)""")])
+def test_binary_is_length_prefixed_lowercase_hex_bit_digits_time_and_json_their_text(dialect, kind, expected):
+    """Binary as hex text is what a VARCHAR that DMS filled with hex renders as TEXT (the same prefix)."""
+    assert field_sql(dialect, Column("v", kind, nullable=False)) == expected
+
+
+@pytest.mark.parametrize(("dialect", "data_type"), [(PG, "json"), (PG, "time without time zone"), (MY, "geometry"),
                                                     (RS, "super")])
 def test_types_without_a_canonical_rendering_are_refused_by_name(dialect, data_type):
     with pytest.raises(UnsupportedColumn, match=f"orders.payload: type '{data_type}'"):

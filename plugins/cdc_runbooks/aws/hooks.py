@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import inspect
 import sys
+import threading
+from collections.abc import Iterator
 from functools import cache, lru_cache
+from types import FrameType
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.hooks.dms import DmsHook
@@ -57,23 +60,32 @@ class _FrameWalkingCaller:
     @staticmethod
     def _find_operator_class_name(target_function_name: str) -> str | None:
         """The class of ``self`` in the innermost frame running a function named ``target_function_name``."""
-        frame = sys._getframe(1)
-        while frame is not None:
+        for frame in _frames():
             if frame.f_code.co_name == target_function_name:
                 return type(frame.f_locals["self"]).__name__
-            frame = frame.f_back
         return None
 
     @staticmethod
     def _find_executor_class_name() -> str | None:
         """The last class named in the globals of the innermost frame whose module has ``BaseExecutor``."""
-        frame = sys._getframe(1)
-        while frame is not None:
+        for frame in _frames():
             classes = [name for name, obj in frame.f_globals.items() if inspect.isclass(obj)]
             if "BaseExecutor" in classes:
                 return classes[-1]
-            frame = frame.f_back
         return None
+
+
+def _frames() -> Iterator[FrameType]:
+    """This thread's frames, innermost first, then the main thread's: a hook first used in a thread that a step
+    started for its lookups (:mod:`cdc_runbooks.lookups`) still names the step running in the main thread."""
+    main = threading.main_thread()
+    starts = [sys._getframe(2)]
+    if threading.current_thread() is not main:
+        starts.append(sys._current_frames().get(main.ident))
+    for frame in starts:
+        while frame is not None:
+            yield frame
+            frame = frame.f_back
 
 
 @cache

@@ -88,6 +88,13 @@ _COMPATIBLE = {
     Kind.TEXT: {Kind.TEXT},
     Kind.DATETIME: {Kind.DATETIME},
     Kind.DATE: {Kind.DATE},
+    # What DMS creates on Redshift (docs/reference/dms-mysql-to-redshift-types.md): binary as VARCHAR (hex text,
+    # unverified: an upper-case or prefixed encoding is reported as drift), BIT(1) as BOOL, TIME and JSON as VARCHAR
+    # (MySQL's text of them); or the native type where a warehouse has one.
+    Kind.BINARY: {Kind.BINARY, Kind.TEXT},
+    Kind.BIT: {Kind.BIT, Kind.BOOLEAN, Kind.INTEGER},
+    Kind.TIME: {Kind.TIME, Kind.TEXT},
+    Kind.JSON: {Kind.JSON, Kind.TEXT},
 }
 
 
@@ -131,22 +138,17 @@ class TableReader:
         return {key: fields for key, fields in found.items() if key in places}
 
     def _key(self, fields: Sequence) -> Key:
-        """A row's key as reported: the integer key, or its key columns' values (a tuple when there are several),
-        from their canonical texts: NULL None, an integer an int, text without its length prefix."""
-        if not self.ref.key_columns:
-            return int(fields[0])
-        kinds = {c.name: c.kind for c in self.ref.columns}
-        values = tuple(_shown_field(text, kinds[name]) for name, text in zip(self.ref.key_columns, fields,
-                                                                              strict=True))
-        return values[0] if len(values) == 1 else values
+        """A row's key as matched: the integer key, or its key columns' canonical texts (the same on both sides
+        whatever each side's column types; :meth:`TablePair.shown_key` turns them into values)."""
+        return int(fields[0]) if not self.ref.key_columns else tuple(fields)
 
 
 def _shown_field(text: str, kind: Kind) -> Key:
     if text == NULL:
         return None
-    if kind is Kind.TEXT:
+    if kind in (Kind.TEXT, Kind.BINARY, Kind.TIME, Kind.JSON):  # length-prefixed (binary: lowercase hex)
         return text.partition(":")[2]
-    return int(text) if kind is Kind.INTEGER else text
+    return int(text) if kind in (Kind.INTEGER, Kind.BIT) else text
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,16 @@ class TablePair:
     target: TableReader
     hashed: bool = False
     multiset: bool = False
+    key_kinds: tuple[Kind, ...] = ()  # hashed placement: the source kinds of the key columns
+
+    def shown_key(self, key: Key) -> Key:
+        """A matched key as reported: its values from the canonical texts, read with the source's column kinds
+        (NULL None, an integer an int, text and binary hex without the length prefix); a tuple when there are
+        several columns."""
+        if not self.key_kinds:
+            return key
+        values = tuple(_shown_field(text, kind) for text, kind in zip(key, self.key_kinds, strict=True))
+        return values[0] if len(values) == 1 else values
 
 
 def _columns(side: Side, table: str, where: str) -> list[Column]:
@@ -182,7 +194,8 @@ def _source_key(side: Side, table: str, columns: list[Column]) -> tuple[str, ...
     for index, column in side.run(UNIQUE_KEYS_SQL, (side.schema, table)):
         indexes.setdefault(index, []).append(column)
     for index in sorted(indexes, key=lambda name: (name != "PRIMARY", name)):
-        if all(column.lower() in not_null for column in indexes[index]):
+        # a functional key part (MySQL 8) has no column name: that index is no key of columns
+        if all(column is not None and column.lower() in not_null for column in indexes[index]):
             return tuple(indexes[index])
     return ()
 
@@ -198,6 +211,9 @@ def _key_columns(table: str, pairs: list[tuple[Column, Column]], key: str | Sequ
         column = by_name.get(str(name).strip().lower())
         if column is None:
             raise TableMismatch(f"{table}: key column {identifiers.shown(name)} is not a column of the table")
+        if column.nullable:
+            raise TableMismatch(f"{table}: key column {column.name} allows NULL, so it does not tell rows apart "
+                                "(a unique index allows several NULLs); name NOT NULL columns, or none")
         if column.kind is Kind.FLOAT:
             raise TableMismatch(f"{table}: key column {column.name} is approximate ({column.kind}): rows that differ "
                                 "only beyond its rendering would share a key; name another key")
@@ -260,6 +276,7 @@ def describe_table(source: Side, target: Side, table: str, key: str | Sequence[s
     return TablePair(
         table=table, key=label, columns=tuple(s.name for s, _ in pairs), hashed=hashed,
         multiset=hashed and not key_columns,
+        key_kinds=tuple(next(c.kind for c, _ in pairs if c.name == name) for name in source_keys),
         source=TableReader(TableRef(source.dialect, source.schema, table, tuple(s for s, _ in pairs),
                                     name, scales, fingerprint, source_limit, source_keys), source),
         target=TableReader(TableRef(target.dialect, target.schema, table, tuple(t for _, t in pairs),

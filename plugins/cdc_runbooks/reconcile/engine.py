@@ -39,6 +39,7 @@ changed (with the columns that differ, NULL-vs-value named) and duplicate key in
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -86,10 +87,13 @@ class Settings:
 
 @dataclass
 class _Findings:
-    missing: set[Key] = field(default_factory=set)
-    extra: set[Key] = field(default_factory=set)
-    changed: set[Key] = field(default_factory=set)
-    duplicate: set[Key] = field(default_factory=set)
+    """Keys found per kind, each with the number of rows it accounts for (more than one when copies differ:
+    rows of a table without a key, a key the source repeats, a key the target holds three times)."""
+
+    missing: Counter[Key] = field(default_factory=Counter)
+    extra: Counter[Key] = field(default_factory=Counter)
+    changed: Counter[Key] = field(default_factory=Counter)
+    duplicate: Counter[Key] = field(default_factory=Counter)
     places: dict[Key, int] = field(default_factory=dict)  # where each key found is placed (its hash, or itself)
     leaves: list[tuple[int, int]] = field(default_factory=list)  # ranges compared key by key, with drift
     unexplored: list[tuple[Segment, int]] = field(default_factory=list)  # (segment, its width)
@@ -202,9 +206,9 @@ class _Probe:
                 places[key] = place
         differing = []
         for key in set(source) | set(target):
-            kind = _kind(source.get(key, []), target.get(key, []), self.pair.multiset)
+            kind, rows = _kind(source.get(key, []), target.get(key, []), self.pair.multiset)
             if kind is not None:
-                getattr(found, kind).add(key)
+                getattr(found, kind)[key] += rows
                 found.places[key] = places[key]
                 differing.append(places[key])
         found.leaves += [(lo, hi) for lo, hi in ranges if any(lo <= place <= hi for place in differing)]
@@ -228,22 +232,27 @@ class _Probe:
         rows = []
         for key in keys:
             pairs = list(zip(self.pair.columns, source.get(key, ()), target.get(key, ()), strict=False))
-            rows.append(ChangedRow(key, tuple(c for c, s, t in pairs if s != t),
+            rows.append(ChangedRow(self.pair.shown_key(key), tuple(c for c, s, t in pairs if s != t),
                                    tuple(c for c, s, t in pairs if s != t and NULL in (s, t))))
         return tuple(rows)
 
 
-def _kind(source: list[int], target: list[int], multiset: bool) -> str | None:
-    """Which finding a key is, from its row hashes on each side; None when it is equal."""
+def _kind(source: list[int], target: list[int], multiset: bool) -> tuple[str | None, int]:
+    """Which finding a key is, from its row hashes on each side, and how many rows it accounts for; None when
+    equal. A key has one row per side unless the source repeats it (a table without a key; a named key that is
+    not unique) or the target does (no primary key there): then copies are compared, never just the first."""
     if multiset:  # the key is the whole row: only its number of copies can differ
-        return None if len(source) == len(target) else "missing" if len(target) < len(source) else "extra"
+        lost = len(source) - len(target)
+        return (None, 0) if lost == 0 else ("missing", lost) if lost > 0 else ("extra", -lost)
     if not source:
-        return "extra"
+        return "extra", len(target)
     if not target:
-        return "missing"
-    if len(target) > 1:
-        return "duplicate"
-    return None if target[0] == source[0] else "changed"
+        return "missing", len(source)
+    if len(target) > len(source):
+        return "duplicate", len(target) - len(source)
+    if len(target) < len(source):
+        return "missing", len(source) - len(target)
+    return (None, 0) if sorted(target) == sorted(source) else ("changed", len(source))
 
 
 def _settle(probe: _Probe, found: _Findings, deadline: float, settings: Settings,
@@ -293,15 +302,21 @@ def reconcile_table(pair: TablePair, settings: Settings = Settings(), *, clock: 
             found = _settle(probe, found, deadline or clock() + settings.settle_s, settings, clock, sleep)
         if not found and counts[0] != counts[1]:  # it was in flight: the counts of a read after CDC caught up
             counts, _ = _counts_until_equal(probe, settings, clock, sleep, deadline)
-        changed_keys = sorted(found.changed, key=key_order)
+        changed_keys = _reported(found.changed, pair)
         changed = probe.changed_rows(changed_keys[:settings.max_keys], found.places)
         return TableResult(source=counts[0], target=counts[1], elapsed_s=clock() - started, reads=probe.reads,
-                           missing=tuple(sorted(found.missing, key=key_order)),
-                           extra=tuple(sorted(found.extra, key=key_order)),
-                           changed=changed + tuple(ChangedRow(k) for k in changed_keys[settings.max_keys:]),
-                           duplicate=tuple(sorted(found.duplicate, key=key_order)),
+                           missing=tuple(pair.shown_key(k) for k in _reported(found.missing, pair)),
+                           extra=tuple(pair.shown_key(k) for k in _reported(found.extra, pair)),
+                           changed=changed + tuple(ChangedRow(pair.shown_key(k))
+                                                   for k in changed_keys[settings.max_keys:]),
+                           duplicate=tuple(pair.shown_key(k) for k in _reported(found.duplicate, pair)),
                            unexplored=tuple(s for s, _ in sorted(found.unexplored, key=lambda u: u[0].lo)),
                            localised=True, **result)
+
+
+def _reported(keys: Counter[Key], pair: TablePair) -> list[Key]:
+    """Keys in report order (by their shown values), each repeated once per row it accounts for."""
+    return sorted(keys.elements(), key=lambda key: key_order(pair.shown_key(key)))
 
 
 def reconcile(source: Side, target: Side, tables: Iterable[str], settings: Settings = Settings(),

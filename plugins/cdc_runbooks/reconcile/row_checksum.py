@@ -24,15 +24,22 @@ FLOAT      rounded to 6 decimal places, fixed point (see below)
 TEXT       ``<character count>:<text>`` (the length prefix keeps ``''``, ``N`` and NULL apart
            and makes the ``|`` separator unambiguous)
 DATETIME   ``YYYY-MM-DD HH:MM:SS.ffffff``; an instant type (MySQL ``TIMESTAMP``, ``timestamptz``)
-           is rendered in UTC
-DATE       ``YYYY-MM-DD``
+           is rendered in UTC; a MySQL zero date is NULL (DMS writes NULL for it)
+DATE       ``YYYY-MM-DD`` (a MySQL zero date: NULL)
+BINARY     ``<hex digits count>:<lowercase hex>`` of the bytes (MySQL BINARY/VARBINARY/BLOB, PostgreSQL
+           ``bytea``, Redshift ``VARBYTE``): the same text a VARCHAR holding lowercase hex renders as TEXT,
+           which is how DMS is assumed to land binary on Redshift (unverified: any other encoding is drift)
+BIT        MySQL ``BIT(n)``: its value in decimal digits (matches a boolean's ``1``/``0`` and an integer)
+TIME       MySQL ``TIME``: ``<length>:<MySQL's text>`` (``-838:59:59``, ``12:00:00.500000``), against
+           the VARCHAR DMS creates
+JSON       MySQL ``JSON`` (normalised by MySQL) / PostgreSQL ``jsonb``: ``<length>:<its text>``
 =========  ==============================================================================
 
 FLOAT/DOUBLE: both databases convert the binary value to decimal before rounding, but with
 different digit counts (PostgreSQL uses 15 significant digits), so values that differ only beyond
 15 significant digits or 6 decimals compare equal, and a value exactly half-way at the 7th decimal
-can render differently (reported as drift, never hidden). Other types (TIME, JSON, BLOB, BIT, ...)
-are refused with :class:`UnsupportedColumn`.
+can render differently (reported as drift, never hidden). Other types (spatial, PostgreSQL ``json`` and
+``time``, Redshift ``SUPER``, ...) are refused with :class:`UnsupportedColumn`.
 
 Row hash: the first 15 hex digits (60 bits) of the MD5 of the rendering, as an integer. Segments are
 ``FLOOR((key - origin) / width)`` buckets of an integer key; a segment is summarised as ``COUNT(*)`` and a
@@ -124,6 +131,10 @@ class Kind(StrEnum):
     TEXT = "text"
     DATETIME = "datetime"
     DATE = "date"
+    BINARY = "binary"
+    BIT = "bit"
+    TIME = "time"
+    JSON = "json"
 
 
 class UnsupportedColumn(Refusal, ValueError):
@@ -154,6 +165,10 @@ _MYSQL_KINDS = {
     **dict.fromkeys(("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"), Kind.TEXT),
     **dict.fromkeys(("datetime", "timestamp"), Kind.DATETIME),
     "date": Kind.DATE,
+    **dict.fromkeys(("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"), Kind.BINARY),
+    "bit": Kind.BIT,
+    "time": Kind.TIME,
+    "json": Kind.JSON,  # MySQL's own type; MariaDB's JSON is LONGTEXT (TEXT)
 }
 _PG_KINDS = {
     **dict.fromkeys(("smallint", "integer", "bigint"), Kind.INTEGER),
@@ -163,6 +178,8 @@ _PG_KINDS = {
     **dict.fromkeys(("character varying", "character", "text", "bpchar"), Kind.TEXT),
     **dict.fromkeys(("timestamp without time zone", "timestamp with time zone"), Kind.DATETIME),
     "date": Kind.DATE,
+    **dict.fromkeys(("bytea", "binary varying"), Kind.BINARY),  # PostgreSQL; Redshift VARBYTE
+    "jsonb": Kind.JSON,
 }
 _UTF8 = {"utf8mb4", "utf8mb3", "utf8", "ascii", None}
 
@@ -235,18 +252,31 @@ def _float(dialect: Dialect, col: str) -> str:
     return f"CAST(CAST(CAST({col} AS FLOAT8) AS DECIMAL(38,{FLOAT_SCALE})) AS VARCHAR)"
 
 
-def _length_prefixed(dialect: Dialect, column: Column, col: str) -> str:
+def _length_prefixed(dialect: Dialect, text: str) -> str:
     if dialect is Dialect.MYSQL:
-        text = f"CONVERT({col} USING utf8mb4)" if column.convert_charset else col
         return f"CONCAT(CHAR_LENGTH({text}), ':', {text})"
     length = "CHAR_LENGTH" if dialect is Dialect.POSTGRES else "LEN"
-    return f"{_text(dialect, f'{length}({col})')} || ':' || {col}"
+    return f"{_text(dialect, f'{length}({text})')} || ':' || {text}"
+
+
+def _textual(dialect: Dialect, column: Column, col: str) -> str:
+    """The text a TEXT, BINARY (lowercase hex), TIME or JSON column is compared as, before its length prefix."""
+    if column.kind is Kind.BINARY:
+        return {Dialect.MYSQL: f"LOWER(HEX({col}))", Dialect.POSTGRES: f"ENCODE({col}, 'hex')",
+                Dialect.REDSHIFT: f"LOWER(TO_HEX({col}))"}[dialect]
+    if column.kind in (Kind.TIME, Kind.JSON):
+        return _text(dialect, col)
+    return f"CONVERT({col} USING utf8mb4)" if column.convert_charset else col
+
+
+_ZERO = {True: "0000-00-00 00:00:00.000000", False: "0000-00-00"}
 
 
 def _datetime(dialect: Dialect, column: Column, col: str, with_time: bool) -> str:
-    if dialect is Dialect.MYSQL:
+    if dialect is Dialect.MYSQL:  # a zero date is NULL: DMS writes NULL for it where the target has none
         value = f"CONVERT_TZ({col}, @@session.time_zone, '+00:00')" if column.utc else col
-        return f"DATE_FORMAT({value}, '{'%Y-%m-%d %H:%i:%s.%f' if with_time else '%Y-%m-%d'}')"
+        return (f"NULLIF(DATE_FORMAT({value}, '{'%Y-%m-%d %H:%i:%s.%f' if with_time else '%Y-%m-%d'}'), "
+                f"'{_ZERO[with_time]}')")
     value = f"({col} AT TIME ZONE 'UTC')" if column.utc else col
     return f"TO_CHAR({value}, '{'YYYY-MM-DD HH24:MI:SS.US' if with_time else 'YYYY-MM-DD'}')"
 
@@ -263,11 +293,14 @@ def field_sql(dialect: Dialect, column: Column, scale: int = 0) -> str:
         rendered = _decimal(dialect, column, col, scale)
     elif column.kind is Kind.FLOAT:
         rendered = _float(dialect, col)
-    elif column.kind is Kind.TEXT:
-        rendered = _length_prefixed(dialect, column, col)
+    elif column.kind in (Kind.TEXT, Kind.BINARY, Kind.TIME, Kind.JSON):
+        rendered = _length_prefixed(dialect, _textual(dialect, column, col))
+    elif column.kind is Kind.BIT:  # MySQL BIT(n): its value as digits
+        rendered = f"CAST({col} + 0 AS CHAR)"
     else:
         rendered = _datetime(dialect, column, col, with_time=column.kind is Kind.DATETIME)
-    return f"COALESCE({rendered}, '{NULL}')" if column.nullable else rendered
+    zero_date = dialect is Dialect.MYSQL and column.kind in (Kind.DATE, Kind.DATETIME)
+    return f"COALESCE({rendered}, '{NULL}')" if column.nullable or zero_date else rendered
 
 
 def row_text_sql(dialect: Dialect, columns: Sequence[Column], scales: Sequence[int]) -> str:
