@@ -214,7 +214,8 @@ def _hashed_run(source_rows, target_rows, key_width, **settings):
     pair = TablePair("events", "hash", ("a", "b", "c"), HashedReader(source_rows, key_width),
                      HashedReader(target_rows, key_width), hashed=True, multiset=key_width is None)
     return reconcile_table(pair, Settings(**{"mode": "checksum", "settle_s": 0, "leaf_rows": 2, "max_segments": 4,
-                                             **settings}), clock=clock, sleep=clock.sleep)
+                                             "leaf_budget_rows": 4, **settings}),
+                           clock=clock, sleep=clock.sleep)
 
 
 WHOLE_ROWS = [(a, b, c) for a in "xy" for b in "12" for c in ("", "N")]
@@ -254,3 +255,13 @@ def test_a_composite_key_placed_at_its_hash_names_every_differing_key(source, ta
     assert {c.key for c in result.changed} == {key for key in set(source) & set(target)
                                                if copies[key] == 1 and source[key] != target[key]}
     assert all(c.columns == ("c",) for c in result.changed)
+
+
+@given(st.lists(st.sampled_from(WHOLE_ROWS), max_size=30), st.lists(st.sampled_from(WHOLE_ROWS), max_size=30),
+       st.integers(1, 3), st.integers(1, 8))
+@settings(max_examples=150, deadline=None)
+def test_hashed_placement_with_tight_bounds_never_passes_a_difference(source, target, max_keys, budget):
+    """Whatever is left unexplored for want of max_keys or budget, a difference never reads as ok."""
+    result = _hashed_run(source, target, key_width=None, max_keys=max_keys, leaf_budget_rows=budget)
+
+    assert (result.status == "ok") is (Counter(source) == Counter(target))

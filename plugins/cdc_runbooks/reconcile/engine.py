@@ -64,6 +64,8 @@ class Settings:
     :param max_keys: differing segments followed to keys per level, and keys listed per kind.
     :param leaf_rows: a segment with at most this many rows per side is compared key by key.
     :param max_segments: segments per pass (bounds memory and the GROUP BY size).
+    :param leaf_budget_rows: hashed placement: the differing segments are compared key by key once they hold
+        at most this many rows together (bounds memory; each further level is a full scan).
     """
 
     mode: str = "count"
@@ -73,6 +75,7 @@ class Settings:
     max_keys: int = 100
     leaf_rows: int = 64
     max_segments: int = 4096
+    leaf_budget_rows: int = 32768
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -80,7 +83,7 @@ class Settings:
         for name in ("settle_s", "poll_s", "tolerance"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must not be negative")
-        for name in ("max_keys", "leaf_rows", "max_segments"):
+        for name in ("max_keys", "leaf_rows", "max_segments", "leaf_budget_rows"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1")
 
@@ -168,8 +171,9 @@ class _Probe:
     def descend(self, segments: list[Segment], width: int) -> _Findings:
         found = _Findings()
         while segments:
-            found.unexplored += [(s, width) for s in segments[self.settings.max_keys:]]
-            segments = segments[:self.settings.max_keys]
+            if not (self.pair.hashed and self.small_enough(segments)):  # within the budget: every one to keys
+                found.unexplored += [(s, width) for s in segments[self.settings.max_keys:]]
+                segments = segments[:self.settings.max_keys]
             if width == 1 or self.small_enough(segments):
                 self.classify([(s.lo, s.hi) for s in segments], found)
                 break
@@ -180,11 +184,11 @@ class _Probe:
     def small_enough(self, segments: Sequence[Segment]) -> bool:
         """Whether to compare ``segments`` key by key now. Key ranges: when each has at most ``leaf_rows`` rows (a
         range read through the key's index costs its rows). Hashed placement: when all of them together have at
-        most ``leaf_rows * max_segments`` rows, bounded memory: every level is a full scan (the hash is not
-        indexed), so fewer levels and a larger last read are cheaper."""
+        most ``leaf_budget_rows`` rows: every level is a full scan (the hash is not indexed), so fewer levels and
+        a larger last read are cheaper."""
         rows = [max(s.source_rows, s.target_rows) for s in segments]
         if self.pair.hashed:
-            return sum(rows) <= self.settings.leaf_rows * self.settings.max_segments
+            return sum(rows) <= self.settings.leaf_budget_rows
         return max(rows) <= self.settings.leaf_rows
 
     def child_width(self, segments: Sequence[Segment], width: int) -> int:
