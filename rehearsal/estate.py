@@ -31,6 +31,7 @@ from rehearsal.net import LOOPBACK
 from rehearsal.operations import AwsOperationLog
 from rehearsal.parameters import ParameterStatusController
 from rehearsal.postgres import PostgresServer
+from rehearsal.redshift_data import RedshiftDataController
 from rehearsal.schema import SOURCE_DATABASE, TABLES, WAREHOUSE_DDL
 from rehearsal.source import BlueGreenSource
 from rehearsal.throttling import ThrottlingController
@@ -88,6 +89,7 @@ class Estate:
         self.exports = ExportController(self.source, self.aws)
         self.parameters = ParameterStatusController()
         self.athena = AthenaQueryController(self.aws)
+        self.redshift_data = RedshiftDataController(self.warehouse.connect)
         self.throttling = ThrottlingController()  # last installed: it wraps the other controllers' responses
         self.deployment_id: str | None = None
         self.export_kms_key_arn: str | None = None
@@ -118,7 +120,7 @@ class Estate:
         self.warehouse.query(";".join(WAREHOUSE_DDL))
         self.aws.start()
         for controller in (self.endpoints, self.bluegreen, self.dms, self.exports, self.parameters, self.athena,
-                           self.throttling):
+                           self.redshift_data, self.throttling):
             controller.install()
         self._seed_aws()
         with self.source.connect_app() as conn:
@@ -133,8 +135,8 @@ class Estate:
         self._stopping.set()
         if self._metrics is not None:
             self._metrics.join(timeout=10)
-        for controller in (self.throttling, self.athena, self.parameters, self.exports, self.dms, self.bluegreen,
-                           self.endpoints):
+        for controller in (self.throttling, self.redshift_data, self.athena, self.parameters, self.exports, self.dms,
+                           self.bluegreen, self.endpoints):
             with contextlib.suppress(Exception):
                 controller.uninstall()
         with contextlib.suppress(Exception):

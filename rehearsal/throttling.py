@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from moto.core.exceptions import ServiceException
 from moto.dms.responses import DatabaseMigrationServiceResponse
 from moto.rds.responses import RDSResponse
+from moto.redshiftdata.responses import RedshiftDataAPIServiceResponse
 
 from rehearsal.aws import DAG_ACCESS_KEY_ID
 from rehearsal.patching import Patches
@@ -31,7 +32,9 @@ THROTTLED_ACTIONS = {
     "DescribeDBClusters": (RDSResponse, "describe_db_clusters", "Throttling"),
 }
 THROTTLEABLE_ACTIONS = {**THROTTLED_ACTIONS,
-                        "DescribeExportTasks": (RDSResponse, "describe_export_tasks", "Throttling")}
+                        "DescribeExportTasks": (RDSResponse, "describe_export_tasks", "Throttling"),
+                        "DescribeStatement": (RedshiftDataAPIServiceResponse, "describe_statement",
+                                              "ThrottlingException")}
 _SIGNING_KEY = re.compile(r"Credential=([^/,\s]+)/")
 
 

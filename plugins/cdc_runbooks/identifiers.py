@@ -34,12 +34,15 @@ _ARN = {
     "sns-topic": re.compile(_PARTITION_REGION_ACCOUNT.format(service="sns") + r"[A-Za-z0-9_-]{1,256}$"),
     "iam-role": re.compile(r"^arn:aws(?:-[a-z]+)*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"),
     "kms-key": re.compile(_PARTITION_REGION_ACCOUNT.format(service="kms") + r"(?:key|alias)/[A-Za-z0-9/_-]{1,256}$"),
+    "secret": re.compile(_PARTITION_REGION_ACCOUNT.format(service="secretsmanager")
+                         + r"secret:[A-Za-z0-9/_+=.@-]{1,512}$"),
 }
 _ARN_EXAMPLES = {
     "dms-task": "arn:aws:dms:us-east-1:123456789012:task:ABCDEFGHIJKLMNOP",
     "sns-topic": "arn:aws:sns:us-east-1:123456789012:cdc-oncall",
     "iam-role": "arn:aws:iam::123456789012:role/rds-s3-export",
     "kms-key": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "secret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:warehouse-reader-AbCdEf",
 }
 _S3_BUCKET = re.compile(r"^(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # Key prefixes: '/'-separated segments of safe characters (RDS export refuses a colon in S3Prefix).
@@ -98,7 +101,7 @@ def iso_datetime(value: object, field: str) -> datetime:
 
 
 def arn(kind: str, value: object, field: str) -> str:
-    """Validate an ARN of one kind: 'dms-task', 'sns-topic', 'iam-role' or 'kms-key'."""
+    """Validate an ARN of one kind: 'dms-task', 'sns-topic', 'iam-role', 'kms-key' or 'secret'."""
     return _check(field, value, _ARN[kind], f"an ARN such as {_ARN_EXAMPLES[kind]!r}")
 
 

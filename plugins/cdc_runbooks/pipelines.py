@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from cdc_runbooks import identifiers
+from cdc_runbooks.data_api_target import DataApiTarget
 from cdc_runbooks.lake.export import MAX_COUNTED_TABLES, MAX_SNAPSHOT_TAGS
 from cdc_runbooks.lake.glue_schema import LATEST_SUFFIX, STAGED_SEPARATOR
 from cdc_runbooks.refusal import Refusal
@@ -67,6 +68,9 @@ class Pipeline:
     glue_database: str | None = None
     athena_workgroup: str | None = None
     athena_output: str | None = None
+    # The warehouse through the Redshift Data API (a mapping: workgroup or cluster, database, secret_arn, db_user)
+    # instead of target_conn_id's PostgreSQL protocol.
+    redshift_data: DataApiTarget | None = None
 
     def __post_init__(self) -> None:
         identifiers.cluster_identifier(self.source_cluster, "source_cluster")
@@ -83,6 +87,8 @@ class Pipeline:
         if self.records_bucket is not None:
             identifiers.s3_bucket(self.records_bucket, "records_bucket")
         self._validate_export()
+        if self.redshift_data is not None and not isinstance(self.redshift_data, DataApiTarget):
+            raise ValueError("redshift_data: expected a mapping of workgroup or cluster, database, secret_arn, db_user")
         for name in ("binlog_retention_hours_min", "drain_max_latency_s", "drain_sustain_s", "metric_period_s",
                      "poll_interval_s"):
             value = getattr(self, name)
@@ -207,6 +213,8 @@ def _pipeline(path: str, name: object, settings: object, line: int | None) -> Pi
         if missing:
             raise ValueError(f"missing keys {missing}")
         values = {k: tuple(v) if k in ("tables", "tags") and isinstance(v, list) else v for k, v in settings.items()}
+        if isinstance(values.get("redshift_data"), dict):
+            values["redshift_data"] = DataApiTarget(**values["redshift_data"])
         return Pipeline(name=name, **values)
     except (ValueError, TypeError) as exc:
         raise PipelineConfigError(f"{where}: {exc}") from None

@@ -15,11 +15,16 @@ from __future__ import annotations
 
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 from airflow.sdk import BaseHook
+from botocore.exceptions import ClientError
 
 from cdc_runbooks.aws.cluster import describe_writer, writer_sql_hook
+from cdc_runbooks.aws.errors import error_code, is_transient
+from cdc_runbooks.aws.redshift_data import StatementFailed, StatementInterrupted, run_statement
 from cdc_runbooks.pipelines import Pipeline
 from cdc_runbooks.reconcile.compared_table import QueryFailed, Side
 from cdc_runbooks.reconcile.row_checksum import Dialect, quote
+
+DATA_API_POLL_S = 0.25  # DescribeStatement calls while a statement runs (most reconcile statements take seconds)
 
 
 class SideUnreachable(RuntimeError):
@@ -74,6 +79,10 @@ def source_side(pipeline: Pipeline, cluster: str | None = None) -> Side:
 
 
 def target_side(pipeline: Pipeline) -> Side:
+    """The warehouse: through the Redshift Data API when the pipeline names one (``redshift_data``), else
+    ``target_conn_id``."""
+    if pipeline.redshift_data is not None:
+        return Side(Dialect.REDSHIFT, pipeline.target_schema, _data_api(pipeline))
     if BaseHook.get_connection(pipeline.target_conn_id).conn_type == "redshift":
         from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
 
@@ -81,6 +90,30 @@ def target_side(pipeline: Pipeline) -> Side:
     else:
         dialect, hook = Dialect.POSTGRES, PostgresHook(postgres_conn_id=pipeline.target_conn_id)
     return Side(dialect, pipeline.target_schema, _reading("warehouse", pipeline.target_conn_id, hook.get_records))
+
+
+def _data_api(pipeline: Pipeline):
+    """Statements through the Data API, each waited for within a bound: FAILED is a refusal (the same statement
+    would fail again), ABORTED, a timeout or throttling beyond the SDK's retries leave nothing concluded (transient:
+    the step retries)."""
+    target, where = pipeline.redshift_data, pipeline.redshift_data.describe()
+
+    def run(sql, parameters=None):
+        try:
+            return run_statement(pipeline.aws_conn_id, target, sql, parameters, poll_s=DATA_API_POLL_S)
+        except StatementFailed as error:
+            raise QueryFailed(f"the warehouse ({where}) refused a query: {error}. Retrying cannot help; nothing was "
+                              "concluded about drift.") from error
+        except StatementInterrupted as error:
+            raise SideUnreachable(f"could not read the warehouse ({where}): {error}. Nothing was concluded about "
+                                  "drift; clear this step to try again.") from error
+        except ClientError as error:
+            if not is_transient(error):
+                raise
+            raise SideUnreachable(f"could not read the warehouse ({where}): {error_code(error)} after the SDK's "
+                                  "retries. Nothing was concluded about drift; clear this step to try again."
+                                  ) from error
+    return run
 
 
 def source_counts(pipeline: Pipeline) -> dict[str, int]:

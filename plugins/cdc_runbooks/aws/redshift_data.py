@@ -1,0 +1,101 @@
+"""One SQL statement through the Amazon Redshift Data API, waited for within a bound, its result read page by page.
+
+The Data API runs statements asynchronously: ExecuteStatement returns an id; DescribeStatement reports SUBMITTED,
+PICKED, STARTED, then FINISHED, FAILED (``Error`` says why) or ABORTED (CancelStatement, or the warehouse);
+GetStatementResult returns the records of a finished statement in pages (``NextToken``).
+https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_ExecuteStatement.html,
+https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_DescribeStatement.html,
+https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_GetStatementResult.html.
+The target is a Redshift Serverless workgroup or a provisioned cluster, and a database; credentials are the AWS
+connection's IAM identity (Serverless: ``redshift-serverless:GetCredentials``; provisioned: ``DbUser`` with
+``redshift:GetClusterCredentials``), or a Secrets Manager secret (``secret_arn``).
+
+Sync (hooks), through :class:`~airflow.providers.amazon.aws.hooks.redshift_data.RedshiftDataHook`; the provider's
+own wait has no bound, so the wait here is ours.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from airflow.providers.amazon.aws.hooks.redshift_data import (
+    ABORTED_STATE,
+    FAILED_STATE,
+    FINISHED_STATE,
+    RedshiftDataHook,
+)
+
+from cdc_runbooks.aws.hooks import aws_hook
+from cdc_runbooks.data_api_target import DataApiTarget
+
+
+class StatementFailed(RuntimeError):
+    """The warehouse refused the statement (FAILED): the same statement would fail again."""
+
+
+class StatementInterrupted(RuntimeError):
+    """The statement was aborted, or did not finish within its bound (and was cancelled): it may succeed later."""
+
+
+def run_statement(conn_id: str, target: DataApiTarget, sql: str, parameters: Sequence | None = None, *,
+                  poll_s: float = 0.5, timeout_s: float = 600.0, sleep: Callable[[float], None] = time.sleep,
+                  clock: Callable[[], float] = time.monotonic) -> list[tuple]:
+    """Run ``sql`` (``%s`` placeholders, bound in order to ``parameters``) and return its rows, each value as the
+    Data API typed it (NULL None, long int, double float, boolean bool, string str, blob bytes).
+    Raises :class:`StatementFailed` (FAILED, with the warehouse's error) or :class:`StatementInterrupted`
+    (ABORTED, or not finished within ``timeout_s``: cancelled first)."""
+    hook = aws_hook(RedshiftDataHook, conn_id)
+    text, named = _named_parameters(sql, parameters)
+    statement = hook.conn.execute_statement(**_target_arguments(target), Sql=text,
+                                            **({"Parameters": named} if named else {}))["Id"]
+    deadline = clock() + timeout_s
+    while True:
+        described = hook.conn.describe_statement(Id=statement)
+        status = described["Status"]
+        if status == FINISHED_STATE:
+            return _records(hook, statement) if described.get("HasResultSet") else []
+        if status == FAILED_STATE:
+            raise StatementFailed(f"{target.describe()} statement {statement} failed: {described.get('Error')}")
+        if status == ABORTED_STATE:
+            raise StatementInterrupted(f"{target.describe()} statement {statement} was aborted")
+        if clock() >= deadline:
+            hook.conn.cancel_statement(Id=statement)
+            raise StatementInterrupted(f"{target.describe()} statement {statement} did not finish within "
+                                       f"{timeout_s:g} s ({status}); it was cancelled")
+        sleep(poll_s)
+
+
+def _target_arguments(target: DataApiTarget) -> dict:
+    arguments = {"Database": target.database, "WorkgroupName": target.workgroup,
+                 "ClusterIdentifier": target.cluster, "SecretArn": target.secret_arn, "DbUser": target.db_user}
+    return {name: value for name, value in arguments.items() if value is not None}
+
+
+def _named_parameters(sql: str, parameters: Sequence | None) -> tuple[str, list[dict]]:
+    """``%s`` placeholders as the Data API's ``:p1``, ``:p2``... with their values as strings (its only form)."""
+    pieces = sql.split("%s")
+    values = list(parameters or ())
+    if len(pieces) - 1 != len(values):
+        raise ValueError(f"{len(pieces) - 1} placeholders, {len(values)} parameters")
+    text = pieces[0] + "".join(f":p{n}{piece}" for n, piece in enumerate(pieces[1:], start=1))
+    return text, [{"name": f"p{n}", "value": str(value)} for n, value in enumerate(values, start=1)]
+
+
+_FIELDS = ("longValue", "doubleValue", "booleanValue", "stringValue", "blobValue")
+
+
+def _records(hook: RedshiftDataHook, statement: str) -> list[tuple]:
+    rows, token = [], None
+    while True:
+        page = hook.conn.get_statement_result(Id=statement, **({"NextToken": token} if token else {}))
+        rows += [tuple(_value(field) for field in record) for record in page.get("Records", [])]
+        token = page.get("NextToken")
+        if not token:
+            return rows
+
+
+def _value(field: dict):
+    if field.get("isNull"):
+        return None
+    return next(field[name] for name in _FIELDS if name in field)

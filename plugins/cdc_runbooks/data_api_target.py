@@ -1,0 +1,37 @@
+"""A warehouse reached through the Amazon Redshift Data API instead of a PostgreSQL-protocol connection (a pipeline's
+``redshift_data`` setting). Pure: validated at configuration load, before anything runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdc_runbooks import identifiers
+
+
+@dataclass(frozen=True)
+class DataApiTarget:
+    """Where the Data API runs statements: exactly one of a Serverless ``workgroup`` and a provisioned ``cluster``,
+    a ``database``, and optionally a Secrets Manager ``secret_arn`` or (provisioned) a ``db_user``."""
+
+    database: str
+    workgroup: str | None = None
+    cluster: str | None = None
+    secret_arn: str | None = None
+    db_user: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.workgroup is None) == (self.cluster is None):
+            raise ValueError("redshift_data: give exactly one of workgroup (Serverless) and cluster (provisioned)")
+        identifiers.table_name(self.database, "redshift_data.database")
+        if self.workgroup is not None:
+            identifiers.cluster_identifier(self.workgroup, "redshift_data.workgroup")
+        else:
+            identifiers.cluster_identifier(self.cluster, "redshift_data.cluster")
+        if self.secret_arn is not None:
+            identifiers.arn("secret", self.secret_arn, "redshift_data.secret_arn")
+        if self.db_user is not None:
+            identifiers.table_name(self.db_user, "redshift_data.db_user")
+
+    def describe(self) -> str:
+        where = f"workgroup {self.workgroup}" if self.workgroup else f"cluster {self.cluster}"
+        return f"Redshift Data API ({where}, database {self.database})"

@@ -1,0 +1,109 @@
+"""The warehouse through the Redshift Data API (a Serverless workgroup) on the estate: statements run on the
+PostgreSQL warehouse with the Data API's lifecycle and paging (rehearsal/redshift_data.py), in the reconcile's
+Redshift dialect. Equal tables pass, planted drift is named, and each way a statement can end is named: FAILED
+(a refusal), ABORTED, not finished within its bound (cancelled), throttled."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from reconcile_sides import sides
+
+from cdc_runbooks.aws.redshift_data import StatementFailed, StatementInterrupted, run_statement
+from cdc_runbooks.data_api_target import DataApiTarget
+from cdc_runbooks.pipelines import Pipeline
+from cdc_runbooks.reconcile.engine import Settings, reconcile
+from cdc_runbooks.reconcile.row_checksum import Dialect
+from cdc_runbooks.reconcile.sides import SideUnreachable, target_side
+from cdc_runbooks.refusal import Refusal
+from rehearsal import drift
+
+pytestmark = pytest.mark.estate
+
+TARGET = DataApiTarget(database="warehouse", workgroup="analytics")
+PIPELINE = Pipeline(name="shop", source_cluster="prod", target_schema="shop", tables=("customers", "orders"),
+                    dms_task_arn="arn:aws:dms:us-east-1:123456789012:task:prod-to-warehouse", redshift_data=TARGET)
+
+
+@pytest.fixture
+def data_api(shared_estate, monkeypatch):
+    for name, value in shared_estate.airflow_env().items():
+        monkeypatch.setenv(name, value)
+    shared_estate.wait_cdc_idle()
+    yield shared_estate
+    shared_estate.redshift_data.faults = type(shared_estate.redshift_data.faults)()
+    shared_estate.throttling.faults.burst = 0
+
+
+def _reconcile(estate, **settings):
+    source, _ = sides(estate)
+    return reconcile(source, target_side(PIPELINE), ["customers", "orders"],
+                     Settings(**{"mode": "checksum", "settle_s": 1, "poll_s": 0.2, **settings}))
+
+
+def test_equal_tables_pass_and_planted_drift_is_named_through_the_data_api(data_api):
+    assert target_side(PIPELINE).dialect is Dialect.REDSHIFT
+    assert _reconcile(data_api).passed
+
+    drift.lose(data_api, "orders", 10)
+    drift.duplicate(data_api, "orders", 20)
+    drift.set_value(data_api, "customers", 41, "email", None)
+    try:
+        report = _reconcile(data_api)
+    finally:
+        for table, key in (("orders", 10), ("orders", 20), ("customers", 41)):
+            drift.repair(data_api, table, key)
+
+    customers, orders = report.tables
+    assert (orders.missing, orders.duplicate) == ((10,), (20,))
+    assert [(c.key, c.columns, c.null_columns) for c in customers.changed] == [(41, ("email",), ("email",))]
+    statements = list(data_api.redshift_data.statements.values())
+    assert statements and all(s.target == {"WorkgroupName": "analytics", "Database": "warehouse"} for s in statements)
+
+
+def test_results_are_read_page_by_page(data_api):
+    expected = data_api.warehouse.query("SELECT id FROM shop.orders ORDER BY id")
+    assert len(expected) > 2 * data_api.redshift_data.page_size
+
+    rows = run_statement("aws_default", TARGET, "SELECT id FROM shop.orders WHERE id > %s ORDER BY id", [0])
+
+    assert rows == [tuple(row) for row in expected]
+
+
+def test_a_failed_statement_is_a_refusal_naming_the_warehouse_error(data_api):
+    with pytest.raises(StatementFailed, match='relation "shop.nope" does not exist'):
+        run_statement("aws_default", TARGET, "SELECT COUNT(*) FROM shop.nope")
+    data_api.redshift_data.faults.fail_next = ["permission denied for schema shop"]
+    with pytest.raises(Refusal, match=r"the warehouse \(Redshift Data API \(workgroup analytics, database "
+                                          r"warehouse\)\) refused a query: .*permission denied for schema shop"):
+        _reconcile(data_api)
+
+
+def test_an_aborted_or_overdue_statement_concludes_nothing_and_the_overdue_one_is_cancelled(data_api):
+    data_api.redshift_data.faults.abort_next = 1
+    with pytest.raises(SideUnreachable, match="was aborted. Nothing was concluded about drift"):
+        _reconcile(data_api)
+
+    data_api.redshift_data.faults.hold_s = 2.0
+    with pytest.raises(StatementInterrupted, match=r"did not finish within 0.5 s \(STARTED\); it was cancelled"):
+        run_statement("aws_default", TARGET, "SELECT 1", timeout_s=0.5, poll_s=0.1)
+    assert list(data_api.redshift_data.statements.values())[-1].status == "ABORTED"
+
+
+def test_throttling_is_absorbed_by_the_sdk_and_beyond_its_retries_concludes_nothing(data_api):
+    faults = data_api.throttling.faults
+    faults.actions, faults.burst, faults.served = frozenset({"DescribeStatement"}), 2, 3
+    assert _reconcile(data_api).passed
+    assert data_api.throttling.throttled["DescribeStatement"] > 0
+
+    faults.burst, faults.served = 1000, 1
+    with pytest.raises(SideUnreachable, match="ThrottlingException after the SDK's retries"):
+        _reconcile(data_api)
+
+
+def test_a_pipeline_names_exactly_one_workgroup_or_cluster():
+    with pytest.raises(ValueError, match="exactly one of workgroup"):
+        replace(TARGET, cluster="prod-warehouse")
+    with pytest.raises(ValueError, match="exactly one of workgroup"):
+        DataApiTarget(database="warehouse")
