@@ -56,7 +56,7 @@ class DataApiError(JsonRESTError):
 class DataApiFaults:
     fail_next: list[str] = field(default_factory=list)  # errors of the next statements (FAILED)
     abort_next: int = 0  # the next statements end ABORTED
-    hold_s: float = 0.0  # how long each statement stays STARTED before it runs
+    hold_s: list[float] = field(default_factory=list)  # how long each of the next statements stays STARTED
 
 
 @dataclass
@@ -112,7 +112,8 @@ class RedshiftDataController:
             error = self.faults.fail_next.pop(0) if self.faults.fail_next else None
             abort = self.faults.abort_next > 0
             self.faults.abort_next -= abort
-        threading.Thread(target=self._run, args=(statement, parameters, error, abort), daemon=True,
+            hold = self.faults.hold_s.pop(0) if self.faults.hold_s else 0.0
+        threading.Thread(target=self._run, args=(statement, parameters, error, abort, hold), daemon=True,
                          name=f"redshift-data-{statement.id[:8]}").start()
         return {"Id": statement.id, "CreatedAt": statement.created, **statement.target}
 
@@ -168,10 +169,11 @@ class RedshiftDataController:
             statement.updated = time.time()
             return True
 
-    def _run(self, statement: _Statement, parameters: dict[str, str], error: str | None, abort: bool) -> None:
+    def _run(self, statement: _Statement, parameters: dict[str, str], error: str | None, abort: bool,
+             hold: float) -> None:
         if not self._set(statement, status="STARTED"):
             return
-        time.sleep(self.faults.hold_s)
+        time.sleep(hold)
         if abort:
             self._set(statement, status="ABORTED")
             return

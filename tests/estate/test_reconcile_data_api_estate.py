@@ -71,35 +71,55 @@ def test_results_are_read_page_by_page(data_api):
     assert rows == [tuple(row) for row in expected]
 
 
-def test_a_failed_statement_is_a_refusal_naming_the_warehouse_error(data_api):
+def test_a_failed_statement_is_a_refusal_naming_the_warehouse_error(data_api, fault_row):
+    row = fault_row("Data API statement failed", expected="the reconcile refuses naming the Data API target and "
+                    "the warehouse's error, nothing concluded; fixed, it passes: drift 0")
     with pytest.raises(StatementFailed, match='relation "shop.nope" does not exist'):
         run_statement("aws_default", TARGET, "SELECT COUNT(*) FROM shop.nope")
     data_api.redshift_data.faults.fail_next = ["permission denied for schema shop"]
     with pytest.raises(Refusal, match=r"the warehouse \(Redshift Data API \(workgroup analytics, database "
-                                          r"warehouse\)\) refused a query: .*permission denied for schema shop"):
+                                      r"warehouse\)\) refused a query: .*permission denied for schema shop") as refused:
         _reconcile(data_api)
 
+    assert _reconcile(data_api).passed
+    assert row.recovered(data_api, f"{type(refused.value).__name__}: {str(refused.value)[:160]}...; "
+                                   "then the reconcile passes") == 0
 
-def test_an_aborted_or_overdue_statement_concludes_nothing_and_the_overdue_one_is_cancelled(data_api):
+
+def test_an_aborted_or_overdue_statement_concludes_nothing_and_the_overdue_one_is_cancelled(data_api, fault_row):
+    row = fault_row("Data API statement aborted, or overdue and cancelled",
+                    expected="SideUnreachable (transient: the step retries), nothing concluded; an overdue statement "
+                             "is cancelled; the next reconcile passes: drift 0")
     data_api.redshift_data.faults.abort_next = 1
-    with pytest.raises(SideUnreachable, match="was aborted. Nothing was concluded about drift"):
+    with pytest.raises(SideUnreachable, match="was aborted. Nothing was concluded about drift") as aborted:
         _reconcile(data_api)
 
-    data_api.redshift_data.faults.hold_s = 2.0
+    data_api.redshift_data.faults.hold_s = [2.0]
     with pytest.raises(StatementInterrupted, match=r"did not finish within 0.5 s \(STARTED\); it was cancelled"):
         run_statement("aws_default", TARGET, "SELECT 1", timeout_s=0.5, poll_s=0.1)
     assert list(data_api.redshift_data.statements.values())[-1].status == "ABORTED"
+    assert _reconcile(data_api).passed
+    assert row.recovered(data_api, f"{str(aborted.value)[:140]}...; overdue statement ABORTED by "
+                                   "CancelStatement; then the reconcile passes") == 0
 
 
-def test_throttling_is_absorbed_by_the_sdk_and_beyond_its_retries_concludes_nothing(data_api):
+def test_throttling_is_absorbed_by_the_sdk_and_beyond_its_retries_concludes_nothing(data_api, fault_row):
+    row = fault_row("Data API statement polls throttled past the SDK's retries",
+                    expected="bursts absorbed by the SDK's retries; beyond them SideUnreachable, nothing concluded; "
+                             "throttling over, the reconcile passes: drift 0")
     faults = data_api.throttling.faults
     faults.actions, faults.burst, faults.served = frozenset({"DescribeStatement"}), 2, 3
     assert _reconcile(data_api).passed
-    assert data_api.throttling.throttled["DescribeStatement"] > 0
+    absorbed = data_api.throttling.throttled["DescribeStatement"]
+    assert absorbed > 0
 
     faults.burst, faults.served = 1000, 1
-    with pytest.raises(SideUnreachable, match="ThrottlingException after the SDK's retries"):
+    with pytest.raises(SideUnreachable, match="ThrottlingException after the SDK's retries") as throttled:
         _reconcile(data_api)
+    faults.burst = 0
+    assert _reconcile(data_api).passed
+    assert row.recovered(data_api, f"{absorbed} throttled polls absorbed, reconcile passed; past the retries: "
+                                   f"{str(throttled.value)[:120]}...; throttling over: passes") == 0
 
 
 def test_a_pipeline_names_exactly_one_workgroup_or_cluster():

@@ -233,10 +233,38 @@ _RESOURCE = {
     ("s3", "DeleteObject"): _s3,
     ("s3", "ListObjectsV2"): _s3,
     ("sns", "Publish"): lambda call: call.params.get("TopicArn") or call.params["TargetArn"],
+    ("redshift-data", "ExecuteStatement"): lambda call: _data_api_target(call),
 }
+def _data_api_target(call: AwsCall) -> str:
+    """A Data API statement's target: a Serverless workgroup (its real ARN ends in the workgroup's id, which the
+    policy matches with ``workgroup/*``) or a provisioned cluster."""
+    if call.params.get("WorkgroupName"):
+        return f"arn:aws:redshift-serverless:{call.region}:{ACCOUNT_ID}:workgroup/{call.params['WorkgroupName']}"
+    return f"arn:aws:redshift:{call.region}:{ACCOUNT_ID}:cluster:{call.params['ClusterIdentifier']}"
+
+
+def _statement_credentials(call: AwsCall) -> list[IamRequest]:
+    """The credentials the Data API gets as the caller: a secret, or temporary database credentials (Serverless:
+    GetCredentials on the workgroup; provisioned: GetClusterCredentials for DbUser, else ...WithIAM)
+    (https://docs.aws.amazon.com/redshift/latest/mgmt/data-api-access.html)."""
+    if call.params.get("SecretArn"):
+        return [IamRequest("secretsmanager:GetSecretValue", call.params["SecretArn"])]
+    if call.params.get("WorkgroupName"):
+        return [IamRequest("redshift-serverless:GetCredentials", _data_api_target(call))]
+    cluster, database = call.params["ClusterIdentifier"], call.params["Database"]
+    prefix = f"arn:aws:redshift:{call.region}:{ACCOUNT_ID}"
+    if call.params.get("DbUser"):
+        return [IamRequest("redshift:GetClusterCredentials", f"{prefix}:dbuser:{cluster}/{call.params['DbUser']}"),
+                IamRequest("redshift:GetClusterCredentials", f"{prefix}:dbname:{cluster}/{database}")]
+    return [IamRequest("redshift:GetClusterCredentialsWithIAM", f"{prefix}:dbname:{cluster}/{database}")]
+
+
 _WITHOUT_RESOURCE = {
     ("dms", "DescribeReplicationTasks"), ("dms", "DescribeReplicationInstances"), ("dms", "DescribeEndpoints"),
     ("rds", "DescribeEvents"), ("cloudwatch", "GetMetricStatistics"),
+    # A statement's owner is checked by the Data API itself; these have no resource types.
+    ("redshift-data", "DescribeStatement"), ("redshift-data", "GetStatementResult"),
+    ("redshift-data", "CancelStatement"),
     # Its resource types (cluster, cluster-snapshot, snapshot) are optional; a call by export id names none.
     ("rds", "DescribeExportTasks"),
 }
@@ -269,6 +297,7 @@ _ALSO = {
     if call.params.get("Tags") else [],
     ("rds", "StartExportTask"): _export_task_needs,
     ("athena", "StartQueryExecution"): _query_start_needs,
+    ("redshift-data", "ExecuteStatement"): _statement_credentials,
     ("athena", "GetQueryResults"): lambda call: [IamRequest("s3:GetObject", _query_result(
         call, call.params["QueryExecutionId"], _query(call)[1]))],
 }

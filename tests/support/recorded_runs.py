@@ -23,22 +23,27 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import pytest
+import yaml
 from aws_calls import AwsCall, recording
 from test_snapshot_to_athena_dag import LAG, _day
 
+from cdc_runbooks.pipelines import ENV_VAR, pipelines_path
 from rehearsal.aws import DAG_ACCESS_KEY_ID
+from rehearsal.pipelines_file import write_pipelines
 
 
 @dataclass(frozen=True)
 class Run:
     dag_id: str
     conf: dict = field(default_factory=dict)
-    setup: str | None = None  # a method of _Runner that prepares the estate and returns more conf
+    setup: str | None = None  # a method of _Runner that prepares the estate (undone after the run), returns conf
     traffic: bool = False
     expected: str = "success"
     logical_date: datetime | None = None  # for DAGs that work on their data interval
@@ -49,6 +54,9 @@ RUN_SET = (
     Run("dms_cdc_pause", {"pipeline": "shop"}),
     Run("dms_cdc_restart", {"pipeline": "shop", "dry_run": False}, "position_at_writer_end"),
     Run("cdc_reconcile", {"pipeline": "shop", "settle_s": 30}),
+    # The warehouse through the Redshift Data API; its first statement overruns its bound and is cancelled (the
+    # step retries, and passes).
+    Run("cdc_reconcile", {"pipeline": "shop", "settle_s": 30}, "warehouse_through_data_api"),
     # Days of their own: tests/dags/test_snapshot_to_athena_dag.py runs days 1 and 0 in the same metadata DB.
     Run("aurora_snapshot_to_athena", LAG, logical_date=_day(3)),
     Run("aurora_snapshot_to_athena", {**LAG, "keep_intervals": 1}, logical_date=_day(2)),
@@ -119,26 +127,36 @@ class _Runner:
         self.run_ids: list[str] = []
 
     def run(self, run: Run) -> str:
-        conf = {**run.conf, **(getattr(self, run.setup)() if run.setup else {})}
-        traffic = self.estate.traffic().start() if run.traffic else None
-        try:
+        with contextlib.ExitStack() as undo:
+            conf = {**run.conf, **(getattr(self, run.setup)(undo) if run.setup else {})}
+            if run.traffic:
+                undo.callback(self.estate.traffic().start().stop)
             dated = {"logical_date": run.logical_date} if run.logical_date else {}
             dag_run = self.bag.dags[run.dag_id].test(run_conf=conf, **dated)
-        finally:
-            if traffic is not None:
-                traffic.stop()
         self.run_ids.append(dag_run.run_id)
         return dag_run.state
 
-    def position_at_writer_end(self) -> dict:
+    def warehouse_through_data_api(self, undo: contextlib.ExitStack) -> dict:
+        """The pipelines file of this run names the warehouse as a Data API workgroup, with a 1 s statement bound,
+        and the estate holds the run's first statement for 3 s."""
+        settings = yaml.safe_load(pipelines_path().read_text())["pipelines"]
+        settings["shop"]["redshift_data"] = {"workgroup": "analytics", "database": self.estate.warehouse.database,
+                                             "statement_timeout_s": 1}
+        config = write_pipelines(Path(undo.enter_context(tempfile.TemporaryDirectory())) / "pipelines.yaml",
+                                 settings)
+        undo.enter_context(pytest.MonkeyPatch.context()).setenv(ENV_VAR, str(config))
+        self.estate.redshift_data.faults.hold_s = [3.0]
+        return {}
+
+    def position_at_writer_end(self, undo: contextlib.ExitStack) -> dict:
         end = self.estate.source.writer.master_status()
         return {"cdc_start_position": f"{end.file}:{end.position}"}
 
-    def switchover_times_out(self) -> dict:
+    def switchover_times_out(self, undo: contextlib.ExitStack) -> dict:
         self.estate.bluegreen.faults.outcome = "timeout"  # RDS rolls back; the deployment stays AVAILABLE
         return {"deployment_id": self.estate.deployment_id}
 
-    def switchover_completes(self) -> dict:
+    def switchover_completes(self, undo: contextlib.ExitStack) -> dict:
         self.estate.bluegreen.faults.outcome = "complete"
         return {"deployment_id": self.estate.deployment_id}
 

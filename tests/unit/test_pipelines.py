@@ -154,3 +154,30 @@ def test_two_pipelines_publishing_one_glue_table_are_refused(tmp_path):
     assert sorted(load_pipelines(_fresh(tmp_path, other))) == ["a", "b"]
     account = text.replace("  b:\n", "  b:\n    aws_conn_id: aws_other_account\n")  # another catalog
     assert sorted(load_pipelines(_fresh(tmp_path, account))) == ["a", "b"]
+
+
+def test_a_warehouse_through_the_redshift_data_api_is_a_mapping_validated_at_load(tmp_path):
+    secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:reader-AbCdEf"
+    text = GOOD + (f"    redshift_data: {{workgroup: analytics, database: dev, statement_timeout_s: 30,\n"
+                   f"                    secret_arn: '{secret}'}}\n")
+    target = load_pipelines(_write(tmp_path, text))["billing"].redshift_data
+
+    assert (target.workgroup, target.cluster, target.database, target.statement_timeout_s) == (
+        "analytics", None, "dev", 30)
+    assert load_pipelines(_write(tmp_path, GOOD))["billing"].redshift_data is None
+
+
+@pytest.mark.parametrize(("mapping", "message"), [
+    ("{workgroup: analytics, cluster: prod-dw, database: dev}", "exactly one of workgroup"),
+    ("{database: dev}", "exactly one of workgroup"),
+    ("{workgroup: analytics}", "database"),
+    ("{workgroup: analytics, database: dev, region: x}", "region"),
+    ("{workgroup: 'a b', database: dev}", "redshift_data.workgroup"),
+    ("{workgroup: analytics, database: 'dev; drop'}", "redshift_data.database"),
+    ("{workgroup: analytics, database: dev, secret_arn: 'arn:aws:iam::123456789012:role/x'}", "secret_arn"),
+    ("{workgroup: analytics, database: dev, statement_timeout_s: 0}", "statement_timeout_s"),
+    ("[analytics]", "redshift_data: expected a mapping"),
+])
+def test_a_bad_redshift_data_mapping_is_refused_with_the_pipeline_and_line(tmp_path, mapping, message):
+    with pytest.raises(PipelineConfigError, match=rf"pipelines.yaml:7: pipeline 'billing': .*{message}"):
+        load_pipelines(_write(tmp_path, GOOD + f"    redshift_data: {mapping}\n"))

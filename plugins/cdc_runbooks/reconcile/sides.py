@@ -100,7 +100,8 @@ def _data_api(pipeline: Pipeline):
 
     def run(sql, parameters=None):
         try:
-            return run_statement(pipeline.aws_conn_id, target, sql, parameters, poll_s=DATA_API_POLL_S)
+            return run_statement(pipeline.aws_conn_id, target, sql, parameters, poll_s=DATA_API_POLL_S,
+                                 timeout_s=target.statement_timeout_s)
         except StatementFailed as error:
             raise QueryFailed(f"the warehouse ({where}) refused a query: {error}. Retrying cannot help; nothing was "
                               "concluded about drift.") from error
