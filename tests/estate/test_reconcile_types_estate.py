@@ -1,7 +1,8 @@
 """The MySQL types beyond numbers, text and datetimes, against the estate's MariaDB and PostgreSQL, each with the
 target type DMS creates on Redshift (docs/reference/dms-mysql-to-redshift-types.md) or the native one a warehouse may
-have: binary as hex text or bytea, BIT as boolean or integer, TIME as text, zero dates as NULL. Each renders and
-hashes identically when equal, and a planted difference in each is found and named by its column."""
+have: binary as hex text or bytea, BIT as boolean or integer, TIME as text, zero dates as NULL, ENUM and SET as
+their labels, YEAR, DECIMAL(65,30). Each renders and hashes identically when equal, and a planted difference in
+each is found and named by its column."""
 
 from __future__ import annotations
 
@@ -17,25 +18,28 @@ pytestmark = pytest.mark.estate
 
 SOURCE = """CREATE TABLE shop.more_types (
     id BIGINT PRIMARY KEY, bin4 BINARY(4), vbin VARBINARY(16), blb BLOB, bin_hex VARBINARY(16), flag BIT(1),
-    bits BIT(10), t TIME, t6 TIME(6), zd DATE, zdt DATETIME(6) NOT NULL) DEFAULT CHARSET=utf8mb4"""
+    bits BIT(10), t TIME, t6 TIME(6), zd DATE, zdt DATETIME(6) NOT NULL, e ENUM('small', 'large', ''),
+    s SET('a', 'b', 'c'), y YEAR, wide DECIMAL(65,30)) DEFAULT CHARSET=utf8mb4"""
 TARGET = """CREATE TABLE shop.more_types (
     id BIGINT, bin4 BYTEA, vbin BYTEA, blb BYTEA, bin_hex VARCHAR(32), flag BOOLEAN, bits INTEGER, t VARCHAR(20),
-    t6 VARCHAR(20), zd DATE, zdt TIMESTAMP(6))"""
+    t6 VARCHAR(20), zd DATE, zdt TIMESTAMP(6), e VARCHAR(5), s VARCHAR(5), y SMALLINT, wide NUMERIC(65,30))"""
+WIDE = "12345678901234567890123456789012345.123456789012345678901234567890"
 ROWS = [  # source values; the target gets what DMS writes for each (see _target_row)
     (1, b"\x00\x01", b"\xff\x00|:N", b"blob \x00 bytes", b"\xde\xad\xbe\xef", 1, 1023, "-838:59:59",
-     "12:00:00.500000", dt.date(2024, 2, 29), dt.datetime(2024, 1, 1, 0, 0, 0, 1)),
-    (2, None, b"", None, b"", 0, 0, "00:00:00", "838:59:59.000000", "0000-00-00", "0000-00-00 00:00:00"),
-    (3, b"N", None, b"", None, None, None, None, None, None, dt.datetime(1970, 1, 1)),
+     "12:00:00.500000", dt.date(2024, 2, 29), dt.datetime(2024, 1, 1, 0, 0, 0, 1), "large", "a,c", 2024, WIDE),
+    (2, None, b"", None, b"", 0, 0, "00:00:00", "838:59:59.000000", "0000-00-00", "0000-00-00 00:00:00", "",
+     "", 1901, "-0.000000000000000000000000000001"),
+    (3, b"N", None, b"", None, None, None, None, None, None, dt.datetime(1970, 1, 1), None, None, None, None),
 ]
 
 
 def _target_row(row: tuple) -> tuple:
     """DMS's rendering on the target: BINARY padded to its length, hex text for a VARCHAR, zero dates NULL."""
-    key, bin4, vbin, blb, bin_hex, flag, bits, t, t6, zd, zdt = row
+    key, bin4, vbin, blb, bin_hex, flag, bits, t, t6, zd, zdt, *labels_year_wide = row
     zero = {"0000-00-00", "0000-00-00 00:00:00"}
     return (key, None if bin4 is None else bin4.ljust(4, b"\x00"), vbin, blb,
             None if bin_hex is None else bin_hex.hex(), None if flag is None else bool(flag), bits, t, t6,
-            None if zd in zero else zd, None if zdt in zero else zdt)
+            None if zd in zero else zd, None if zdt in zero else zdt, *labels_year_wide)
 
 
 @pytest.fixture
@@ -74,6 +78,10 @@ def test_binary_bit_time_and_zero_dates_render_and_hash_identically(more_types):
     ("t6 = '12:00:00.5' WHERE id = 1", "t6"),  # another rendering of the same time is not what DMS writes
     ("zd = '2024-02-28' WHERE id = 2", "zd"),  # a zero date that arrived as a date
     ("zdt = zdt + INTERVAL '1 microsecond' WHERE id = 3", "zdt"),
+    ("e = 'small' WHERE id = 2", "e"),  # the empty error label is a value, not NULL
+    ("s = 'c,a' WHERE id = 1", "s"),  # MySQL prints a SET in definition order
+    ("y = 1902 WHERE id = 2", "y"),
+    ("wide = wide + 0.000000000000000000000000000001 WHERE id = 1", "wide"),  # the 65th digit
 ])
 def test_a_difference_in_each_type_is_found_and_named(more_types, change, column):
     more_types.warehouse.query(f"UPDATE shop.more_types SET {change}")  # noqa: S608
