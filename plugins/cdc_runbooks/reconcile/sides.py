@@ -4,11 +4,14 @@ as :class:`~cdc_runbooks.reconcile.compared_table.Side` objects over Airflow con
 Both sides are reached through Airflow connections with the common-sql hooks: the source with the
 pipeline's ``source_conn_id`` credentials on the writer endpoint the RDS API names now
 (DescribeDBClusters: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBClusters.html),
-the warehouse with ``target_conn_id`` (conn type ``redshift`` → Redshift SQL, anything else → PostgreSQL).
+the warehouse with ``target_conn_id`` (conn type ``redshift`` → Redshift SQL, anything else → PostgreSQL), or,
+when the pipeline names ``redshift_data`` (a Serverless workgroup or a provisioned cluster, and a database),
+through the Redshift Data API with ``aws_conn_id``'s IAM identity (:mod:`cdc_runbooks.aws.redshift_data`).
 The source database has the name of the warehouse schema (``target_schema``), as DMS maps them.
 
-A SQL error (retrying cannot help) is a :class:`~cdc_runbooks.reconcile.compared_table.QueryFailed`, a lost
-connection :class:`SideUnreachable` (transient: the step retries).
+A SQL error (retrying cannot help; a FAILED Data API statement) is a
+:class:`~cdc_runbooks.reconcile.compared_table.QueryFailed`, a lost connection (an ABORTED or overdue statement,
+throttling past the SDK's retries) :class:`SideUnreachable` (transient: the step retries).
 """
 
 from __future__ import annotations
