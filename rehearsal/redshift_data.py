@@ -31,11 +31,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from moto.core.exceptions import JsonRESTError
 from moto.redshiftdata.responses import RedshiftDataAPIServiceResponse
 
 from rehearsal.patching import Patches
+
+MAX_SQL_BYTES = 100_000  # "The maximum query statement size is 100 KB" (Data API considerations)
 
 # Redshift built-ins the runbooks' Redshift dialect calls, for PostgreSQL.
 REDSHIFT_FUNCTIONS = (
@@ -105,6 +108,9 @@ class RedshiftDataController:
         if not target["Database"]:
             raise DataApiError("ValidationException", "Database is required")
         sql = response._get_param("Sql")
+        if len(sql.encode()) > MAX_SQL_BYTES:
+            raise DataApiError("ValidationException", f"The query statement is {len(sql.encode())} bytes: the maximum "
+                                                      f"is {MAX_SQL_BYTES}")
         parameters = {p["name"]: p["value"] for p in response._get_param("Parameters") or []}
         statement = _Statement(str(uuid.uuid4()), sql, {k: v for k, v in target.items() if v is not None})
         with self._lock:
@@ -188,7 +194,7 @@ class RedshiftDataController:
         self._set(statement, status="FINISHED", columns=columns, records=records)
 
     def _query(self, sql: str, parameters: dict[str, str]) -> tuple[list[str], list[list[dict]] | None]:
-        text = sql.replace("%", "%%")
+        text = sql.replace("%", "%%") if parameters else sql  # psycopg2 reads % only when given parameters
         for name in parameters:
             text = re.sub(rf"(?<![:\w]):{re.escape(name)}\b", f"%({name})s", text)
         with contextlib.closing(self._connect()) as conn, conn, conn.cursor() as cur:
@@ -210,4 +216,6 @@ def _field(value) -> dict:
         return {"doubleValue": value}
     if isinstance(value, bytes | memoryview):
         return {"blobValue": base64.b64encode(bytes(value)).decode()}
-    return {"stringValue": str(value)}  # text, NUMERIC, dates and times: as the Data API returns them
+    if isinstance(value, Decimal):
+        return {"stringValue": format(value, "f")}  # NUMERIC in plain digits, never 1E-8
+    return {"stringValue": str(value)}  # text, dates and times: as the Data API returns them

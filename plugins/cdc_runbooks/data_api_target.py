@@ -26,12 +26,15 @@ class DataApiTarget:
             raise ValueError("redshift_data: give exactly one of workgroup (Serverless) and cluster (provisioned)")
         identifiers.table_name(self.database, "redshift_data.database")
         if self.workgroup is not None:
-            identifiers.cluster_identifier(self.workgroup, "redshift_data.workgroup")
+            identifiers.redshift_workgroup(self.workgroup, "redshift_data.workgroup")
         else:
-            identifiers.cluster_identifier(self.cluster, "redshift_data.cluster")
+            identifiers.redshift_cluster(self.cluster, "redshift_data.cluster")
         if self.secret_arn is not None:
             identifiers.arn("secret", self.secret_arn, "redshift_data.secret_arn")
         if self.db_user is not None:
+            if self.cluster is None:
+                raise ValueError("redshift_data.db_user: only with a provisioned cluster (GetClusterCredentials); a "
+                                 "Serverless workgroup derives the database user from the IAM identity")
             identifiers.table_name(self.db_user, "redshift_data.db_user")
         timeout = self.statement_timeout_s
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 1 <= timeout <= 86400:

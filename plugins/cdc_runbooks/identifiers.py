@@ -49,6 +49,9 @@ _S3_BUCKET = re.compile(r"^(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _S3_PREFIX = re.compile(r"^(?=.{1,512}$)[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
 _S3_URI = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<prefix>.*?)/?$")
 _WORKGROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# The Redshift Data API's own patterns (botocore's redshift-data model: WorkgroupNameString, ClusterIdentifierString).
+_REDSHIFT_WORKGROUP = re.compile(r"^[a-z0-9-]{3,63}$")
+_REDSHIFT_CLUSTER = re.compile(r"^(?=.{1,63}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
 class InvalidIdentifier(Refusal, ValueError):
@@ -70,6 +73,16 @@ def _check(field: str, value: object, pattern: re.Pattern, expected: str) -> str
 
 def cluster_identifier(value: object, field: str = "cluster") -> str:
     return _check(field, value, _CLUSTER, "an RDS DB cluster identifier such as 'prod' (letters, digits, hyphens)")
+
+
+def redshift_workgroup(value: object, field: str = "workgroup") -> str:
+    return _check(field, value, _REDSHIFT_WORKGROUP, "a Redshift Serverless workgroup name (3-63 lowercase letters, "
+                                                     "digits, hyphens)")
+
+
+def redshift_cluster(value: object, field: str = "cluster") -> str:
+    return _check(field, value, _REDSHIFT_CLUSTER, "a Redshift cluster identifier such as 'analytics-prod' "
+                                                   "(lowercase letters, digits, single hyphens, a letter first)")
 
 
 def deployment_identifier(value: object, field: str = "deployment_id") -> str:

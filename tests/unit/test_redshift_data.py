@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 
 from cdc_runbooks.aws import redshift_data
 from cdc_runbooks.aws.redshift_data import StatementFailed, StatementInterrupted, _named_parameters, run_statement
@@ -66,8 +67,6 @@ def _run(sql="SELECT 1", parameters=None, timeout_s=10.0):
 def test_placeholders_become_named_parameters_with_string_values():
     assert _named_parameters("SELECT a FROM t WHERE s = %s AND n = %s", ("shop", 7)) == (
         "SELECT a FROM t WHERE s = :p1 AND n = :p2", [{"name": "p1", "value": "shop"}, {"name": "p2", "value": "7"}])
-    with pytest.raises(ValueError, match="2 placeholders, 1 parameters"):
-        _named_parameters("%s %s", ("x",))
 
 
 def test_a_finished_statement_returns_every_page_typed(data_api):
@@ -104,3 +103,50 @@ def test_a_statement_past_its_bound_is_cancelled(data_api):
         _run(timeout_s=3)
     assert client.calls[-1] == ("cancel", "stmt-1")
     assert sum(call[0] == "describe" for call in client.calls) == 4  # at 0, 1, 2 and 3 s: bounded
+
+
+def test_percent_signs_read_as_psycopg2_reads_them_and_unbindable_values_are_refused():
+    assert _named_parameters("SELECT 7 % 3", None) == ("SELECT 7 % 3", [])
+    assert _named_parameters("SELECT 1 WHERE n LIKE 'a%%' AND id = %s", [1]) == (
+        "SELECT 1 WHERE n LIKE 'a%' AND id = :p1", [{"name": "p1", "value": "1"}])
+    for value in (None, ""):
+        with pytest.raises(ValueError, match="cannot bind"):
+            _named_parameters("SELECT %s", [value])
+    with pytest.raises(ValueError, match="too few parameters"):
+        _named_parameters("SELECT %s, %s", ["a"])
+    with pytest.raises(ValueError, match="1 placeholders, 2 parameters"):
+        _named_parameters("SELECT %s", ["a", "b"])
+
+
+class EndsWhileCancelled(FakeDataApi):
+    """STARTED at the bound; FINISHED by the time CancelStatement arrives, which AWS then refuses."""
+
+    def cancel_statement(self, Id):
+        self.statuses = ["FINISHED"]
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": "already in FINISHED state"},
+                           "ResponseMetadata": {"HTTPStatusCode": 400}}, "CancelStatement")
+
+
+def test_a_statement_that_ends_as_it_is_cancelled_counts_as_ended(data_api):
+    data_api(EndsWhileCancelled(["STARTED"], pages=[[[{"longValue": 7}]]]))
+    assert _run(timeout_s=2) == [(7,)]
+
+
+def test_an_undocumented_status_and_an_oversized_statement_are_named(data_api):
+    data_api(FakeDataApi(["QUEUED_FOREVER"]))
+    with pytest.raises(StatementInterrupted, match="'QUEUED_FOREVER', a status the Data API does not document"):
+        _run()
+    client = data_api(FakeDataApi(["FINISHED"]))
+    with pytest.raises(StatementFailed, match="over 100000 bytes; this one has 100009"):
+        _run("SELECT 1 " + "x" * 100_000)
+    assert client.calls == []  # nothing was sent
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"workgroup": "ab"}, "redshift_data.workgroup"), ({"workgroup": "Analytics"}, "redshift_data.workgroup"),
+    ({"cluster": "Prod"}, "redshift_data.cluster"), ({"cluster": "prod--dw"}, "redshift_data.cluster"),
+    ({"workgroup": "analytics", "db_user": "reader"}, "only with a provisioned cluster"),
+])
+def test_targets_the_data_api_would_refuse_are_refused_at_configuration(settings, message):
+    with pytest.raises(ValueError, match=message):
+        DataApiTarget(database="dev", **settings)

@@ -101,7 +101,7 @@ def test_boolean_keeps_null_distinct_from_false():
 
 @pytest.mark.parametrize(("dialect", "expected"), [
     (MY, "CAST(CAST(`f` AS DOUBLE) AS DECIMAL(65,6))"),
-    (PG, 'CAST(ROUND(CAST(CAST("f" AS DOUBLE PRECISION) AS NUMERIC), 6) AS TEXT)'),
+    (PG, 'CAST(ROUND(CAST(CAST(CAST("f" AS DOUBLE PRECISION) AS TEXT) AS NUMERIC), 6) AS TEXT)'),
     (RS, 'CAST(CAST(CAST("f" AS FLOAT8) AS DECIMAL(38,6)) AS VARCHAR)')])
 def test_float_rounds_to_six_decimals(dialect, expected):
     assert field_sql(dialect, Column("f", Kind.FLOAT, nullable=False)) == expected

@@ -23,11 +23,19 @@ from airflow.providers.amazon.aws.hooks.redshift_data import (
     ABORTED_STATE,
     FAILED_STATE,
     FINISHED_STATE,
+    RUNNING_STATES,
     RedshiftDataHook,
 )
+from botocore.exceptions import ClientError
 
+from cdc_runbooks.aws.errors import error_code
 from cdc_runbooks.aws.hooks import aws_hook
 from cdc_runbooks.data_api_target import DataApiTarget
+
+# "The maximum query statement size is 100 KB"
+# (https://docs.aws.amazon.com/redshift/latest/mgmt/data-api-calling-considerations.html): counted in bytes, the
+# smaller reading of KB.
+MAX_SQL_BYTES = 100_000
 
 
 class StatementFailed(RuntimeError):
@@ -47,23 +55,45 @@ def run_statement(conn_id: str, target: DataApiTarget, sql: str, parameters: Seq
     (ABORTED, or not finished within ``timeout_s``: cancelled first)."""
     hook = aws_hook(RedshiftDataHook, conn_id)
     text, named = _named_parameters(sql, parameters)
+    if len(text.encode()) > MAX_SQL_BYTES:
+        raise StatementFailed(f"{target.describe()} refuses statements over {MAX_SQL_BYTES} bytes; this one has "
+                              f"{len(text.encode())} (a table of very many columns hashed in one statement): nothing "
+                              "was sent")
     statement = hook.conn.execute_statement(**_target_arguments(target), Sql=text,
                                             **({"Parameters": named} if named else {}))["Id"]
     deadline = clock() + timeout_s
     while True:
         described = hook.conn.describe_statement(Id=statement)
-        status = described["Status"]
-        if status == FINISHED_STATE:
-            return _records(hook, statement) if described.get("HasResultSet") else []
-        if status == FAILED_STATE:
-            raise StatementFailed(f"{target.describe()} statement {statement} failed: {described.get('Error')}")
-        if status == ABORTED_STATE:
-            raise StatementInterrupted(f"{target.describe()} statement {statement} was aborted")
+        if described["Status"] not in RUNNING_STATES:
+            return _ended(hook, target, described)
         if clock() >= deadline:
-            hook.conn.cancel_statement(Id=statement)
-            raise StatementInterrupted(f"{target.describe()} statement {statement} did not finish within "
-                                       f"{timeout_s:g} s ({status}); it was cancelled")
+            return _cancel(hook, target, described, timeout_s)
         sleep(poll_s)
+
+
+def _ended(hook: RedshiftDataHook, target: DataApiTarget, described: dict) -> list[tuple]:
+    statement, status = described["Id"], described["Status"]
+    if status == FINISHED_STATE:
+        return _records(hook, statement) if described.get("HasResultSet") else []
+    if status == FAILED_STATE:
+        raise StatementFailed(f"{target.describe()} statement {statement} failed: {described.get('Error')}")
+    if status == ABORTED_STATE:
+        raise StatementInterrupted(f"{target.describe()} statement {statement} was aborted")
+    raise StatementInterrupted(f"{target.describe()} statement {statement} is {status!r}, a status the Data API "
+                               "does not document")
+
+
+def _cancel(hook: RedshiftDataHook, target: DataApiTarget, described: dict, timeout_s: float) -> list[tuple]:
+    """Cancel an overdue statement; one that ended meanwhile (CancelStatement refused) counts as it ended."""
+    statement = described["Id"]
+    try:
+        hook.conn.cancel_statement(Id=statement)
+    except ClientError as error:
+        if error_code(error) != "ValidationException":
+            raise
+        return _ended(hook, target, hook.conn.describe_statement(Id=statement))
+    raise StatementInterrupted(f"{target.describe()} statement {statement} did not finish within {timeout_s:g} s "
+                               f"({described['Status']}); it was cancelled")
 
 
 def _target_arguments(target: DataApiTarget) -> dict:
@@ -73,13 +103,33 @@ def _target_arguments(target: DataApiTarget) -> dict:
 
 
 def _named_parameters(sql: str, parameters: Sequence | None) -> tuple[str, list[dict]]:
-    """``%s`` placeholders as the Data API's ``:p1``, ``:p2``... with their values as strings (its only form)."""
-    pieces = sql.split("%s")
-    values = list(parameters or ())
-    if len(pieces) - 1 != len(values):
-        raise ValueError(f"{len(pieces) - 1} placeholders, {len(values)} parameters")
-    text = pieces[0] + "".join(f":p{n}{piece}" for n, piece in enumerate(pieces[1:], start=1))
-    return text, [{"name": f"p{n}", "value": str(value)} for n, value in enumerate(values, start=1)]
+    """``%s`` placeholders as the Data API's ``:p1``, ``:p2``... with their values as strings (its only form), read
+    as psycopg2 reads them: without parameters the text is left as it is; with them ``%%`` is a literal ``%``.
+    A value the Data API cannot carry (None, an empty string) is refused."""
+    if parameters is None:
+        return sql, []
+    values = list(parameters)
+    text, named, rest = [], [], sql
+    while "%" in rest:
+        before, _, rest = rest.partition("%")
+        text.append(before)
+        marker, rest = rest[:1], rest[1:]
+        if marker == "%":
+            text.append("%")
+        elif marker == "s" and len(named) < len(values):
+            named.append({"name": f"p{len(named) + 1}", "value": _parameter(values[len(named)])})
+            text.append(f":p{len(named)}")
+        else:
+            raise ValueError(f"unexpected '%{marker}' or too few parameters ({len(values)}) in the statement")
+    if len(named) != len(values):
+        raise ValueError(f"{len(named)} placeholders, {len(values)} parameters")
+    return "".join(text) + rest, named
+
+
+def _parameter(value) -> str:
+    if value is None or value == "":
+        raise ValueError(f"the Data API cannot bind {value!r} as a parameter (NULL or an empty string)")
+    return str(value)
 
 
 _FIELDS = ("longValue", "doubleValue", "booleanValue", "stringValue", "blobValue")

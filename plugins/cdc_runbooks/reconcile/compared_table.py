@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property
 
 from cdc_runbooks import identifiers
@@ -113,21 +114,22 @@ class TableReader:
 
     def bounds(self) -> tuple[int | None, int | None]:
         low, high = self._run(self.ref.bounds_sql())[0]
-        return (None if low is None else int(low)), (None if high is None else int(high))
+        return (None if low is None else _whole(low)), (None if high is None else _whole(high))
 
     def count(self, hi: int) -> int:
-        return int(self._run(self.ref.count_sql(hi))[0][0])
+        return _whole(self._run(self.ref.count_sql(hi))[0][0])
 
     def segments(self, origin: int, width: int, ranges: Iterable[tuple[int, int]]) -> dict[int, tuple[int, int | str]]:
         """{segment: (rows, fingerprint)}."""
-        summary = int if self.ref.fingerprint is Fingerprint.ROW_HASH_SUM else str
-        return {int(s): (int(n), summary(fingerprint)) for statement in self.ref.segments_sql(origin, width, ranges)
+        summary = _whole if self.ref.fingerprint is Fingerprint.ROW_HASH_SUM else str
+        return {_whole(s): (_whole(n), summary(fingerprint))
+                for statement in self.ref.segments_sql(origin, width, ranges)
                 for s, n, fingerprint in self._run(statement)}
 
     def row_hashes(self, ranges: Iterable[tuple[int, int]]) -> list[tuple[int, Key, int]]:
         """``(place, key, row hash)`` of every row placed in ``ranges``."""
         width = len(self.ref.key_columns) or 1
-        return [(int(row[0]), self._key(row[1:1 + width]), int(row[-1]))
+        return [(_whole(row[0]), self._key(row[1:1 + width]), _whole(row[-1]))
                 for row in self._run(self.ref.row_hashes_sql(ranges))]
 
     def fields(self, places: dict[Key, int]) -> dict[Key, tuple]:
@@ -140,7 +142,18 @@ class TableReader:
     def _key(self, fields: Sequence) -> Key:
         """A row's key as matched: the integer key, or its key columns' canonical texts (the same on both sides
         whatever each side's column types; :meth:`TablePair.shown_key` turns them into values)."""
-        return int(fields[0]) if not self.ref.key_columns else tuple(fields)
+        return _whole(fields[0]) if not self.ref.key_columns else tuple(fields)
+
+
+def _whole(value) -> int:
+    """An integer the database computed, however the driver typed it: int, Decimal, or text as the Redshift Data API
+    returns NUMERIC (``'1.0000'``: a whole number divided in DECIMAL arithmetic keeps its scale)."""
+    if isinstance(value, int):
+        return value
+    number = Decimal(str(value))
+    if number != number.to_integral_value():
+        raise ValueError(f"expected a whole number from the database, got {value!r:.40}")
+    return int(number)
 
 
 def _shown_field(text: str, kind: Kind) -> Key:

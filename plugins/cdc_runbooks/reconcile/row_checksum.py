@@ -35,10 +35,11 @@ TIME       MySQL ``TIME``: ``<length>:<MySQL's text>`` (``-838:59:59``, ``12:00:
 JSON       MySQL ``JSON`` (normalised by MySQL) / PostgreSQL ``jsonb``: ``<length>:<its text>``
 =========  ==============================================================================
 
-FLOAT/DOUBLE: both databases convert the binary value to decimal before rounding, but with
-different digit counts (PostgreSQL uses 15 significant digits), so values that differ only beyond
-15 significant digits or 6 decimals compare equal, and a value exactly half-way at the 7th decimal
-can render differently (reported as drift, never hidden). Other types (spatial, PostgreSQL ``json`` and
+FLOAT/DOUBLE: both databases convert the binary value to its shortest exact decimal digits (PostgreSQL
+through the double's text, MySQL in its DECIMAL cast) before rounding to 6 decimals, so values that differ
+only beyond the 6th decimal compare equal; Redshift prints 15 significant digits by default
+(``extra_float_digits`` 0), so beyond 15 significant digits a Redshift side can differ (reported as drift,
+never hidden). Other types (spatial, PostgreSQL ``json`` and
 ``time``, Redshift ``SUPER``, ...) are refused with :class:`UnsupportedColumn`.
 
 Row hash: the first 15 hex digits (60 bits) of the MD5 of the rendering, as an integer. Segments are
@@ -248,7 +249,9 @@ def _float(dialect: Dialect, col: str) -> str:
     if dialect is Dialect.MYSQL:
         return f"CAST(CAST({col} AS DOUBLE) AS DECIMAL(65,{FLOAT_SCALE}))"
     if dialect is Dialect.POSTGRES:
-        return f"CAST(ROUND(CAST(CAST({col} AS DOUBLE PRECISION) AS NUMERIC), {FLOAT_SCALE}) AS TEXT)"
+        # Through its text: PostgreSQL 12+ prints a double's shortest exact digits (up to 17, as MySQL converts it),
+        # where a direct cast to NUMERIC keeps only 15 significant digits.
+        return f"CAST(ROUND(CAST(CAST(CAST({col} AS DOUBLE PRECISION) AS TEXT) AS NUMERIC), {FLOAT_SCALE}) AS TEXT)"
     return f"CAST(CAST(CAST({col} AS FLOAT8) AS DECIMAL(38,{FLOAT_SCALE})) AS VARCHAR)"
 
 
