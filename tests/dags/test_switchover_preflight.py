@@ -89,15 +89,17 @@ def test_an_unknown_deployment_is_a_refusal_naming_it(hooks_reach, no_database):
         _preflight("bgd-0000000000000000")
 
 
-UNVERIFIABLE = {  # table -> (source DDL, warehouse DDL): what the reconcile refuses today
-    "notes": ("CREATE TABLE shop.notes (id INT, body VARCHAR(20))", "CREATE TABLE shop.notes (id INT, body TEXT)"),
-    "tags": ("CREATE TABLE shop.tags (name VARCHAR(20) PRIMARY KEY)", "CREATE TABLE shop.tags (name TEXT)"),
+UNVERIFIABLE = {  # table -> (source DDL, warehouse DDL): what the reconcile refuses (it takes any key, and none)
+    "readings": ("CREATE TABLE shop.readings (r DOUBLE PRIMARY KEY)",
+                 "CREATE TABLE shop.readings (r DOUBLE PRECISION)"),
+    "shapes": ("CREATE TABLE shop.shapes (id INT PRIMARY KEY, g GEOMETRY)",
+               "CREATE TABLE shop.shapes (id INT, g TEXT)"),
 }
 
 
 @pytest.fixture
 def unverifiable_tables(hooks_reach, monkeypatch, tmp_path: Path):
-    """The pipeline also replicates two tables the reconcile cannot verify (no single integer key)."""
+    """The pipeline also replicates two tables the reconcile cannot verify (an approximate key, a spatial column)."""
     estate = hooks_reach
     for table, (source, warehouse) in UNVERIFIABLE.items():
         estate.source.writer.execute(f"DROP TABLE IF EXISTS shop.{table}", source)
@@ -119,8 +121,8 @@ def test_tables_the_reconcile_cannot_verify_fail_the_preflight_all_named(unverif
 
     report = str(failed.value)
     assert "| tables verifiable by the reconciliation | FAIL |" in report
-    assert "notes: needs a single-column primary key on the source, found none" in report
-    assert "tags: key 'name' must be an integer column of the table" in report
+    assert "readings: key column r is approximate" in report
+    assert "shapes.g: type 'geometry' has no canonical rendering" in report
 
 
 def test_the_preflight_passes_with_verifiable_tables(hooks_reach):

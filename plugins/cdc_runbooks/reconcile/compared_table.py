@@ -14,10 +14,13 @@ Rules (each refusal names the table, the column and the reason, before any data 
 - ``table`` and both schemas must be plain identifiers (:func:`cdc_runbooks.identifiers.table_name`);
 - the table must exist on both sides (information schema), with the same column names (case-insensitive);
 - every column must have a canonical rendering and compatible kinds on both sides;
-- the key is the source's single-column integer primary key (or ``key``, which must be an integer column).
+- the key is the source's primary key, else its first unique index of NOT NULL columns, else none (``key`` names
+  NOT NULL columns instead); no key column may be approximate (FLOAT/DOUBLE).
 
-Segments are fingerprinted by ``ORDERED_MD5`` when both sides can (PostgreSQL; MySQL/MariaDB whose statements
-can lift ``group_concat_max_len``, which a probe checks), else by ``ROW_HASH_SUM`` (always with Redshift).
+A single integer key places rows at the key; any other key, or none (every column: a multiset of rows), at a
+60-bit hash of the key columns' canonical text (``TableRef.key_columns``). Segments are fingerprinted by
+``ORDERED_MD5`` when both sides can (PostgreSQL; MySQL/MariaDB whose statements can lift ``group_concat_max_len``,
+which a probe checks) and rows are placed at an integer key, else by ``ROW_HASH_SUM`` (always with Redshift).
 """
 
 from __future__ import annotations
