@@ -51,8 +51,7 @@ RUNNING = ("SUBMITTED", "PICKED", "STARTED")
 
 
 class DataApiError(JsonRESTError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message)
+    """An error the Data API answers with (``code``, ``message``): HTTP 400 in its JSON protocol."""
 
 
 @dataclass

@@ -26,6 +26,7 @@ from airflow.providers.amazon.aws.hooks.redshift_data import (
     RUNNING_STATES,
     RedshiftDataHook,
 )
+from airflow.providers.amazon.aws.utils import trim_none_values
 from botocore.exceptions import ClientError
 
 from cdc_runbooks.aws.errors import error_code
@@ -97,9 +98,9 @@ def _cancel(hook: RedshiftDataHook, target: DataApiTarget, described: dict, time
 
 
 def _target_arguments(target: DataApiTarget) -> dict:
-    arguments = {"Database": target.database, "WorkgroupName": target.workgroup,
-                 "ClusterIdentifier": target.cluster, "SecretArn": target.secret_arn, "DbUser": target.db_user}
-    return {name: value for name, value in arguments.items() if value is not None}
+    return trim_none_values({"Database": target.database, "WorkgroupName": target.workgroup,
+                             "ClusterIdentifier": target.cluster, "SecretArn": target.secret_arn,
+                             "DbUser": target.db_user})
 
 
 def _named_parameters(sql: str, parameters: Sequence | None) -> tuple[str, list[dict]]:

@@ -34,6 +34,14 @@ pass over the table per side. Differing segments (at most ``max_keys`` of them; 
 as ranges) are split again with one query per level, touching only their key ranges, until a segment
 has at most ``leaf_rows`` rows; then (key, row hash) pairs are fetched and classified: missing, extra,
 changed (with the columns that differ, NULL-vs-value named) and duplicate key in the target.
+
+Hashed placement (a key that is not a single integer, or no key: ``TablePair.hashed``): the same walk over the
+60-bit hash of each row's key text instead of the key. There is no watermark (the cut is the whole hash space,
+so rows written during the check are compared and settle like any change in flight, rule 2), every level is a
+full scan, so the differing segments go to keys as soon as they hold ``leaf_budget_rows`` rows together, and
+keys are matched on their canonical texts, then reported as values (``TablePair.shown_key``). Without a key
+(``TablePair.multiset``) a row's key is the whole row: copies are counted, and every lost or extra copy is one
+row of drift.
 """
 
 from __future__ import annotations
