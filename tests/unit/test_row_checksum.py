@@ -3,6 +3,8 @@ these tests), column kinds from information schema rows, and hostile identifiers
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,6 +14,7 @@ from cdc_runbooks.reconcile.engine import _merged
 from cdc_runbooks.reconcile.row_checksum import (
     GROUP_CONCAT_MAX_LEN,
     HASH_BITS,
+    NULL_DIGEST,
     SEGMENTS_PER_STATEMENT,
     Column,
     ConcatLimit,
@@ -21,11 +24,13 @@ from cdc_runbooks.reconcile.row_checksum import (
     TableRef,
     UnsupportedColumn,
     column_from_information_schema,
+    field_digests_sql,
     field_sql,
     hash_blocks,
     quote,
     row_hash_sql,
     row_text_sql,
+    split_digests,
 )
 
 MY, PG, RS = Dialect.MYSQL, Dialect.POSTGRES, Dialect.REDSHIFT
@@ -345,7 +350,8 @@ def test_hashed_placement_reads_the_whole_hash_space_and_computes_the_hash_once_
     place = row_hash_sql(dialect, (NOTE, ID), (0, 0))  # in the key's order, not the table's
     divide = "DIV" if dialect is MY else "/"
 
-    assert ref.bounds_sql().endswith(f"CASE WHEN COUNT(*) > 0 THEN {HASH_TOP} END FROM {ref.name}")
+    assert ref.bounds_sql() == (f"SELECT MIN(0), MIN({HASH_TOP}) "  # noqa: S608 - one row read, no count
+                                f"FROM (SELECT 1 AS present FROM {ref.name} LIMIT 1) AS one")
     assert ref.count_sql(HASH_TOP) == f"SELECT COUNT(*) FROM {ref.name}"  # noqa: S608
     whole, = ref.segments_sql(0, 2**48, [(0, HASH_TOP)])
     assert whole.endswith("WHERE 1 = 1 GROUP BY 1") and whole.count("MD5(") == 2  # no filter over the whole space
@@ -354,7 +360,10 @@ def test_hashed_placement_reads_the_whole_hash_space_and_computes_the_hash_once_
     assert statement.count("MD5(") == 3  # the segment, the filter, the row hash
     rows = ref.row_hashes_sql([(4, 7), (9, 9)])
     assert rows.startswith(f"SELECT {place}, {field_sql(dialect, NOTE)}, {field_sql(dialect, ID)}, ")
-    assert rows.endswith(f"WHERE ({place} {divide} 1 IN (4, 5, 6, 7, 9))")
+    assert rows.endswith(f"FROM {ref.name} WHERE ({place} {divide} 1 IN (4, 5, 6, 7, 9))")
+    assert "1, 8)" not in rows  # every column is the key: no changed row, no field digests
+    keyed_by_note = _hashed(dialect, key_columns=("note",)).row_hashes_sql([(4, 7)])
+    assert f"{field_digests_sql(dialect, ref.columns, ref.scales)} FROM {ref.name}" in keyed_by_note
     assert ref.fields_by_key_sql([12, 3, 12]).endswith(f"WHERE ({place} {divide} 1 IN (3, 12))")
 
 
@@ -363,3 +372,13 @@ def test_hashed_placement_needs_known_key_columns_and_row_hash_sums():
         _hashed(PG, ("nope",))
     with pytest.raises(ValueError, match="row_hash_sum only"):
         TableRef(PG, "shop", "orders", (ID, NOTE), "id", (0, 0), Fingerprint.ORDERED_MD5, key_columns=("note",))
+
+
+@pytest.mark.parametrize("dialect", list(Dialect))
+def test_field_digests_are_one_text_of_eight_hex_digits_per_column(dialect):
+    sql = field_digests_sql(dialect, (ID, NOTE), (0, 0))
+
+    assert sql.count("MD5(") == 2 and sql.count(", 1, 8)") == 2
+    assert split_digests("0123456789abcdef") == ("01234567", "89abcdef")
+    assert split_digests("") == ()
+    assert hashlib.md5(b"N").hexdigest()[:8] == NULL_DIGEST

@@ -25,7 +25,7 @@ which a probe checks) and rows are placed at an integer key, else by ``ROW_HASH_
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
@@ -129,11 +129,15 @@ class TableReader:
                 for statement in self.ref.segments_sql(origin, width, ranges)
                 for s, n, fingerprint in self._run(statement)}
 
-    def row_hashes(self, ranges: Iterable[tuple[int, int]]) -> list[tuple[int, Key, int]]:
-        """``(place, key, row hash)`` of every row placed in ``ranges``."""
+    def row_hashes(self, ranges: Iterable[tuple[int, int]]) -> Iterator[tuple[int, Key, int, str]]:
+        """``(place, key, row hash, field digests)`` of every row placed in ``ranges`` (digests: hashed placement
+        with columns outside the key, as one text: :func:`~cdc_runbooks.reconcile.row_checksum.split_digests`;
+        else ``""``). The statement runs now; rows are converted as they are consumed (a leaf read can hold tens of
+        thousands of rows: never two lists of them at once)."""
         width = len(self.ref.key_columns) or 1
-        return [(_whole(row[0]), self._key(row[1:1 + width]), _whole(row[-1]))
-                for row in self._run(self.ref.row_hashes_sql(ranges))]
+        rows = self._run(self.ref.row_hashes_sql(ranges))
+        return ((_whole(row[0]), self._key(row[1:1 + width]), _whole(row[1 + width]), "".join(row[2 + width:]))
+                for row in rows)
 
     def fields(self, places: dict[Key, int]) -> dict[Key, tuple]:
         """``{key: canonical field texts}`` of the rows with the given keys (``{key: place}``) that exist here."""

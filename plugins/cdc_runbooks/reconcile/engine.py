@@ -3,7 +3,7 @@
 Public API::
 
     Settings(mode="count", settle_s=60.0, poll_s=1.0, tolerance=0, max_keys=100, leaf_rows=64,
-             max_segments=4096)
+             max_segments=4096, hashed_segments=32768, leaf_budget_rows=65536)
     reconcile(source: Side, target: Side, tables, settings=Settings(), keys=None) -> Report
     reconcile_table(pair: TablePair, settings=Settings()) -> TableResult
     # Side / describe_table / TablePair: cdc_runbooks.reconcile.compared_table
@@ -38,8 +38,11 @@ changed (with the columns that differ, NULL-vs-value named) and duplicate key in
 Hashed placement (a key that is not a single integer, or no key: ``TablePair.hashed``): the same walk over the
 60-bit hash of each row's key text instead of the key. There is no watermark (the cut is the whole hash space,
 so rows written during the check are compared and settle like any change in flight, rule 2), every level is a
-full scan, so the differing segments go to keys as soon as they hold ``leaf_budget_rows`` rows together, and
-keys are matched on their canonical texts, then reported as values (``TablePair.shown_key``). Without a key
+full scan, so the first pass splits the hash space into ``hashed_segments`` (not ``max_segments``) segments and the
+differing segments go to keys as soon as they hold ``leaf_budget_rows`` rows together: with up to about 200
+differing rows in 10M, two scans per side in all. That last read brings each row's field digests, so the
+columns of a changed row are named without a third scan. Keys are matched on their canonical texts, then
+reported as values (``TablePair.shown_key``). Without a key
 (``TablePair.multiset``) a row's key is the whole row: copies are counted, and every lost or extra copy is one
 row of drift.
 """
@@ -56,7 +59,7 @@ from itertools import groupby
 from cdc_runbooks import identifiers
 from cdc_runbooks.reconcile.compared_table import Key, Side, TablePair, TableReader, describe_tables
 from cdc_runbooks.reconcile.report import ChangedRow, Cut, Report, Segment, TableResult, key_order
-from cdc_runbooks.reconcile.row_checksum import NULL
+from cdc_runbooks.reconcile.row_checksum import NULL, NULL_DIGEST, split_digests
 
 MODES = ("count", "checksum")
 
@@ -72,6 +75,8 @@ class Settings:
     :param max_keys: differing segments followed to keys per level, and keys listed per kind.
     :param leaf_rows: a segment with at most this many rows per side is compared key by key.
     :param max_segments: segments per pass (bounds memory and the GROUP BY size).
+    :param hashed_segments: hashed placement: segments of the first pass (a full scan: more segments now, fewer
+        levels after).
     :param leaf_budget_rows: hashed placement: the differing segments are compared key by key once they hold
         at most this many rows together (bounds memory; each further level is a full scan).
     """
@@ -83,7 +88,8 @@ class Settings:
     max_keys: int = 100
     leaf_rows: int = 64
     max_segments: int = 4096
-    leaf_budget_rows: int = 32768
+    hashed_segments: int = 32768
+    leaf_budget_rows: int = 65536
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -91,7 +97,7 @@ class Settings:
         for name in ("settle_s", "poll_s", "tolerance"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must not be negative")
-        for name in ("max_keys", "leaf_rows", "max_segments", "leaf_budget_rows"):
+        for name in ("max_keys", "leaf_rows", "max_segments", "hashed_segments", "leaf_budget_rows"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1")
 
@@ -106,6 +112,7 @@ class _Findings:
     changed: Counter[Key] = field(default_factory=Counter)
     duplicate: Counter[Key] = field(default_factory=Counter)
     places: dict[Key, int] = field(default_factory=dict)  # where each key found is placed (its hash, or itself)
+    digests: dict[Key, tuple[str, str]] = field(default_factory=dict)  # changed keys' field digests, hashed
     leaves: list[tuple[int, int]] = field(default_factory=list)  # ranges compared key by key, with drift
     unexplored: list[tuple[Segment, int]] = field(default_factory=list)  # (segment, its width)
 
@@ -172,7 +179,8 @@ class _Probe:
     def localise(self) -> tuple[_Findings, tuple[int, int]]:
         """Level 0 over the whole cut (one scan per side), then down to keys."""
         self.reads += 1
-        width = _pow2_at_least(-(-(self.cut.hi - self.cut.lo + 1) // self.settings.max_segments))
+        segments = self.settings.hashed_segments if self.pair.hashed else self.settings.max_segments
+        width = _pow2_at_least(-(-(self.cut.hi - self.cut.lo + 1) // segments))
         differing, totals = self.compare([Segment(self.cut.lo, self.cut.hi, 0, 0)], width)
         return self.descend(differing, width), totals
 
@@ -206,16 +214,19 @@ class _Probe:
         return max(1, min(width // 2, max(ideal, enough)))
 
     def classify(self, ranges: list[tuple[int, int]], found: _Findings) -> None:
-        """Fetch (place, key, row hash) in ``ranges`` from both sides and sort every differing key into its kind
-        (a table without a key: every differing row into missing or extra, by its copies on each side)."""
+        """Fetch (place, key, row hash, field digests) in ``ranges`` from both sides and sort every differing key
+        into its kind (a table without a key: every differing row into missing or extra, by its copies on each
+        side)."""
         source_rows, target_rows = self.both(lambda side: side.row_hashes(_merged(ranges)))
         source: dict[Key, list[int]] = {}
         target: dict[Key, list[int]] = {}
         places: dict[Key, int] = {}
-        for rows, side in ((source_rows, source), (target_rows, target)):
-            for place, key, digest in rows:
-                side.setdefault(key, []).append(digest)
+        fields: tuple[dict[Key, str], dict[Key, str]] = ({}, {})
+        for rows, side, digests in ((source_rows, source, fields[0]), (target_rows, target, fields[1])):
+            for place, key, row_hash, field_digests in rows:
+                side.setdefault(key, []).append(row_hash)
                 places[key] = place
+                digests[key] = field_digests
         differing = []
         for key in set(source) | set(target):
             kind, rows = _kind(source.get(key, []), target.get(key, []), self.pair.multiset)
@@ -223,6 +234,8 @@ class _Probe:
                 getattr(found, kind)[key] += rows
                 found.places[key] = places[key]
                 differing.append(places[key])
+            if kind == "changed" and self.pair.hashed:
+                found.digests[key] = (fields[0][key], fields[1][key])
         found.leaves += [(lo, hi) for lo, hi in ranges if any(lo <= place <= hi for place in differing)]
 
     def recheck(self, found: _Findings) -> _Findings:
@@ -236,16 +249,23 @@ class _Probe:
             again.unexplored += [(s, width) for s in differing]
         return again
 
-    def changed_rows(self, keys: list[Key], places: dict[Key, int]) -> tuple[ChangedRow, ...]:
-        """Name the columns that differ for each changed key (canonical field texts compared)."""
+    def changed_rows(self, keys: list[Key], found: _Findings) -> tuple[ChangedRow, ...]:
+        """Name the columns that differ for each changed key: canonical field texts read by key (a key's index),
+        or with hashed placement the field digests its key-by-key read brought."""
         if not keys:
             return ()
-        source, target = self.both(lambda side: side.fields({key: places[key] for key in keys}))
+        if self.pair.hashed:
+            source = {key: split_digests(found.digests[key][0]) for key in keys}
+            target = {key: split_digests(found.digests[key][1]) for key in keys}
+            null = NULL_DIGEST
+        else:
+            source, target = self.both(lambda side: side.fields({key: found.places[key] for key in keys}))
+            null = NULL
         rows = []
         for key in keys:
             pairs = list(zip(self.pair.columns, source.get(key, ()), target.get(key, ()), strict=False))
             rows.append(ChangedRow(self.pair.shown_key(key), tuple(c for c, s, t in pairs if s != t),
-                                   tuple(c for c, s, t in pairs if s != t and NULL in (s, t))))
+                                   tuple(c for c, s, t in pairs if s != t and null in (s, t))))
         return tuple(rows)
 
 
@@ -315,7 +335,7 @@ def reconcile_table(pair: TablePair, settings: Settings = Settings(), *, clock: 
         if not found and counts[0] != counts[1]:  # it was in flight: the counts of a read after CDC caught up
             counts, _ = _counts_until_equal(probe, settings, clock, sleep, deadline)
         changed_keys = _reported(found.changed, pair)
-        changed = probe.changed_rows(changed_keys[:settings.max_keys], found.places)
+        changed = probe.changed_rows(changed_keys[:settings.max_keys], found)
         return TableResult(source=counts[0], target=counts[1], elapsed_s=clock() - started, reads=probe.reads,
                            missing=tuple(pair.shown_key(k) for k in _reported(found.missing, pair)),
                            extra=tuple(pair.shown_key(k) for k in _reported(found.extra, pair)),

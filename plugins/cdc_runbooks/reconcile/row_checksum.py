@@ -9,6 +9,7 @@ Public API (used by :mod:`cdc_runbooks.reconcile.engine` and the benchmark)::
     TableRef(dialect, schema, table, columns, key, scales, fingerprint, concat_limit)  # one side, ready for SQL
     TableRef.bounds_sql() / count_sql(hi) / segments_sql(origin, width, ranges) -> [statement, ...]
     TableRef.row_hashes_sql(ranges) / fields_by_key_sql(keys)
+    field_digests_sql(dialect, columns, scales), split_digests(text), NULL_DIGEST
     Fingerprint.ROW_HASH_SUM | Fingerprint.ORDERED_MD5
     ConcatLimit.SET_STATEMENT | ConcatLimit.SET_VAR_HINT, ConcatLimit.for_version(version), .statement(selects)
 
@@ -62,6 +63,7 @@ and keys are integers rendered by Python; nothing else reaches the SQL text.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -324,6 +326,25 @@ def row_hash_sql(dialect: Dialect, columns: Sequence[Column], scales: Sequence[i
     return f"STRTOL(SUBSTRING({digest}, 1, {HASH_HEX_DIGITS}), 16)"
 
 
+FIELD_DIGEST_HEX_DIGITS = 8
+NULL_DIGEST = hashlib.md5(NULL.encode()).hexdigest()[:FIELD_DIGEST_HEX_DIGITS]  # a NULL field's digest
+
+
+def field_digests_sql(dialect: Dialect, columns: Sequence[Column], scales: Sequence[int]) -> str:
+    """One text per row: for each column, the first 8 hex digits of the MD5 of its canonical text. Names which
+    columns of a changed row differ without reading the values (the row hash tells *that* it differs; two values
+    with the same 32-bit digest would only leave that column unnamed); a NULL field's digest is
+    :data:`NULL_DIGEST`. One short text, not one per column: the rows read key by key stay small in memory."""
+    digests = [f"SUBSTRING(MD5({field_sql(dialect, c, s)}), 1, {FIELD_DIGEST_HEX_DIGITS})"
+               for c, s in zip(columns, scales, strict=True)]
+    return f"CONCAT({', '.join(digests)})" if dialect is Dialect.MYSQL else " || ".join(digests)
+
+
+def split_digests(text: str) -> tuple[str, ...]:
+    """The per-column digests of one :func:`field_digests_sql` text."""
+    return tuple(text[i:i + FIELD_DIGEST_HEX_DIGITS] for i in range(0, len(text), FIELD_DIGEST_HEX_DIGITS))
+
+
 def _int(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"a key bound must be an integer, got {value!r:.60}")
@@ -433,9 +454,9 @@ class TableRef:
     def bounds_sql(self) -> str:
         """``(min key, max key)`` of the whole table; hashed placement: the whole hash space unless it is empty
         (a hash has no order that later rows respect, so there is no watermark to read)."""
-        if self.key_columns:
-            return (f"SELECT CASE WHEN COUNT(*) > 0 THEN 0 END, "  # noqa: S608
-                    f"CASE WHEN COUNT(*) > 0 THEN {2**HASH_BITS - 1} END FROM {self.name}")
+        if self.key_columns:  # MIN over the one row a non-empty table gives (none: NULL), no count
+            return (f"SELECT MIN(0), MIN({2**HASH_BITS - 1}) "  # noqa: S608
+                    f"FROM (SELECT 1 AS present FROM {self.name} LIMIT 1) AS one")
         return f"SELECT MIN({self._key}), MAX({self._key}) FROM {self.name}"  # noqa: S608
 
     def count_sql(self, hi: int) -> str:
@@ -485,11 +506,14 @@ class TableRef:
                 for i in range(0, len(reads), SEGMENTS_PER_STATEMENT)]
 
     def row_hashes_sql(self, ranges: Iterable[tuple[int, int]]) -> str:
-        """``(place, *identity, row hash)`` of every row placed in the inclusive ``ranges`` (integer key: the key,
-        the key; hashed: the key hash, each key column's canonical text)."""
-        identity = ", ".join(self._identity)
-        return (f"SELECT {self._key}, {identity}, {self._hash} FROM {self.name} "  # noqa: S608
-                f"WHERE {self._in_ranges(ranges)}")
+        """``(place, *identity, row hash[, field digests])`` of every row placed in the inclusive ``ranges``
+        (integer key: the key, the key; hashed: the key hash, each key column's canonical text, then
+        :func:`field_digests_sql` unless every column is the key, so that naming a changed row's columns needs no
+        second full scan)."""
+        selected = [self._key, *self._identity, self._hash]
+        if self.key_columns and len(self.key_columns) < len(self.columns):  # all key: no changed row to name
+            selected.append(field_digests_sql(self.dialect, self.columns, self.scales))
+        return f"SELECT {', '.join(selected)} FROM {self.name} WHERE {self._in_ranges(ranges)}"  # noqa: S608
 
     def fields_by_key_sql(self, places: Iterable[int]) -> str:
         """``(*identity, field_1, ... field_n)`` of the rows placed at ``places``: each column's canonical text, to
