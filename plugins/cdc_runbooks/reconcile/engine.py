@@ -40,9 +40,9 @@ Hashed placement (a key that is not a single integer, or no key: ``TablePair.has
 so rows written during the check are compared and settle like any change in flight, rule 2), every level is a
 full scan, so the first pass splits the hash space into ``hashed_segments`` (not ``max_segments``) segments and the
 differing segments go to keys as soon as they hold ``leaf_budget_rows`` rows together: with up to about 200
-differing rows in 10M, two scans per side in all. That last read brings each row's field digests, so the
-columns of a changed row are named without a third scan. Keys are matched on their canonical texts, then
-reported as values (``TablePair.shown_key``). Without a key
+differing rows in 10M, two scans per side before the re-read of rule 2. That last read brings each row's field
+digests, so the columns of a changed row are named without a third scan. Keys are matched on their canonical
+texts, then reported as values (``TablePair.shown_key``). Without a key
 (``TablePair.multiset``) a row's key is the whole row: copies are counted, and every lost or extra copy is one
 row of drift.
 """
