@@ -14,6 +14,7 @@ from cdc_runbooks.reconcile.engine import _merged
 from cdc_runbooks.reconcile.row_checksum import (
     GROUP_CONCAT_MAX_LEN,
     HASH_BITS,
+    MAX_DIGEST_COLUMNS,
     NULL_DIGEST,
     SEGMENTS_PER_STATEMENT,
     Column,
@@ -364,6 +365,9 @@ def test_hashed_placement_reads_the_whole_hash_space_and_computes_the_hash_once_
     assert "1, 8)" not in rows  # every column is the key: no changed row, no field digests
     keyed_by_note = _hashed(dialect, key_columns=("note",)).row_hashes_sql([(4, 7)])
     assert f"{field_digests_sql(dialect, ref.columns, ref.scales)} FROM {ref.name}" in keyed_by_note
+    wide = tuple(Column(f"c{i}", Kind.INTEGER) for i in range(MAX_DIGEST_COLUMNS))
+    too_wide = TableRef(dialect, "shop", "orders", (ID, *wide), "id", (0,) * (1 + len(wide)), key_columns=("id",))
+    assert "1, 8)" not in too_wide.row_hashes_sql([(4, 7)])  # its changed fields are read by key instead
     assert ref.fields_by_key_sql([12, 3, 12]).endswith(f"WHERE ({place} {divide} 1 IN (3, 12))")
 
 

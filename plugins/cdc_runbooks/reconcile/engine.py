@@ -163,25 +163,36 @@ class _Probe:
         self.reads += 1
         return self.both(lambda side: side.count(self.cut.hi))
 
-    def compare(self, segments: Sequence[Segment], width: int) -> tuple[list[Segment], tuple[int, int]]:
-        """Segments of ``width`` inside ``segments`` whose count or checksum differ; and the row totals."""
+    def compare(self, segments: Sequence[Segment], width: int,
+                most: int | None = None) -> tuple[list[Segment], tuple[int, int], int]:
+        """Segments of ``width`` inside ``segments`` whose count or checksum differ, the row totals, and that width.
+        With ``most`` (the hashed first pass, finer than any later statement may name: the Redshift Data API takes
+        100 KB), more differing segments than that are merged into aligned ones of a wider power-of-two width,
+        with the rows they really hold: the equal rows they take in are cleared by the reads below."""
         origin, ranges = self.cut.lo, _merged((s.lo, s.hi) for s in segments)
         source, target = self.both(lambda side: side.segments(origin, width, ranges))
-        differing = []
-        for bucket in sorted(set(source) | set(target)):
-            if source.get(bucket) != target.get(bucket):
-                lo = max(origin + bucket * width, self.cut.lo)
-                hi = min(origin + (bucket + 1) * width - 1, self.cut.hi)
-                differing.append(Segment(lo, hi, source.get(bucket, (0, 0))[0], target.get(bucket, (0, 0))[0]))
+        differing = {bucket for bucket in set(source) | set(target) if source.get(bucket) != target.get(bucket)}
+        factor = 1
+        while most is not None and len({bucket // factor for bucket in differing}) > most:
+            factor *= 2
+        rows = {bucket // factor: [0, 0] for bucket in differing}
+        for side, summaries in enumerate((source, target)):
+            for bucket, (n, _) in summaries.items():
+                if bucket // factor in rows:
+                    rows[bucket // factor][side] += n
+        width *= factor
+        found = [Segment(max(origin + block * width, self.cut.lo), min(origin + (block + 1) * width - 1, self.cut.hi),
+                         *rows[block]) for block in sorted(rows)]
         totals = sum(n for n, _ in source.values()), sum(n for n, _ in target.values())
-        return differing, totals
+        return found, totals, width
 
     def localise(self) -> tuple[_Findings, tuple[int, int]]:
         """Level 0 over the whole cut (one scan per side), then down to keys."""
         self.reads += 1
         segments = self.settings.hashed_segments if self.pair.hashed else self.settings.max_segments
         width = _pow2_at_least(-(-(self.cut.hi - self.cut.lo + 1) // segments))
-        differing, totals = self.compare([Segment(self.cut.lo, self.cut.hi, 0, 0)], width)
+        differing, totals, width = self.compare([Segment(self.cut.lo, self.cut.hi, 0, 0)], width,
+                                                most=self.settings.max_segments)
         return self.descend(differing, width), totals
 
     def descend(self, segments: list[Segment], width: int) -> _Findings:
@@ -194,7 +205,7 @@ class _Probe:
                 self.classify([(s.lo, s.hi) for s in segments], found)
                 break
             width = self.child_width(segments, width)
-            segments, _ = self.compare(segments, width)
+            segments, _, _ = self.compare(segments, width)
         return found
 
     def small_enough(self, segments: Sequence[Segment]) -> bool:
@@ -234,7 +245,7 @@ class _Probe:
                 getattr(found, kind)[key] += rows
                 found.places[key] = places[key]
                 differing.append(places[key])
-            if kind == "changed" and self.pair.hashed:
+            if kind == "changed" and fields[0].get(key) and fields[1].get(key):
                 found.digests[key] = (fields[0][key], fields[1][key])
         found.leaves += [(lo, hi) for lo, hi in ranges if any(lo <= place <= hi for place in differing)]
 
@@ -245,16 +256,16 @@ class _Probe:
         if found.leaves:
             self.classify(found.leaves, again)
         for width, group in groupby(sorted(found.unexplored, key=lambda u: u[1]), key=lambda u: u[1]):
-            differing, _ = self.compare([s for s, _ in group], width)
+            differing, _, _ = self.compare([s for s, _ in group], width)
             again.unexplored += [(s, width) for s in differing]
         return again
 
     def changed_rows(self, keys: list[Key], found: _Findings) -> tuple[ChangedRow, ...]:
-        """Name the columns that differ for each changed key: canonical field texts read by key (a key's index),
-        or with hashed placement the field digests its key-by-key read brought."""
+        """Name the columns that differ for each changed key: from the field digests its key-by-key read brought
+        (hashed placement, up to ``MAX_DIGEST_COLUMNS`` columns), else canonical field texts read by key."""
         if not keys:
             return ()
-        if self.pair.hashed:
+        if all(key in found.digests for key in keys):
             source = {key: split_digests(found.digests[key][0]) for key in keys}
             target = {key: split_digests(found.digests[key][1]) for key in keys}
             null = NULL_DIGEST

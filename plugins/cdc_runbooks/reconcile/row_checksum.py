@@ -327,6 +327,7 @@ def row_hash_sql(dialect: Dialect, columns: Sequence[Column], scales: Sequence[i
 
 
 FIELD_DIGEST_HEX_DIGITS = 8
+MAX_DIGEST_COLUMNS = 128  # more columns: a changed row's fields are read again by key instead
 NULL_DIGEST = hashlib.md5(NULL.encode()).hexdigest()[:FIELD_DIGEST_HEX_DIGITS]  # a NULL field's digest
 
 
@@ -508,10 +509,11 @@ class TableRef:
     def row_hashes_sql(self, ranges: Iterable[tuple[int, int]]) -> str:
         """``(place, *identity, row hash[, field digests])`` of every row placed in the inclusive ``ranges``
         (integer key: the key, the key; hashed: the key hash, each key column's canonical text, then
-        :func:`field_digests_sql` unless every column is the key, so that naming a changed row's columns needs no
-        second full scan)."""
+        :func:`field_digests_sql` unless every column is the key (no changed row to name) or there are more than
+        :data:`MAX_DIGEST_COLUMNS` columns (a statement the Redshift Data API still takes), so that naming a
+        changed row's columns needs no second full scan)."""
         selected = [self._key, *self._identity, self._hash]
-        if self.key_columns and len(self.key_columns) < len(self.columns):  # all key: no changed row to name
+        if self.key_columns and len(self.key_columns) < len(self.columns) <= MAX_DIGEST_COLUMNS:
             selected.append(field_digests_sql(self.dialect, self.columns, self.scales))
         return f"SELECT {', '.join(selected)} FROM {self.name} WHERE {self._in_ranges(ranges)}"  # noqa: S608
 
