@@ -132,8 +132,8 @@ class TableReader:
     def row_hashes(self, ranges: Iterable[tuple[int, int]]) -> Iterator[tuple[int, Key, int, str]]:
         """``(place, key, row hash, field digests)`` of every row placed in ``ranges`` (digests: hashed placement
         with columns outside the key, as one text: :func:`~cdc_runbooks.reconcile.row_checksum.split_digests`;
-        else ``""``). The statement runs now; rows are converted as they are consumed (a leaf read can hold tens of
-        thousands of rows: never two lists of them at once)."""
+        else ``""``). The statement runs now; rows are converted as they are consumed, not into a second list (a
+        leaf read can hold tens of thousands of rows)."""
         width = len(self.ref.key_columns) or 1
         rows = self._run(self.ref.row_hashes_sql(ranges))
         return ((_whole(row[0]), self._key(row[1:1 + width]), _whole(row[1 + width]), "".join(row[2 + width:]))

@@ -237,7 +237,8 @@ class _Probe:
             for place, key, row_hash, field_digests in rows:
                 side.setdefault(key, []).append(row_hash)
                 places[key] = place
-                digests[key] = field_digests
+                if field_digests:  # hashed placement only
+                    digests[key] = field_digests
         differing = []
         for key in set(source) | set(target):
             kind, rows = _kind(source.get(key, []), target.get(key, []), self.pair.multiset)
