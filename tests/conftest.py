@@ -65,6 +65,19 @@ def shared_estate():
         yield running
 
 
+@pytest.fixture
+def moto_aws(monkeypatch):
+    """moto in-process behind the ``aws_default`` connection (us-east-1)."""
+    import json
+
+    from moto import mock_aws
+
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({
+        "conn_type": "aws", "login": "test", "password": "test", "extra": {"region_name": "us-east-1"}}))
+    with mock_aws():
+        yield
+
+
 @pytest.fixture(scope="session")
 def airflow_db():
     """A migrated metadata DB (SQLite) in the private AIRFLOW_HOME, for dag.test()."""

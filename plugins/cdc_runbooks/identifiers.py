@@ -48,6 +48,10 @@ _S3_BUCKET = re.compile(r"^(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # Key prefixes: '/'-separated segments of safe characters (RDS export refuses a colon in S3Prefix).
 _S3_PREFIX = re.compile(r"^(?=.{1,512}$)[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
 _S3_URI = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<prefix>.*?)/?$")
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-queue-message-identifiers.html
+# (plain http only on loopback: the rehearsal estate's queue)
+_SQS_QUEUE_URL = re.compile(r"^(?:https://sqs\.[a-z]{2}(?:-[a-z]+)+-\d\.amazonaws\.com(?:\.cn)?"
+                            r"|http://127\.0\.0\.1:\d{1,5})/\d{12}/[A-Za-z0-9_-]{1,75}(?:\.fifo)?$")
 _WORKGROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # The Redshift Data API's own patterns (botocore's redshift-data model: WorkgroupNameString, ClusterIdentifierString).
 _REDSHIFT_WORKGROUP = re.compile(r"^[a-z0-9-]{3,63}$")
@@ -131,6 +135,11 @@ def s3_uri(value: object, field: str = "s3_uri") -> str:
         raise InvalidIdentifier(f"{field}: {shown(value)} is not valid; expected an S3 folder URI such as "
                                 "'s3://cdc-athena-results/runbooks/'")
     return value
+
+
+def sqs_queue_url(value: object, field: str = "queue_url") -> str:
+    return _check(field, value, _SQS_QUEUE_URL, "an SQS queue URL such as "
+                                                "'https://sqs.us-east-1.amazonaws.com/123456789012/cdc-runbooks-events'")
 
 
 def athena_workgroup(value: object, field: str = "workgroup") -> str:

@@ -60,6 +60,8 @@ class Pipeline:
     metric_period_s: int = 60
     poll_interval_s: float = 15.0
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # The environment's event queue (EventBridge rules -> SQS): the recovery runbooks start on its events.
+    events_queue_url: str | None = None
     # Snapshot export -> S3 Parquet -> Athena (aurora_snapshot_to_athena); all set, or none of them.
     export_bucket: str | None = None
     export_prefix: str | None = None
@@ -84,6 +86,8 @@ class Pipeline:
             identifiers.conn_id(getattr(self, name), name)
         if self.sns_topic_arn is not None:
             identifiers.arn("sns-topic", self.sns_topic_arn, "sns_topic_arn")
+        if self.events_queue_url is not None:
+            identifiers.sqs_queue_url(self.events_queue_url, "events_queue_url")
         if self.records_bucket is not None:
             identifiers.s3_bucket(self.records_bucket, "records_bucket")
         self._validate_export()

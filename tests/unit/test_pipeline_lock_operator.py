@@ -13,17 +13,12 @@ BUCKET = "cdc-runbook-records"
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    from moto import mock_aws
+def s3(moto_aws):
+    import boto3
 
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({
-        "conn_type": "aws", "login": "test", "password": "test", "extra": {"region_name": "us-east-1"}}))
-    with mock_aws():
-        import boto3
-
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    return client
 
 
 def claim(run_id: str, dag_id: str = "dms_cdc_pause") -> dict:

@@ -1,0 +1,78 @@
+"""plan_recovery: verify, resume, resume after a truncated tail, or refuse — for every task state and binlog."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cdc_runbooks.binlog_position import BinlogPosition
+from cdc_runbooks.dms_task import DmsTaskStateError, ReplicationTask
+from cdc_runbooks.failover_recovery import Recovery, plan_recovery
+
+FILES = {"mysql-bin.000001": 9000, "mysql-bin.000002": 1200, "mysql-bin.000003": 385}
+
+
+def task(status: str, checkpoint: str | None = None) -> ReplicationTask:
+    return ReplicationTask(arn="arn:aws:dms:us-east-1:123456789012:task:T", identifier="T", status=status,
+                           migration_type="cdc", recovery_checkpoint=checkpoint)
+
+
+def checkpoint(file: str, position: int) -> str:
+    return f"checkpoint:V1#7#{file}:{position}:-1:{position}:0:{file}:{position}#0#0#*#0#0"
+
+
+@pytest.mark.parametrize("status", ["running", "starting"])
+def test_a_running_task_is_only_verified(status):
+    plan = plan_recovery(task(status, checkpoint("mysql-bin.000001", 100)), "prod-reader", FILES)
+    assert (plan.recovery, plan.position, plan.restarts) == (Recovery.VERIFY, None, False)
+
+
+def test_a_failed_task_resumes_from_its_checkpoint_on_the_writer():
+    plan = plan_recovery(task("failed", checkpoint("mysql-bin.000002", 1200)), "prod-reader", FILES)
+    assert (plan.recovery, plan.position, plan.cost) == (Recovery.RESUME, "mysql-bin.000002:1200", None)
+
+
+def test_a_checkpoint_past_its_files_end_resumes_at_the_next_file_and_says_what_was_lost():
+    plan = plan_recovery(task("failed", checkpoint("mysql-bin.000002", 1500)), "prod-reader", FILES)
+    assert (plan.recovery, plan.position) == (Recovery.RESUME_AFTER_LOSS, "mysql-bin.000003:4")
+    assert "300 bytes" in plan.cost and "reconcile names" in plan.cost and plan.cost in plan.describe()
+
+
+def test_a_truncated_last_file_resumes_at_its_end():
+    plan = plan_recovery(task("stopped", checkpoint("mysql-bin.000003", 999)), "w", FILES)
+    assert (plan.recovery, plan.position) == (Recovery.RESUME_AFTER_LOSS, "mysql-bin.000003:385")
+
+
+@pytest.mark.parametrize("state, match", [
+    (task("failed"), "no RecoveryCheckpoint"),
+    (task("stopped", checkpoint("mysql-bin.000009", 4)), "does not have"),
+    (task("stopping", checkpoint("mysql-bin.000001", 4)), "wait until"),
+    (task("deleting"), "wait until"),
+])
+def test_what_a_person_must_decide_is_refused(state, match):
+    with pytest.raises(DmsTaskStateError, match=match):
+        plan_recovery(state, "w", FILES)
+
+
+NAMES = st.lists(st.from_regex(r"(mysql|bin)-bin\.0000[0-9]{2}", fullmatch=True), min_size=0, max_size=5,
+                 unique=True)
+
+
+@given(names=NAMES, sizes=st.lists(st.integers(4, 2**40), min_size=5, max_size=5),
+       file=st.from_regex(r"(mysql|bin)-bin\.0000[0-9]{2}", fullmatch=True), position=st.integers(4, 2**41),
+       status=st.sampled_from(["stopped", "failed", "ready"]))
+def test_a_restart_is_only_ever_planned_inside_the_writers_binlog(names, sizes, file, position, status):
+    files = dict(zip(names, sizes, strict=False))
+    try:
+        plan = plan_recovery(task(status, checkpoint(file, position)), "w", files)
+    except DmsTaskStateError:
+        assert file not in files
+        return
+    start = BinlogPosition.parse(plan.position)
+    assert start.file in files and start.position <= files[start.file]
+    if plan.recovery is Recovery.RESUME:
+        assert start == BinlogPosition(file, position)
+    else:  # never before the checkpoint: what CDC read is not read again
+        assert position > files[file] and plan.cost
+        assert list(files).index(start.file) >= list(files).index(file)
