@@ -52,7 +52,7 @@ class ApplierStats:
 class CdcApplier:
     def __init__(self, connection: dict, warehouse_connect: Callable, start: StartPoint,
                  schema: str, tables: tuple[str, ...], server_id: int = 101,
-                 retry_seconds: float = 30) -> None:
+                 retry_seconds: Callable[[], float] = lambda: 30.0) -> None:
         self._connection = connection
         self._warehouse_connect = warehouse_connect
         self._file, self._position = start.file, start.position
@@ -112,7 +112,7 @@ class CdcApplier:
                     if exc.args[0] not in _RECOVERABLE:
                         raise
                     failing_since = failing_since or time.monotonic()
-                    if time.monotonic() - failing_since > self._retry_seconds:
+                    if time.monotonic() - failing_since > self._retry_seconds():
                         raise
                     warehouse.rollback()
                     self._stop.wait(0.5)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from moto.rds import models as rds_models
 from moto.rds.exceptions import InvalidBlueGreenDeploymentStateFault
 
+from rehearsal.events import EventPublisher
 from rehearsal.operations import AwsOperationLog
 from rehearsal.patching import Patches
 from rehearsal.source import BlueGreenSource
@@ -60,8 +61,9 @@ class RdsEvent:
 
 class BlueGreenController:
     def __init__(self, source: BlueGreenSource, endpoints: EstateEndpoints, operations: AwsOperationLog,
-                 switchover_s: float = 2.0) -> None:
+                 events: EventPublisher | None = None, switchover_s: float = 2.0) -> None:
         self._source = source
+        self._events = events
         self._endpoints = endpoints
         self.operations = operations
         self.switchover_s = switchover_s
@@ -104,6 +106,8 @@ class BlueGreenController:
             blue, green = _cluster(backend, deployment.source), _cluster(backend, deployment.target)
             self._publish(backend, deployment, "notification",
                           f"Switchover from {blue.db_cluster_identifier} to {green.db_cluster_identifier} started")
+            self._publish_cluster(blue, "RDS-EVENT-0259", f"Switchover from DB cluster {blue.db_cluster_identifier} "
+                                                          f"to {green.db_cluster_identifier} started.")
             self._source.fence_writes()
             return deployment
 
@@ -143,18 +147,25 @@ class BlueGreenController:
             ["notification"], green.db_cluster_arn, datetime.now(UTC)))
         deployment.status_details = "Switchover completed"
         self._publish(backend, deployment, "notification", "Switchover completed on blue/green deployment")
+        self._publish_cluster(green, "RDS-EVENT-0260", f"Switchover from DB cluster {blue_name} to {green_name} "
+                                                       f"completed. Renamed {blue_name} to {blue_name}-old1 and "
+                                                       f"{green_name} to {blue_name}.")
 
     def _fail(self, backend, deployment) -> None:
         self._source.lift_fence()
         deployment.set_status(deployment.SupportedStates.SWITCHOVER_FAILED)
         deployment.status_details = "Switchover failed: green environment replication is not healthy"
         self._publish(backend, deployment, "failure", "Switchover canceled")
+        self._publish_cluster(_cluster(backend, deployment.source), "RDS-EVENT-0261",
+                              "Switchover was canceled due to green environment replication not being healthy.")
 
     def _time_out(self, backend, deployment) -> None:
         self._source.lift_fence()
         deployment.set_status(deployment.SupportedStates.AVAILABLE)
         deployment.status_details = "Switchover timed out; changes were rolled back"
         self._publish(backend, deployment, "failure", "Switchover canceled due to timeout")
+        self._publish_cluster(_cluster(backend, deployment.source), "RDS-EVENT-0261",
+                              "Switchover was canceled due to timeout.")
 
     @staticmethod
     def _rehome(backend, blue_members, old_name: str, green_members, production_name: str) -> None:
@@ -176,6 +187,13 @@ class BlueGreenController:
         arn = f"arn:aws:rds:{backend.region_name}:{backend.account_id}:deployment:{identifier}"
         backend.events.append(RdsEvent(identifier, "blue-green-deployment", message, [category], arn,
                                        datetime.now(UTC)))
+
+
+    def _publish_cluster(self, cluster, event_id: str, message: str) -> None:
+        """The Aurora cluster-level blue/green event, through EventBridge (DescribeEvents has the deployment's)."""
+        if self._events is not None:
+            self._events.rds("RDS Blue Green Deployment Event", event_id, cluster.db_cluster_identifier,
+                             cluster.db_cluster_arn, message, ["notification"], "CLUSTER")
 
 
 def _cluster(backend, arn: str):

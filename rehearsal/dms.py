@@ -38,6 +38,7 @@ from psycopg2 import sql
 from psycopg2.extras import execute_values
 
 from rehearsal.applier import CdcApplier, StartPoint
+from rehearsal.events import EventPublisher
 from rehearsal.operations import AwsOperationLog
 from rehearsal.patching import Patches
 
@@ -60,12 +61,23 @@ def format_checkpoint(point: StartPoint, sequence: int) -> str:
     return f"checkpoint:V1#{sequence}#{lsn}:-1:{point.position}:0:{lsn}#0#0#*#0#0"
 
 
+# status -> (event id, eventType, category, message): https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Events.html
+_STATE_EVENTS = {
+    "running": ("DMS-EVENT-0069", "REPLICATION_TASK_STARTED", "StateChange", "Replication task has started."),
+    "stopped": ("DMS-EVENT-0079", "REPLICATION_TASK_STOPPED", "StateChange", "Replication task has stopped."),
+    "failed": ("DMS-EVENT-0078", "REPLICATION_TASK_FAILED", "Failure", "Replication task has failed."),
+}
+
+
 @dataclass
 class DmsFaults:
     """Switches a test flips to make DMS misbehave the way it does in production."""
 
     stuck_in_starting: bool = False
     start_error: str | None = None
+    # How long the task retries a lost source connection before it fails (DMS: RecoverableErrorInterval and
+    # RecoverableErrorCount, minutes by default).
+    recoverable_error_s: float = 30.0
 
 
 @dataclass
@@ -91,7 +103,7 @@ class DmsController:
     def __init__(self, source_connection: Callable[[object], dict], warehouse_connect: Callable,
                  current_writer_end: Callable[[], StartPoint], frozen_writer: Callable,
                  schema: str, tables: tuple[str, ...], operations: AwsOperationLog,
-                 transition_s: float = 1.0) -> None:
+                 events: EventPublisher | None = None, transition_s: float = 1.0) -> None:
         self._source_connection = source_connection
         self._warehouse_connect = warehouse_connect
         self._current_writer_end = current_writer_end
@@ -100,6 +112,7 @@ class DmsController:
         self._tables = tables
         self.operations = operations
         self.transition_s = transition_s
+        self._events = events
         self.faults = DmsFaults()
         self.requests: list[dict] = []
         self._tasks: dict[str, TaskRuntime] = {}
@@ -211,7 +224,7 @@ class DmsController:
     def _applier(self, backend, task, start_point: StartPoint) -> CdcApplier:
         endpoint = next(e for e in backend.endpoints.values() if e.endpoint_arn == task.source_endpoint_arn)
         return CdcApplier(self._source_connection(endpoint), self._warehouse_connect, start_point,
-                          self._schema, self._tables)
+                          self._schema, self._tables, retry_seconds=lambda: self.faults.recoverable_error_s)
 
     def _start_point(self, runtime: TaskRuntime, start_type: str, position: str | None) -> StartPoint:
         if position:
@@ -248,7 +261,8 @@ class DmsController:
             runtime = self.runtime(arn)
             if runtime.applier is not None:
                 self._record_stop(runtime, runtime.applier.stop(), "Stop Reason FATAL_ERROR")
-            runtime.status, runtime.last_failure_message = "failed", message
+            runtime.last_failure_message = message
+            self._became(arn, runtime, "failed")
 
     def modify(self, backend, get_param) -> dict:
         task = self._task(backend, get_param("ReplicationTaskArn"))
@@ -330,19 +344,37 @@ class DmsController:
         """One DescribeReplicationTasks poll: completes transitions that are due, then reports."""
         with self._lock:
             runtime = self.runtime(task.arn)
-            self._advance(runtime)
+            self._advance(task.arn, runtime)
             return self._describe(task, runtime)
 
-    def _advance(self, runtime: TaskRuntime) -> None:
+    def _advance(self, arn: str, runtime: TaskRuntime) -> None:
         applier = runtime.applier
         if runtime.status in ("starting", "running") and applier is not None and applier.error:
             self._record_stop(runtime, applier.checkpoint, "Stop Reason FATAL_ERROR")
-            runtime.status, runtime.last_failure_message = "failed", f"Last Error {applier.error}"
+            runtime.last_failure_message = f"Last Error {applier.error}"
+            self._became(arn, runtime, "failed")
         elif runtime.status == "starting" and not self.faults.stuck_in_starting:
             if datetime.now(UTC) >= runtime.transition_done and applier is not None and applier.connected.is_set():
-                runtime.status = "running"
+                self._became(arn, runtime, "running")
         elif runtime.status == "stopping" and datetime.now(UTC) >= runtime.transition_done:
-            runtime.status = "stopped"
+            self._became(arn, runtime, "stopped")
+
+    def tick(self, backend) -> None:
+        """What DMS does without being asked: notice a failed source or target, finish transitions (the estate
+        calls this every second, so events do not wait for a describe)."""
+        with self._lock:
+            for arn, runtime in self._tasks.items():
+                if arn in backend.replication_tasks:
+                    self._advance(arn, runtime)
+
+    def _became(self, arn: str, runtime: TaskRuntime, status: str) -> None:
+        """The task's new status, published as DMS does (``DMS Replication Task State Change``)."""
+        runtime.status = status
+        if self._events is not None:
+            event_id, event_type, category, message = _STATE_EVENTS[status]
+            self._events.dms_task(arn, event_id, event_type, category, " ".join(
+                part for part in (message, runtime.stop_reason if status != "running" else None,
+                                  runtime.last_failure_message if status == "failed" else None) if part))
 
     @staticmethod
     def _describe(task, runtime: TaskRuntime) -> dict:

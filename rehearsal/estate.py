@@ -25,7 +25,9 @@ from rehearsal.aws import ACCOUNT_ID, DAG_ACCESS_KEY_ID, REGION, MotoControlPlan
 from rehearsal.bluegreen import BlueGreenController
 from rehearsal.dms import DmsController
 from rehearsal.endpoints import EstateEndpoints
+from rehearsal.events import EventPublisher
 from rehearsal.export import ExportController
+from rehearsal.failover import FailoverController
 from rehearsal.mariadb import MariaDBServer
 from rehearsal.net import LOOPBACK
 from rehearsal.operations import AwsOperationLog
@@ -49,6 +51,7 @@ class EstateResources:
 
     cluster: str = "prod"
     writer_instance: str = "prod-writer"
+    reader_instance: str = "prod-reader"
     blue_parameter_group: str = "prod-aurora57-cdc"
     green_parameter_group: str = "prod-aurora80-cdc"
     deployment_name: str = "prod-upgrade-80"
@@ -83,9 +86,12 @@ class Estate:
         self.aws = MotoControlPlane()
         self.endpoints = EstateEndpoints(self.source)
         self.operations = AwsOperationLog()
-        self.bluegreen = BlueGreenController(self.source, self.endpoints, self.operations)
+        self.events = EventPublisher(self.aws, ACCOUNT_ID, REGION)
+        self.bluegreen = BlueGreenController(self.source, self.endpoints, self.operations, self.events)
         self.dms = DmsController(self._dms_source_connection, self.warehouse.connect,
-                                 self._writer_end, self._frozen_writer, SOURCE_DATABASE, TABLES, self.operations)
+                                 self._writer_end, self._frozen_writer, SOURCE_DATABASE, TABLES, self.operations,
+                                 self.events)
+        self.failover = FailoverController(lambda: self.source.blue, self._cdc_checkpoint, self.events)
         self.exports = ExportController(self.source, self.aws)
         self.parameters = ParameterStatusController()
         self.athena = AthenaQueryController(self.aws)
@@ -119,8 +125,8 @@ class Estate:
         self.warehouse.start()
         self.warehouse.query(";".join(WAREHOUSE_DDL))
         self.aws.start()
-        for controller in (self.endpoints, self.bluegreen, self.dms, self.exports, self.parameters, self.athena,
-                           self.redshift_data, self.throttling):
+        for controller in (self.endpoints, self.bluegreen, self.dms, self.failover, self.exports, self.parameters,
+                           self.athena, self.redshift_data, self.throttling):
             controller.install()
         self._seed_aws()
         with self.source.connect_app() as conn:
@@ -135,8 +141,8 @@ class Estate:
         self._stopping.set()
         if self._metrics is not None:
             self._metrics.join(timeout=10)
-        for controller in (self.throttling, self.redshift_data, self.athena, self.parameters, self.exports, self.dms,
-                           self.bluegreen, self.endpoints):
+        for controller in (self.throttling, self.redshift_data, self.athena, self.parameters, self.exports,
+                           self.failover, self.dms, self.bluegreen, self.endpoints):
             with contextlib.suppress(Exception):
                 controller.uninstall()
         with contextlib.suppress(Exception):
@@ -171,6 +177,7 @@ class Estate:
                                   if c.db_cluster_arn == deployment["Target"])
         self.endpoints.bind(rds_backend, r.cluster, self.green_cluster)
         self._seed_dms()
+        self.events.install([r.replication_task_arn])
         self._seed_lake()
 
     def _seed_dms(self) -> None:
@@ -212,10 +219,31 @@ class Estate:
         kms.create_alias(AliasName="alias/cdc-exports", TargetKeyId=key["KeyMetadata"]["KeyId"])
 
     def _publish_metrics(self, interval: float = 1.0) -> None:
-        """CloudWatch gets the running task's CDC latency every second (DMS publishes per minute)."""
+        """CloudWatch gets the running task's CDC latency every second (DMS publishes per minute); DMS notices a
+        failed task on its own (and says so in an event)."""
         cloudwatch = self.aws.client("cloudwatch")
         while not self._stopping.wait(interval):
             self.dms.publish_latency(cloudwatch, self.resources.replication_instance)
+            self.dms.tick(self.aws.backend("dms"))
+
+    # -- failover --------------------------------------------------------------------------------
+    def add_reader(self) -> str:
+        """A reader instance in the production cluster (Aurora fails over to one): on the same server, as Aurora's
+        instances share the cluster volume."""
+        r = self.resources
+        self.aws.client("rds").create_db_instance(DBInstanceIdentifier=r.reader_instance, DBClusterIdentifier=r.cluster,
+                                                  Engine="aurora-mysql", DBInstanceClass="db.r6g.large")
+        self.aws.backend("rds").databases[r.reader_instance].port = self.source.blue.port
+        return r.reader_instance
+
+    def fail_over(self, timeout: float = 60):
+        """FailoverDBCluster of the production cluster (needs :meth:`add_reader`), waited for; its outcome."""
+        self.aws.client("rds").failover_db_cluster(DBClusterIdentifier=self.resources.cluster)
+        return self.failover.wait(timeout)
+
+    def _cdc_checkpoint(self) -> StartPoint | None:
+        applier = self.dms.runtime(self.resources.replication_task_arn).applier
+        return applier.checkpoint if applier is not None else None
 
     # -- CDC -------------------------------------------------------------------------------------
     @property

@@ -104,6 +104,14 @@ class MariaDBServer:
             self._proc = None
         wait_gone(self.pid_file)
 
+    def kill(self) -> None:
+        """``kill -9`` mariadbd, as a host failure does (no shutdown, no flush), and reap it; ``start()`` then runs
+        crash recovery on the same data directory."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait(timeout=15)
+            self._proc = None
+
     def admin(self, **kwargs) -> pymysql.Connection:
         """A root connection over the unix socket (the estate's own control channel)."""
         return pymysql.connect(unix_socket=str(self.socket), user="root", autocommit=True, **kwargs)

@@ -180,8 +180,9 @@ def event_patterns(task_arns: list[str]) -> dict[str, dict]:
     return {
         "cdc-runbooks-rds": {"source": ["aws.rds"], "detail-type": sorted(set(RDS_DETAIL_TYPES.values())),
                              "detail": {"EventID": sorted(RDS_CODES)}},
-        "cdc-runbooks-dms": {"source": ["aws.dms"], "detail-type": [DMS_DETAIL_TYPE],
-                             "resources": sorted(task_arns)},
+        "cdc-runbooks-dms": {"source": ["aws.dms"], "detail-type": [DMS_DETAIL_TYPE], "resources": sorted(task_arns),
+                             "detail": {"$or": [{"eventId": [DMS_TASK_FAILED]}, {"eventName": [DMS_TASK_FAILED]},
+                                                {"eventType": [DMS_FAILED_TYPE]}]}},
     }
 
 
