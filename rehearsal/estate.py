@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cdc_runbooks.cdc_event import WatchedPipeline
 from rehearsal.applier import StartPoint
 from rehearsal.athena import AthenaQueryController
 from rehearsal.aws import ACCOUNT_ID, DAG_ACCESS_KEY_ID, REGION, MotoControlPlane
@@ -177,7 +178,7 @@ class Estate:
                                   if c.db_cluster_arn == deployment["Target"])
         self.endpoints.bind(rds_backend, r.cluster, self.green_cluster)
         self._seed_dms()
-        self.events.install([r.replication_task_arn])
+        self.events.install([WatchedPipeline("shop", r.cluster, r.replication_task_arn)])
         self._seed_lake()
 
     def _seed_dms(self) -> None:

@@ -15,9 +15,11 @@ import json
 import threading
 from datetime import UTC, datetime
 
-from cdc_runbooks.cdc_event import event_patterns
+from cdc_runbooks.cdc_event import WatchedPipeline, event_patterns
 
 QUEUE_NAME = "cdc-runbooks-events"
+DEAD_LETTERS = "cdc-runbooks-events-dlq"
+MAX_RECEIVES = 10  # a message no watcher stores after this many receives moves to the dead-letter queue
 
 
 class EventPublisher:
@@ -29,14 +31,16 @@ class EventPublisher:
         self.published: list[dict] = []
         self.queue_url: str | None = None
 
-    def install(self, task_arns: list[str]) -> None:
-        """The queue, its policy for EventBridge, and the rules targeting it."""
+    def install(self, watched: list[WatchedPipeline]) -> None:
+        """The queue (with its dead-letter queue), its policy for EventBridge, and the rules targeting it."""
         sqs, events = self._aws.client("sqs"), self._aws.client("events")
-        self.queue_url = sqs.create_queue(QueueName=QUEUE_NAME, Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url,
-                                             AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        dead_letters = sqs.create_queue(QueueName=DEAD_LETTERS)["QueueUrl"]
+        redrive = {"deadLetterTargetArn": _arn(sqs, dead_letters), "maxReceiveCount": str(MAX_RECEIVES)}
+        self.queue_url = sqs.create_queue(QueueName=QUEUE_NAME, Attributes={
+            "VisibilityTimeout": "60", "RedrivePolicy": json.dumps(redrive)})["QueueUrl"]
+        queue_arn = _arn(sqs, self.queue_url)
         rule_arns = []
-        for name, pattern in event_patterns(task_arns).items():
+        for name, pattern in event_patterns(watched).items():
             rule_arns.append(events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")["RuleArn"])
             events.put_targets(Rule=name, Targets=[{"Id": "cdc-runbooks-queue", "Arn": queue_arn}])
         sqs.set_queue_attributes(QueueUrl=self.queue_url, Attributes={"Policy": json.dumps(queue_policy(
@@ -85,6 +89,10 @@ def queue_policy(queue_arn: str, rule_arns: list[str]) -> dict:
         "Sid": "EventBridgeRulesOfCdcRunbooks", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
         "Action": "sqs:SendMessage", "Resource": queue_arn,
         "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}}}]}
+
+
+def _arn(sqs, queue_url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
 def _now() -> str:

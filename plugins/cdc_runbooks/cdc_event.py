@@ -48,7 +48,11 @@ RDS_DETAIL_TYPES = {EventKind.FAILOVER: "RDS DB Cluster Event",
 DMS_DETAIL_TYPE = "DMS Replication Task State Change"
 DMS_TASK_FAILED = "DMS-EVENT-0078"
 DMS_FAILED_TYPE = "REPLICATION_TASK_FAILED"
-_EVENT_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_EVENT_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+_ACCOUNT = re.compile(r"\d{12}")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d")
+# RDS-EVENT-0259's message: "Switchover from DB cluster <blue> to <green> started."
+_SWITCHOVER_FROM = re.compile(r"Switchover from DB cluster (?P<blue>\S+) to \S+ started")
 
 
 class IgnoredEvent(ValueError):
@@ -92,24 +96,30 @@ class CdcEvent:
 
 def read_event(body: str) -> CdcEvent:
     """The event in one SQS message body; IgnoredEvent for anything else (not JSON, not an EventBridge envelope,
-    another service or kind, fields of the wrong type)."""
+    another service or kind, fields of the wrong type or out of range) and never another exception."""
     if not isinstance(body, str) or len(body) > MAX_BODY_CHARS:
         raise IgnoredEvent("not an EventBridge message (no body, or longer than SQS allows)")
     try:
-        envelope = json.loads(body)
-    except ValueError:
-        raise IgnoredEvent("the body is not JSON") from None
+        return _read(body)
+    except (ValueError, TypeError, RecursionError, OverflowError) as error:
+        if isinstance(error, IgnoredEvent):
+            raise
+        raise IgnoredEvent(f"malformed ({type(error).__name__}: {identifiers.shown(str(error))})") from None
+
+
+def _read(body: str) -> CdcEvent:
+    envelope = json.loads(body)
     if not isinstance(envelope, dict) or not isinstance(envelope.get("detail"), dict):
         raise IgnoredEvent("not an EventBridge envelope (no detail object)")
     event_id = _text(envelope, "id")
-    if not _EVENT_ID.match(event_id):
+    if not _EVENT_ID.fullmatch(event_id):
         raise IgnoredEvent(f"the envelope's id {identifiers.shown(event_id)} is not an event id")
     source = envelope.get("source")
     kind, code, resource, message = (_rds if source == "aws.rds" else _dms if source == "aws.dms" else _other)(
         envelope)
     return CdcEvent(event_id=event_id, kind=kind, code=code, resource=resource, time=_time(envelope),
-                    message=message[:MAX_MESSAGE_CHARS], account=_optional(envelope, "account"),
-                    region=_optional(envelope, "region"))
+                    message=message[:MAX_MESSAGE_CHARS], account=_optional(envelope, "account", _ACCOUNT),
+                    region=_optional(envelope, "region", _REGION))
 
 
 def _rds(envelope: dict) -> tuple[EventKind, str, str, str]:
@@ -121,20 +131,38 @@ def _rds(envelope: dict) -> tuple[EventKind, str, str, str]:
     if envelope.get("detail-type") != RDS_DETAIL_TYPES[kind]:
         raise IgnoredEvent(f"{code} in a {identifiers.shown(envelope.get('detail-type'))} envelope, not "
                            f"{RDS_DETAIL_TYPES[kind]!r}")
+    message = _text(detail, "Message")
     cluster = _text(detail, "SourceIdentifier")
+    if kind is EventKind.SWITCHOVER_STARTED:
+        cluster = _blue_cluster(cluster, message)
     try:
         identifiers.cluster_identifier(cluster, "SourceIdentifier")
     except ValueError as error:
         raise IgnoredEvent(str(error)) from None
-    return kind, code, cluster.lower(), _text(detail, "Message")
+    return kind, code, cluster.lower(), message
+
+
+def _blue_cluster(source: str, message: str) -> str:
+    """The blue cluster of a switchover event: its source may be the deployment (``bgd-...``; AWS does not say),
+    whose message names blue; a source that is a cluster must be the one the message names."""
+    named = _SWITCHOVER_FROM.match(message)
+    blue = named["blue"] if named else None
+    if source.startswith("bgd-"):
+        if blue is None:
+            raise IgnoredEvent(f"switchover of deployment {identifiers.shown(source)} names no blue cluster")
+        return blue
+    if blue is not None and blue.lower() != source.lower():
+        raise IgnoredEvent(f"switchover event of {identifiers.shown(source)} names another blue cluster "
+                           f"{identifiers.shown(blue)}")
+    return source
 
 
 def _dms(envelope: dict) -> tuple[EventKind, str, str, str]:
     if envelope.get("detail-type") != DMS_DETAIL_TYPE:
         raise IgnoredEvent(f"DMS {identifiers.shown(envelope.get('detail-type'))} starts no runbook")
     detail = envelope["detail"]
-    codes = {detail.get("eventId"), detail.get("eventName")}
-    if DMS_TASK_FAILED not in codes and detail.get("eventType") != DMS_FAILED_TYPE:
+    if DMS_TASK_FAILED not in (detail.get("eventId"), detail.get("eventName")) and \
+            detail.get("eventType") != DMS_FAILED_TYPE:
         raise IgnoredEvent(f"DMS task event {identifiers.shown(detail.get('eventType'))} starts no runbook")
     resources = envelope.get("resources")
     if not isinstance(resources, list) or len(resources) != 1 or not isinstance(resources[0], str):
@@ -157,9 +185,15 @@ def _text(mapping: dict, key: str) -> str:
     return value
 
 
-def _optional(mapping: dict, key: str) -> str | None:
-    value = mapping.get(key)
-    return value if isinstance(value, str) and value else None
+def _optional(mapping: dict, key: str, pattern: re.Pattern) -> str | None:
+    """None when the envelope has no such field (moto's has no ``account``); a field that is there must be
+    well-formed, or the event cannot say where it comes from."""
+    if key not in mapping:
+        return None
+    value = mapping[key]
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise IgnoredEvent(f"{key} {identifiers.shown(value)} is malformed")
+    return value
 
 
 def _time(envelope: dict) -> str:
@@ -174,15 +208,24 @@ def _time(envelope: dict) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def event_patterns(task_arns: list[str]) -> dict[str, dict]:
-    """The EventBridge rules that route these events to the pipelines' queue (name -> EventPattern), narrowed to
-    the event ids above; the runbooks still check every field themselves."""
+def event_patterns(watched: list[WatchedPipeline]) -> dict[str, dict]:
+    """The EventBridge rules that route these events of the watched pipelines (and no others) to their queue
+    (name -> EventPattern); the runbooks still check every field themselves. RDS stores cluster identifiers in
+    lower case, and a switchover event's source may be its deployment, so it also matches by its message."""
+    clusters = sorted({p.cluster.lower() for p in watched})
+    switchover = [{"prefix": f"Switchover from DB cluster {cluster} to "} for cluster in clusters]
     return {
-        "cdc-runbooks-rds": {"source": ["aws.rds"], "detail-type": sorted(set(RDS_DETAIL_TYPES.values())),
-                             "detail": {"EventID": sorted(RDS_CODES)}},
-        "cdc-runbooks-dms": {"source": ["aws.dms"], "detail-type": [DMS_DETAIL_TYPE], "resources": sorted(task_arns),
-                             "detail": {"$or": [{"eventId": [DMS_TASK_FAILED]}, {"eventName": [DMS_TASK_FAILED]},
-                                                {"eventType": [DMS_FAILED_TYPE]}]}},
+        "cdc-runbooks-failover": {
+            "source": ["aws.rds"], "detail-type": [RDS_DETAIL_TYPES[EventKind.FAILOVER]],
+            "detail": {"EventID": ["RDS-EVENT-0071"], "SourceIdentifier": clusters}},
+        "cdc-runbooks-switchover": {
+            "source": ["aws.rds"], "detail-type": [RDS_DETAIL_TYPES[EventKind.SWITCHOVER_STARTED]],
+            "detail": {"EventID": ["RDS-EVENT-0259"],
+                       "$or": [{"SourceIdentifier": clusters}, {"Message": switchover}]}},
+        "cdc-runbooks-dms": {
+            "source": ["aws.dms"], "detail-type": [DMS_DETAIL_TYPE], "resources": sorted({p.task_arn for p in watched}),
+            "detail": {"$or": [{"eventId": [DMS_TASK_FAILED]}, {"eventName": [DMS_TASK_FAILED]},
+                               {"eventType": [DMS_FAILED_TYPE]}]}},
     }
 
 

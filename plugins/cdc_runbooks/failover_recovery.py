@@ -26,6 +26,10 @@ from enum import StrEnum
 from cdc_runbooks.binlog_position import FIRST_EVENT_POSITION, BinlogPosition
 from cdc_runbooks.dms_task import RESTARTABLE, DmsTaskStateError, ReplicationTask
 
+# The most binlog a crash can take back: max_binlog_size's largest value
+# (https://dev.mysql.com/doc/refman/8.0/en/replication-options-binary-log.html#sysvar_max_binlog_size).
+MAX_TRUNCATED_TAIL = 1 << 30
+
 
 class Recovery(StrEnum):
     VERIFY = "verify"
@@ -84,6 +88,13 @@ def plan_recovery(state: ReplicationTask, writer: str, binlog_files: dict[str, i
     size = binlog_files[at.file]
     if at.position <= size:
         return plan
+    if size < FIRST_EVENT_POSITION or at.position - size > MAX_TRUNCATED_TAIL:
+        raise DmsTaskStateError(
+            f"refusing to recover: the task's RecoveryCheckpoint {at} lies {at.position - size} bytes past the end of "
+            f"{at.file} ({size} bytes) on {writer}: more than a crash truncates (at most {MAX_TRUNCATED_TAIL} bytes, "
+            "a whole binlog file) or a damaged file. It is most likely another server's position (blue and green "
+            "use the same file names). A person decides: reload the tables, or restart from a position on this "
+            "writer (dms_cdc_restart) and repair what the reconcile finds.")
     names = list(binlog_files)
     later = names[names.index(at.file) + 1:]
     safe = BinlogPosition(later[0], FIRST_EVENT_POSITION) if later else BinlogPosition(at.file, size)

@@ -16,6 +16,7 @@ from cdc_runbooks.cdc_event import (
     CdcEvent,
     EventKind,
     IgnoredEvent,
+    WatchedPipeline,
     event_patterns,
     read_event,
 )
@@ -73,6 +74,35 @@ def test_a_failover_code_in_another_envelope_is_ignored():
         read_event(rds("RDS-EVENT-0071", "prod", detail_type="RDS DB Instance Event"))
 
 
+@pytest.mark.parametrize("field, value", [("account", 123456789012), ("account", ""), ("region", ["us-east-1"]),
+                                          ("region", "us-east-1\n"), ("account", None)])
+def test_an_account_or_region_that_is_there_must_be_well_formed(field, value):
+    envelope = json.loads(rds("RDS-EVENT-0071", "prod"))
+    envelope[field] = value
+    with pytest.raises(IgnoredEvent, match=field):
+        read_event(json.dumps(envelope))
+
+
+def switchover(source: str, message: str) -> str:
+    envelope = json.loads(rds("RDS-EVENT-0259", "prod"))
+    envelope["detail"] |= {"SourceIdentifier": source, "Message": message, "SourceType": "BLUE_GREEN_DEPLOYMENT"}
+    return json.dumps(envelope)
+
+
+def test_a_switchover_event_of_the_deployment_concerns_the_blue_cluster_its_message_names():
+    event = read_event(switchover("bgd-wi89nwzglccsfake", "Switchover from DB cluster Prod to prod-green-1 started."))
+    assert event.kind is EventKind.SWITCHOVER_STARTED and event.concerns("prod", TASK)
+
+
+@pytest.mark.parametrize("source, message", [
+    ("bgd-wi89nwzglccsfake", "Switchover started."),  # a deployment's event that names no cluster
+    ("prod", "Switchover from DB cluster billing to billing-green started."),  # source and message disagree
+])
+def test_a_switchover_event_that_cannot_say_its_blue_cluster_is_ignored(source, message):
+    with pytest.raises(IgnoredEvent, match="switchover"):
+        read_event(switchover(source, message))
+
+
 def test_the_same_cluster_name_in_another_account_or_region_is_another_cluster():
     assert not read_event(rds("RDS-EVENT-0071", "prod", account="999999999999")).concerns("prod", TASK)
     assert not read_event(rds("RDS-EVENT-0071", "prod", region="eu-west-1")).concerns("prod", TASK)
@@ -102,6 +132,11 @@ def test_a_failed_dms_task_is_read_from_any_of_its_fields(detail):
     rds("RDS-EVENT-0071", "prod;drop table orders"),
     rds("RDS-EVENT-0071", "prod\n"),
     "x" * 300_000,
+    "[" * 100_000,  # deeper than json can parse
+    dms({"eventId": ["DMS-EVENT-0078"]}), dms({"eventName": {"id": "DMS-EVENT-0078"}}),  # unhashable codes
+    rds("RDS-EVENT-0071", "prod", time="9999-12-31T23:59:59-05:00"),  # past datetime's range in UTC
+    rds("RDS-EVENT-0071", "prod", time="0001-01-01T00:00:00+05:00"),
+    rds("RDS-EVENT-0071", "prod", event_id="ev-1\n"),
 ])
 def test_anything_else_is_ignored_with_a_reason(body):
     with pytest.raises(IgnoredEvent) as raised:
@@ -146,7 +181,9 @@ def test_payload_round_trip_and_the_id_survives(code, cluster, event_id):
     assert event.event_id == event_id
 
 
-def test_the_rules_route_exactly_the_events_read_here():
-    patterns = event_patterns([TASK])
-    assert patterns["cdc-runbooks-rds"]["detail"]["EventID"] == sorted(RDS_CODES)
+def test_the_rules_route_exactly_the_events_read_here_of_the_watched_pipelines():
+    patterns = event_patterns([WatchedPipeline("shop", "Prod", TASK), WatchedPipeline("mirror", "prod", TASK)])
+    codes = {patterns[rule]["detail"]["EventID"][0] for rule in ("cdc-runbooks-failover", "cdc-runbooks-switchover")}
+    assert codes == set(RDS_CODES)
+    assert patterns["cdc-runbooks-failover"]["detail"]["SourceIdentifier"] == ["prod"]
     assert patterns["cdc-runbooks-dms"]["resources"] == [TASK]

@@ -42,10 +42,15 @@ def in_queue(sqs, url) -> int:
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
-async def collect(triggers: list[CdcEventTrigger], *, persist: bool, until=None, seconds: float = 1.0) -> list[dict]:
-    """Run the triggers as the triggerer does (bind each event, confirm it stored if ``persist``) until
-    ``until(fired)`` holds (at most 30 s), or for ``seconds`` when there is no ``until``."""
+async def collect(triggers: list[CdcEventTrigger], *, persist: bool, until=None, seconds: float = 1.0,
+                  store_s: float = 0.0) -> list[dict]:
+    """Run the triggers as the triggerer does (bind each event, confirm it stored ``store_s`` later if ``persist``)
+    until ``until(fired)`` holds (at most 30 s), or for ``seconds`` when there is no ``until``."""
     manager, fired = SharedStreamManager(ack_timeout=30), []
+
+    async def confirm(seq: int) -> None:
+        await asyncio.sleep(store_s)
+        manager.confirm_persisted([seq])
 
     async def run(trigger_id: int, watcher: CdcEventTrigger) -> None:
         key = watcher.shared_stream_key()
@@ -54,7 +59,7 @@ async def collect(triggers: list[CdcEventTrigger], *, persist: bool, until=None,
             seq = manager.bind_pending_event(trigger_id=trigger_id, key=key)
             fired.append(event.payload)
             if persist and seq is not None:
-                manager.confirm_persisted([seq])
+                asyncio.ensure_future(confirm(seq))
 
     tasks = [asyncio.ensure_future(run(number, watcher)) for number, watcher in enumerate(triggers)]
     deadline = time.monotonic() + (30 if until else seconds)
@@ -107,13 +112,43 @@ def test_a_duplicate_delivery_fires_twice_with_one_event_id(queue):
     assert [e["event_id"] for e in fired] == ["ev-dup", "ev-dup"] and in_queue(sqs, url) == 0
 
 
-@pytest.mark.parametrize("body", ["not json", failover("another-cluster"),
-                                  failover().replace("RDS-EVENT-0071", "RDS-EVENT-0072")])
-def test_messages_for_no_watcher_are_deleted(queue, body):
+@pytest.mark.parametrize("body", ["not json", failover().replace("RDS-EVENT-0071", "RDS-EVENT-0072"),
+                                  "[" * 100_000, failover(event_id="ev-0").replace("2026-12-02T03:04:05Z", "0001-01-01T00:00:00+05:00")])
+def test_messages_that_are_not_events_of_ours_are_deleted_and_do_not_stop_the_poll(queue, body):
     sqs, url = queue
     sqs.send_message(QueueUrl=url, MessageBody=body)
-    assert asyncio.run(collect([trigger(url)], persist=True)) == []
+    sqs.send_message(QueueUrl=url, MessageBody=failover())
+    fired = asyncio.run(collect([trigger(url)], persist=True, until=lambda fired: fired and in_queue(sqs, url) == 0))
+    assert [e["event_id"] for e in fired] == ["ev-1"] and in_queue(sqs, url) == 0
+
+
+def test_an_event_of_a_pipeline_this_poll_does_not_know_is_not_deleted(queue):
+    """A poll with an older pipelines file (only shop) meets billing's event: it is left for billing's watcher."""
+    sqs, url = queue
+    sqs.send_message(QueueUrl=url, MessageBody=failover("billing-db"))
+    older = CdcEventTrigger(**{**trigger(url).serialize()[1], "watched": WATCHED[:1]})
+    assert asyncio.run(collect([older], persist=True)) == [] and in_queue(sqs, url) == 1
+
+
+def test_an_event_of_two_pipelines_whose_watchers_run_on_two_triggerers_reaches_both(queue):
+    """shop and mirror stream one cluster; their watchers run on different triggerers (HA). The first stores its
+    event and sends the other a copy before deleting the message; the second triggerer stores the copy."""
+    sqs, url = queue
+    watched = [["mirror", "prod", TASK.replace("warehouse", "lake")], ["shop", "prod", TASK]]
+    on = {name: CdcEventTrigger(**{**trigger(url, name).serialize()[1], "watched": watched})
+          for name in ("shop", "mirror")}
+    sqs.send_message(QueueUrl=url, MessageBody=failover())
+    first = asyncio.run(collect([on["shop"]], persist=True, until=lambda fired: fired and in_queue(sqs, url) == 1))
+    second = asyncio.run(collect([on["mirror"]], persist=True, until=lambda fired: fired and in_queue(sqs, url) == 0))
+    assert [(e["pipeline"], e["event_id"]) for e in first + second] == [("shop", "ev-1"), ("mirror", "ev-1")]
     assert in_queue(sqs, url) == 0
+
+
+def test_an_event_slow_to_store_is_not_received_again_meanwhile(queue):
+    sqs, url = queue
+    sqs.send_message(QueueUrl=url, MessageBody=failover())
+    fired = asyncio.run(collect([trigger(url, visibility=2)], persist=True, store_s=3.5, seconds=5))
+    assert [e["event_id"] for e in fired] == ["ev-1"] and in_queue(sqs, url) == 0
 
 
 def test_run_outside_a_shared_stream_refuses(queue):

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.dms_task import DmsTaskStateError, ReplicationTask
-from cdc_runbooks.failover_recovery import Recovery, plan_recovery
+from cdc_runbooks.failover_recovery import MAX_TRUNCATED_TAIL, Recovery, plan_recovery
 
-FILES = {"mysql-bin.000001": 9000, "mysql-bin.000002": 1200, "mysql-bin.000003": 385}
+FILES = {"mysql-bin.000001": 9000, "mysql-bin.000002": 1200, "mysql-bin.000003": 385, "mysql-bin.000004": 0}
 
 
 def task(status: str, checkpoint: str | None = None) -> ReplicationTask:
@@ -40,12 +40,14 @@ def test_a_checkpoint_past_its_files_end_resumes_at_the_next_file_and_says_what_
 
 
 def test_a_truncated_last_file_resumes_at_its_end():
-    plan = plan_recovery(task("stopped", checkpoint("mysql-bin.000003", 999)), "w", FILES)
+    plan = plan_recovery(task("stopped", checkpoint("mysql-bin.000003", 999)), "w", dict(list(FILES.items())[:3]))
     assert (plan.recovery, plan.position) == (Recovery.RESUME_AFTER_LOSS, "mysql-bin.000003:385")
 
 
 @pytest.mark.parametrize("state, match", [
     (task("failed"), "no RecoveryCheckpoint"),
+    (task("failed", checkpoint("mysql-bin.000003", 385 + MAX_TRUNCATED_TAIL + 1)), "another server"),
+    (task("failed", checkpoint("mysql-bin.000004", 120)), "damaged"),
     (task("stopped", checkpoint("mysql-bin.000009", 4)), "does not have"),
     (task("stopping", checkpoint("mysql-bin.000001", 4)), "wait until"),
     (task("deleting"), "wait until"),
@@ -59,7 +61,7 @@ NAMES = st.lists(st.from_regex(r"(mysql|bin)-bin\.0000[0-9]{2}", fullmatch=True)
                  unique=True)
 
 
-@given(names=NAMES, sizes=st.lists(st.integers(4, 2**40), min_size=5, max_size=5),
+@given(names=NAMES, sizes=st.lists(st.integers(0, 2**40), min_size=5, max_size=5),
        file=st.from_regex(r"(mysql|bin)-bin\.0000[0-9]{2}", fullmatch=True), position=st.integers(4, 2**41),
        status=st.sampled_from(["stopped", "failed", "ready"]))
 def test_a_restart_is_only_ever_planned_inside_the_writers_binlog(names, sizes, file, position, status):
@@ -67,7 +69,7 @@ def test_a_restart_is_only_ever_planned_inside_the_writers_binlog(names, sizes, 
     try:
         plan = plan_recovery(task(status, checkpoint(file, position)), "w", files)
     except DmsTaskStateError:
-        assert file not in files
+        assert file not in files or files[file] < 4 or position - files[file] > MAX_TRUNCATED_TAIL
         return
     start = BinlogPosition.parse(plan.position)
     assert start.file in files and start.position <= files[start.file]

@@ -17,6 +17,7 @@ from airflow.providers.amazon.aws.hooks.sqs import SqsHook
 from cdc_runbooks.aws.hooks import aws_hook
 
 BATCH = 10  # SQS's most messages per receive and per batch call
+ADDRESSED_TO = "cdc-runbooks-pipelines"  # message attribute of a copy: the pipelines it is for
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class QueueMessage:
     receipt_handle: str
     body: str
     receive_count: int
+    addressed_to: tuple[str, ...] = ()
 
 
 def _sqs(conn_id: str, region_name: str | None):
@@ -36,10 +38,22 @@ def receive(conn_id: str, queue_url: str, *, wait_time_s: int, visibility_timeou
     """Up to ten messages, long-polling ``wait_time_s`` seconds (ReceiveMessage)."""
     response = _sqs(conn_id, region_name).receive_message(
         QueueUrl=queue_url, MaxNumberOfMessages=BATCH, WaitTimeSeconds=wait_time_s,
-        VisibilityTimeout=visibility_timeout_s, MessageSystemAttributeNames=["ApproximateReceiveCount"])
+        VisibilityTimeout=visibility_timeout_s, MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        MessageAttributeNames=[ADDRESSED_TO])
     return [QueueMessage(m["MessageId"], m["ReceiptHandle"], m.get("Body", ""),
-                         int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)))
+                         int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
+                         tuple(_addressed(m).split(",")) if _addressed(m) else ())
             for m in response.get("Messages", [])]
+
+
+def _addressed(message: dict) -> str:
+    return message.get("MessageAttributes", {}).get(ADDRESSED_TO, {}).get("StringValue", "")
+
+
+def send(conn_id: str, queue_url: str, body: str, pipelines: tuple[str, ...], region_name: str | None = None) -> None:
+    """A copy of a message for ``pipelines`` only (SendMessage with the ``cdc-runbooks-pipelines`` attribute)."""
+    _sqs(conn_id, region_name).send_message(QueueUrl=queue_url, MessageBody=body, MessageAttributes={
+        ADDRESSED_TO: {"DataType": "String", "StringValue": ",".join(pipelines)}})
 
 
 def delete(conn_id: str, queue_url: str, receipt_handles: list[str], region_name: str | None = None) -> list[str]:

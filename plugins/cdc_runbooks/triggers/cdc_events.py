@@ -8,11 +8,15 @@ mode**: the triggerer calls :meth:`SqsEventProducer.advance` only after the trig
 are persisted as asset events, and only then is the message deleted. So:
 
 - a triggerer that dies (or restarts) between receiving and storing loses nothing: the message becomes visible
-  again after ``visibility_timeout_s`` and is received anew;
-- a message whose watcher is not running in this triggerer (not yet subscribed after a restart, or running on
-  another triggerer of an HA pair) is not broadcast here, where nobody would store it, but handed back to the
-  queue for ``retry_offline_s``: a shared poll must not delete another watcher's message;
-- a message that is not an event of ours, or concerns no pipeline of this queue, is deleted and logged;
+  again after ``visibility_timeout_s`` and is received anew; while a message waits to be stored its visibility
+  is renewed, so a slow store does not make it fire twice;
+- a message is broadcast only to the watchers running in this triggerer. When none of the pipelines it concerns
+  has its watcher here (not yet subscribed after a restart, on another triggerer of an HA pair, or a pipeline
+  this poll's routing table does not know yet), it goes back to the queue for ``retry_offline_s``; when some
+  have, the others get a copy addressed to them (sent before the original is deleted). A shared poll never
+  deletes another watcher's message;
+- a message that is not an event of ours is deleted and logged; one that cannot be read for a reason that is a
+  bug goes back to the queue and, after the queue's ``maxReceiveCount``, to its dead-letter queue;
 - a message received twice (SQS is at-least-once, EventBridge too) makes two asset events with the same
   ``event_id``: the runbook claims event ids, so a duplicate never recovers twice.
 
@@ -26,6 +30,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Hashable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
@@ -105,60 +110,103 @@ class CdcEventTrigger(BaseEventTrigger):
         yield  # pragma: no cover
 
 
+@dataclass(frozen=True)
+class HeldMessage:
+    """A message broadcast here and not yet advanced: its receipt, its body, and the pipelines it concerns whose
+    watchers run elsewhere (they get a copy once the watchers here stored theirs)."""
+
+    receipt_handle: str
+    body: str
+    elsewhere: tuple[str, ...]
+
+
 class SqsEventProducer(SharedStreamProducer):
-    """The queue's one poll (see the module): receive, route, broadcast what is watched here, and delete a
-    message once every watcher stored its asset event (hand it back at once when one did not)."""
+    """The queue's one poll (see the module): receive, route, broadcast to the watchers running here, keep what is
+    held invisible, and delete a message once every watcher here stored its asset event (after sending a copy to
+    the pipelines whose watchers run elsewhere); hand it back at once when a watcher here did not."""
 
     def __init__(self, key: Hashable, trigger: CdcEventTrigger) -> None:
         self._key = key
         self._trigger = trigger
         self._watched = [WatchedPipeline(*w) for w in trigger.watched]
+        self._held: dict[str, HeldMessage] = {}
+        self._renewal: asyncio.Future | None = None
 
     async def open_stream(self) -> AsyncIterator[tuple[Any, Any]]:
         t = self._trigger
+        self._renewal = asyncio.ensure_future(self._keep_held_invisible())
         while True:
             messages = await asyncio.to_thread(
                 event_queue.receive, t.aws_conn_id, t.queue_url, wait_time_s=t.wait_time_s,
                 visibility_timeout_s=t.visibility_timeout_s, region_name=t.region_name)
             drop, later = [], []
             for message in messages:
-                raw = self._route(message)
-                if raw is None:
+                routed = self._route(message)
+                if routed is _DROP:
                     drop.append(message.receipt_handle)
-                elif not self._watched_here(raw):
+                elif routed is _LATER:
                     later.append(message.receipt_handle)
                 else:
-                    yield raw, message.receipt_handle
+                    raw, elsewhere = routed
+                    held = self._held[message.receipt_handle] = HeldMessage(message.receipt_handle, message.body,
+                                                                            elsewhere)
+                    yield raw, held
             await self._call(event_queue.delete, drop)
             await self._call(event_queue.release, later, t.retry_offline_s)
 
     async def advance(self, batch: Sequence[AdvanceItem]) -> None:
         stored = [item.broker_payload for item in batch if item.outcome.is_clean]
-        await self._call(event_queue.delete, stored)
-        await self._call(event_queue.release, [item.broker_payload for item in batch if not item.outcome.is_clean], 0)
+        t = self._trigger
+        for held in stored:
+            if held.elsewhere:  # before the delete: a failure here leaves the original to be received again
+                await asyncio.to_thread(event_queue.send, t.aws_conn_id, t.queue_url, held.body, held.elsewhere,
+                                        region_name=t.region_name)
+        await self._call(event_queue.delete, [held.receipt_handle for held in stored])
+        await self._call(event_queue.release, [item.broker_payload.receipt_handle for item in batch
+                                               if not item.outcome.is_clean], 0)
+        for item in batch:
+            self._held.pop(item.broker_payload.receipt_handle, None)
 
-    def _route(self, message: event_queue.QueueMessage) -> dict | None:
+    async def aclose(self) -> None:
+        if self._renewal is not None:
+            self._renewal.cancel()
+
+    async def _keep_held_invisible(self) -> None:
+        """Renew the visibility of held messages every half timeout: one waiting for its asset event to be stored
+        (up to the triggerer's ack timeout) is not received again meanwhile."""
+        t = self._trigger
+        while True:
+            await asyncio.sleep(max(1, t.visibility_timeout_s // 2))
+            await self._call(event_queue.release, [held.receipt_handle for held in self._held.values()],
+                             t.visibility_timeout_s)
+
+    def _route(self, message: event_queue.QueueMessage):
+        """_DROP (not an event of ours), _LATER (no watcher for it here, or unreadable for a reason that is a bug:
+        after the queue's maxReceiveCount it moves to the dead-letter queue), or the raw event for the watchers
+        running here and the pipelines concerned elsewhere."""
         try:
             event = read_event(message.body)
         except IgnoredEvent as why:
             log.warning("Deleting SQS message %s: %s", message.message_id, why)
-            return None
-        pipelines = pipelines_concerned(event, self._watched)
-        if not pipelines:
-            log.warning("Deleting SQS message %s: %s %s of %s concerns no pipeline on this queue", message.message_id,
-                        event.code, event.event_id, event.resource)
-            return None
-        log.info("Event %s (%s %s of %s, received %d times) for %s", event.event_id, event.kind.value, event.code,
-                 event.resource, message.receive_count, ", ".join(pipelines))
-        return {"event": event.to_payload(), "kind": event.kind.value, "pipelines": pipelines}
-
-    def _watched_here(self, raw: dict) -> bool:
+            return _DROP
+        except Exception:
+            log.exception("SQS message %s could not be read; back to the queue", message.message_id)
+            return _LATER
+        concerned = pipelines_concerned(event, self._watched)
+        if message.addressed_to:  # a copy for the pipelines whose watchers were elsewhere
+            concerned = [p for p in concerned if p in message.addressed_to]
         running = _RUNNING.get(self._key, Counter())
-        missing = [p for p in raw["pipelines"] if running[(p, raw["kind"])] <= 0]
-        if missing:
-            log.info("Event %s: the %s watcher of %s is not running in this triggerer; back to the queue for %d s",
-                     raw["event"]["event_id"], raw["kind"], ", ".join(missing), self._trigger.retry_offline_s)
-        return not missing
+        here = [p for p in concerned if running[(p, event.kind.value)] > 0]
+        said = f"{event.kind.value} {event.code} {event.event_id} of {event.resource} (received " \
+               f"{message.receive_count} times)"
+        if not here:
+            log.info("Event %s: %s; back to the queue for %d s", said, "no watcher of " + ", ".join(concerned) +
+                     " runs in this triggerer" if concerned else "concerns no pipeline this poll knows (a newer "
+                     "pipelines file?)", self._trigger.retry_offline_s)
+            return _LATER
+        log.info("Event %s for %s", said, ", ".join(here))
+        elsewhere = tuple(p for p in concerned if p not in here)
+        return {"event": event.to_payload(), "kind": event.kind.value, "pipelines": here}, elsewhere
 
     async def _call(self, call, handles: list[str], *args) -> None:
         if not handles:
@@ -169,3 +217,6 @@ class SqsEventProducer(SharedStreamProducer):
         if refused:
             log.warning("SQS refused %s for %d of %d messages (a receipt expired: the message was received again "
                         "and that copy is handled on its own)", call.__name__, len(refused), len(handles))
+
+
+_DROP, _LATER = object(), object()
