@@ -90,8 +90,24 @@ class CdcEvent:
         return asdict(self)
 
     @classmethod
-    def from_payload(cls, payload: dict) -> CdcEvent:
-        return cls(**{**payload, "kind": EventKind(payload["kind"])})
+    def from_payload(cls, payload: object) -> CdcEvent:
+        """The event an asset event carries; IgnoredEvent unless it is exactly what the trigger makes (an asset
+        event can also be posted through Airflow's REST API, with any ``extra``)."""
+        names = ("event_id", "kind", "code", "resource", "time", "message", "account", "region")
+        if not isinstance(payload, dict) or not set(names) <= set(payload):
+            raise IgnoredEvent(f"not an event of the runbooks' trigger: {identifiers.shown(payload)}")
+        values = {name: payload[name] for name in names}
+        if not all(isinstance(values[n], str) for n in names[:6]) or not all(
+                values[n] is None or isinstance(values[n], str) for n in names[6:]):
+            raise IgnoredEvent(f"an event field is not text: {identifiers.shown(payload)}")
+        if not _EVENT_ID.fullmatch(values["event_id"]) or values["kind"] not in set(EventKind):
+            raise IgnoredEvent(f"not an event of the runbooks' trigger: {identifiers.shown(payload)}")
+        return cls(**{**values, "kind": EventKind(values["kind"])})
+
+    def claim_key(self, pipeline: str) -> str:
+        """Where a run claims this event for ``pipeline`` (records bucket): one failover fires for every pipeline of
+        its cluster, each recovers once."""
+        return f"events/{pipeline}/{self.kind.value}/{self.event_id}.json"
 
 
 def read_event(body: str) -> CdcEvent:

@@ -32,15 +32,21 @@ def records_bucket(pipeline: Pipeline) -> str:
 def put_lock(pipeline: Pipeline, me: LockHolder) -> LockHolder:
     """Write ``me`` as the pipeline's lock unless a lock exists; the holder of the lock afterwards (``me`` when
     this call wrote it, else whoever holds it)."""
+    held = claim_once(pipeline, me.key, me.to_json())
+    return me if held is None else LockHolder.from_json(held)
+
+
+def claim_once(pipeline: Pipeline, key: str, claimant: str) -> str | None:
+    """Write ``claimant`` at ``key`` unless something is there (PutObject ``IfNoneMatch='*'``); None when this call
+    wrote it, else what is there (who claimed it first)."""
     bucket, s3 = records_bucket(pipeline), aws_client(pipeline.aws_conn_id, "s3")
     try:
-        s3.put_object(Bucket=bucket, Key=me.key, Body=me.to_json().encode(), IfNoneMatch="*",
-                      ContentType="application/json")
-        return me
+        s3.put_object(Bucket=bucket, Key=key, Body=claimant.encode(), IfNoneMatch="*", ContentType="application/json")
+        return None
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") not in _LOST_RACE:
             raise
-    return LockHolder.from_json(s3.get_object(Bucket=bucket, Key=me.key)["Body"].read())
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
 
 
 def release_lock(pipeline: Pipeline, dag_id: str, run_id: str) -> bool:
