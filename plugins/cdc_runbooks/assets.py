@@ -25,17 +25,19 @@ def switchover_completed(pipeline: str) -> Asset:
     return Asset(name=f"aurora_blue_green_switchover_completed.{pipeline}", group="cdc-runbooks")
 
 
-def cdc_event(pipeline: Pipeline, kind: EventKind, watched: list[Pipeline]) -> Asset:
+def cdc_event(pipeline: Pipeline, kind: EventKind, pipelines: list[Pipeline]) -> Asset:
     """The asset whose events say ``kind`` happened to the pipeline (RDS/DMS events through its event queue,
     :mod:`cdc_runbooks.triggers.cdc_events`); watched by the triggerer when the pipeline has an event queue.
-    ``watched``: every pipeline (those on the same queue route its messages)."""
+    ``pipelines``: all of them (those on the same queue and cluster or task are the watcher's siblings)."""
     name = f"cdc_event.{pipeline.name}.{kind.value}"
     if pipeline.events_queue_url is None:
         return Asset(name=name, group="cdc-runbooks")
-    same_queue = [[p.name, p.source_cluster, p.dms_task_arn] for p in watched
-                  if p.events_queue_url == pipeline.events_queue_url]
+    def sibling(other: Pipeline) -> bool:
+        same_queue = (other.events_queue_url, other.aws_conn_id) == (pipeline.events_queue_url, pipeline.aws_conn_id)
+        return same_queue and (other.source_cluster.lower() == pipeline.source_cluster.lower()
+                               or other.dms_task_arn == pipeline.dms_task_arn)
+
+    siblings = [[p.name, p.source_cluster, p.dms_task_arn] for p in pipelines if sibling(p)]
     trigger = CdcEventTrigger(queue_url=pipeline.events_queue_url, pipeline=pipeline.name, kind=kind.value,
-                              watched=sorted(same_queue), aws_conn_id=pipeline.aws_conn_id,
-                              region_name=pipeline.events_queue_url.split(".")[1] if pipeline.events_queue_url
-                              .startswith("https://") else None)
+                              siblings=sorted(siblings), aws_conn_id=pipeline.aws_conn_id)
     return Asset(name=name, group="cdc-runbooks", watchers=[AssetWatcher(name=f"{name}.sqs", trigger=trigger)])

@@ -14,7 +14,8 @@ from airflow.triggers.shared_stream import SharedStreamManager
 from cdc_runbooks.triggers.cdc_events import CdcEventTrigger
 
 TASK = "arn:aws:dms:us-east-1:123456789012:task:prod-to-warehouse"
-WATCHED = [["shop", "prod", TASK], ["billing", "billing-db", TASK.replace("prod-to-warehouse", "billing")]]
+PIPELINES = {"shop": ["shop", "prod", TASK],
+             "billing": ["billing", "billing-db", TASK.replace("warehouse", "billing")]}
 
 
 @pytest.fixture
@@ -33,8 +34,8 @@ def failover(cluster: str = "prod", event_id: str = "ev-1") -> str:
 
 
 def trigger(url: str, pipeline: str = "shop", kind: str = "failover", visibility: int = 1) -> CdcEventTrigger:
-    return CdcEventTrigger(queue_url=url, pipeline=pipeline, kind=kind, watched=WATCHED, wait_time_s=0,
-                           visibility_timeout_s=visibility, retry_offline_s=1)
+    return CdcEventTrigger(queue_url=url, pipeline=pipeline, kind=kind, siblings=[PIPELINES[pipeline]],
+                           wait_time_s=0, visibility_timeout_s=visibility, retry_offline_s=1)
 
 
 def in_queue(sqs, url) -> int:
@@ -125,20 +126,12 @@ def test_messages_that_are_not_events_of_ours_are_deleted_and_do_not_stop_the_po
     assert [e["event_id"] for e in fired] == ["ev-1"] and in_queue(sqs, url) == 0
 
 
-def test_an_event_of_a_pipeline_this_poll_does_not_know_is_not_deleted(queue):
-    """A poll with an older pipelines file (only shop) meets billing's event: it is left for billing's watcher."""
-    sqs, url = queue
-    sqs.send_message(QueueUrl=url, MessageBody=failover("billing-db"))
-    older = CdcEventTrigger(**{**trigger(url).serialize()[1], "watched": WATCHED[:1]})
-    assert asyncio.run(collect([older], persist=True)) == [] and in_queue(sqs, url) == 1
-
-
 def test_an_event_of_two_pipelines_whose_watchers_run_on_two_triggerers_reaches_both(queue):
     """shop and mirror stream one cluster; their watchers run on different triggerers (HA). The first stores its
     event and sends the other a copy before deleting the message; the second triggerer stores the copy."""
     sqs, url = queue
-    watched = [["mirror", "prod", TASK.replace("warehouse", "lake")], ["shop", "prod", TASK]]
-    on = {name: CdcEventTrigger(**{**trigger(url, name).serialize()[1], "watched": watched})
+    siblings = [["mirror", "prod", TASK.replace("warehouse", "lake")], PIPELINES["shop"]]
+    on = {name: CdcEventTrigger(**{**trigger(url).serialize()[1], "pipeline": name, "siblings": siblings})
           for name in ("shop", "mirror")}
     sqs.send_message(QueueUrl=url, MessageBody=failover())
     first = asyncio.run(collect([on["shop"]], persist=True, until=lambda fired: fired and in_queue(sqs, url) == 1))
@@ -171,6 +164,6 @@ def test_serialize_round_trips_and_siblings_share_one_poll():
     assert again.serialize() == (path, kwargs)
     sibling = CdcEventTrigger(**{**kwargs, "pipeline": "billing", "kind": "task_failed"})
     assert sibling.shared_stream_key() == watcher.shared_stream_key()
-    assert CdcEventTrigger(**{**kwargs, "watched": WATCHED[:1]}).shared_stream_key() != watcher.shared_stream_key()
+    assert CdcEventTrigger(**{**kwargs, "aws_conn_id": "other"}).shared_stream_key() != watcher.shared_stream_key()
     with pytest.raises(ValueError):
         CdcEventTrigger(**{**kwargs, "kind": "meteor_strike"})

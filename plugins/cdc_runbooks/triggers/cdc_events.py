@@ -41,9 +41,10 @@ from cdc_runbooks.cdc_event import EventKind, IgnoredEvent, WatchedPipeline, pip
 
 log = logging.getLogger(__name__)
 
-# (shared stream key) -> how many running watchers of each (pipeline, kind): the producer of that stream
-# broadcasts only messages whose every watcher is running here. One triggerer process, one event loop.
+# (shared stream key) -> how many watchers of each (pipeline, kind) run in this triggerer, and the pipelines they
+# know (theirs and its siblings): the producer of that stream routes by these. One triggerer, one event loop.
 _RUNNING: dict[Hashable, Counter] = {}
+_KNOWN: dict[Hashable, Counter] = {}
 
 
 class CdcEventTrigger(BaseEventTrigger):
@@ -54,8 +55,9 @@ class CdcEventTrigger(BaseEventTrigger):
     :param queue_url: the environment's event queue.
     :param pipeline: the pipeline whose events fire this trigger.
     :param kind: ``failover``, ``switchover_started`` or ``task_failed``.
-    :param watched: every pipeline on this queue as ``[name, source cluster, DMS task ARN]``: the stream routes
-        each message to the pipelines it concerns.
+    :param siblings: the pipelines on this queue that share ``pipeline``'s cluster or DMS task (itself included),
+        as ``[name, source cluster, DMS task ARN]``: the events of this pipeline concern them too, so the poll
+        knows whom else to send a copy when their watchers run elsewhere.
     :param aws_conn_id: the AWS connection of the queue's account.
     :param region_name: the queue's Region (None: the connection's).
     :param wait_time_s: ReceiveMessage long poll (SQS allows 0-20 s); also the longest a new message waits.
@@ -64,14 +66,14 @@ class CdcEventTrigger(BaseEventTrigger):
     :param retry_offline_s: how long a message whose watcher is not running here stays invisible.
     """
 
-    def __init__(self, *, queue_url: str, pipeline: str, kind: str, watched: list[list[str]],
+    def __init__(self, *, queue_url: str, pipeline: str, kind: str, siblings: list[list[str]],
                  aws_conn_id: str = "aws_default", region_name: str | None = None, wait_time_s: int = 10,
                  visibility_timeout_s: int = 60, retry_offline_s: int = 5) -> None:
         super().__init__()
         self.queue_url = queue_url
         self.pipeline = pipeline
         self.kind = EventKind(kind).value
-        self.watched = [list(w) for w in watched]
+        self.siblings = [list(w) for w in siblings]
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
         self.wait_time_s = wait_time_s
@@ -80,14 +82,14 @@ class CdcEventTrigger(BaseEventTrigger):
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return f"{type(self).__module__}.{type(self).__qualname__}", {
-            name: getattr(self, name) for name in ("queue_url", "pipeline", "kind", "watched", "aws_conn_id",
+            name: getattr(self, name) for name in ("queue_url", "pipeline", "kind", "siblings", "aws_conn_id",
                                                    "region_name", "wait_time_s", "visibility_timeout_s",
                                                    "retry_offline_s")}
 
     def shared_stream_key(self) -> Hashable:
-        """One poll per queue, connection and routing table (every field the producer reads)."""
+        """One poll per queue and connection (and the settings the producer reads)."""
         return ("cdc-events", self.queue_url, self.aws_conn_id, self.region_name, self.wait_time_s,
-                self.visibility_timeout_s, self.retry_offline_s, tuple(tuple(w) for w in self.watched))
+                self.visibility_timeout_s, self.retry_offline_s)
 
     @classmethod
     def create_shared_stream_producer(cls, kwargs: dict[str, Any]) -> SqsEventProducer:
@@ -95,15 +97,17 @@ class CdcEventTrigger(BaseEventTrigger):
         return SqsEventProducer(trigger.shared_stream_key(), trigger)
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
-        mine = (self.pipeline, self.kind)
-        running = _RUNNING.setdefault(self.shared_stream_key(), Counter())
-        running[mine] += 1
+        key, mine = self.shared_stream_key(), (self.pipeline, self.kind)
+        known = [WatchedPipeline(*w) for w in self.siblings]
+        _RUNNING.setdefault(key, Counter())[mine] += 1
+        _KNOWN.setdefault(key, Counter()).update(known)
         try:
             async for raw in shared_stream:
                 if raw["kind"] == self.kind and self.pipeline in raw["pipelines"]:
                     yield TriggerEvent({**raw["event"], "pipeline": self.pipeline})
         finally:
-            running[mine] -= 1
+            _RUNNING[key][mine] -= 1
+            _KNOWN[key].subtract(known)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         raise NotImplementedError(f"{type(self).__name__} runs only as an AssetWatcher's trigger (a shared stream)")
@@ -128,7 +132,6 @@ class SqsEventProducer(SharedStreamProducer):
     def __init__(self, key: Hashable, trigger: CdcEventTrigger) -> None:
         self._key = key
         self._trigger = trigger
-        self._watched = [WatchedPipeline(*w) for w in trigger.watched]
         self._held: dict[str, HeldMessage] = {}
         self._renewal: asyncio.Future | None = None
 
@@ -192,7 +195,8 @@ class SqsEventProducer(SharedStreamProducer):
         except Exception:
             log.exception("SQS message %s could not be read; back to the queue", message.message_id)
             return _LATER
-        concerned = pipelines_concerned(event, self._watched)
+        concerned = pipelines_concerned(event, [w for w, count in _KNOWN.get(self._key, Counter()).items()
+                                                if count > 0])
         if message.addressed_to:  # a copy for the pipelines whose watchers were elsewhere
             concerned = [p for p in concerned if p in message.addressed_to]
         running = _RUNNING.get(self._key, Counter())
