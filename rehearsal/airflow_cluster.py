@@ -70,6 +70,7 @@ class AirflowCluster:
         self._extra_env = env
         self.extra_env: dict[str, str] = {}
         self.processes: dict[str, subprocess.Popen] = {}
+        self._crashed: dict[str, list[str]] = {}
         self._token: str | None = None
 
     @classmethod
@@ -160,9 +161,21 @@ class AirflowCluster:
         poll(self._healthy, STARTUP_TIMEOUT_S, "Airflow components healthy", check=self.check_alive)
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        with (self.dir / f"{name}.log").open("w") as log:
+        with (self.dir / f"{name}.log").open("a") as log:
             self.processes[name] = subprocess.Popen(argv, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
                                                     stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.dir)
+
+    def crash(self, name: str) -> None:
+        """``kill -9`` a component's process group, as a host failure does (nothing is flushed or handed back)."""
+        proc = self.processes.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        self._crashed[name] = proc.args
+
+    def restart(self, name: str) -> None:
+        """Start a crashed component again, as its supervisor (systemd, Kubernetes) would."""
+        self._spawn(name, self._crashed.pop(name))
 
     def check_alive(self) -> None:
         """Raise with its log if a component has exited."""

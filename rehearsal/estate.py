@@ -92,7 +92,7 @@ class Estate:
         self.dms = DmsController(self._dms_source_connection, self.warehouse.connect,
                                  self._writer_end, self._frozen_writer, SOURCE_DATABASE, TABLES, self.operations,
                                  self.events)
-        self.failover = FailoverController(lambda: self.source.blue, self._cdc_checkpoint, self.events)
+        self.failover = FailoverController(lambda: self.source.writer, self._cdc_checkpoint, self.events)
         self.exports = ExportController(self.source, self.aws)
         self.parameters = ParameterStatusController()
         self.athena = AthenaQueryController(self.aws)
@@ -234,7 +234,7 @@ class Estate:
         r = self.resources
         self.aws.client("rds").create_db_instance(DBInstanceIdentifier=r.reader_instance, DBClusterIdentifier=r.cluster,
                                                   Engine="aurora-mysql", DBInstanceClass="db.r6g.large")
-        self.aws.backend("rds").databases[r.reader_instance].port = self.source.blue.port
+        self.aws.backend("rds").databases[r.reader_instance].port = self.source.writer.port
         return r.reader_instance
 
     def fail_over(self, timeout: float = 60):

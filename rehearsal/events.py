@@ -71,7 +71,7 @@ class EventPublisher:
         with self._lock:
             (result,) = self._aws.backend("events").put_events([entry])
             self.published.append({"id": result["EventId"], "detail-type": detail_type, "source": source,
-                                   "detail": detail, "resources": resources})
+                                   "detail": detail, "resources": resources, "at": datetime.now(UTC)})
             return self.published[-1]
 
     def queued(self) -> dict[str, int]:

@@ -4,6 +4,7 @@ under traffic, then the runbook (triggered by hand here; the event-driven start 
 from __future__ import annotations
 
 import pytest
+from fault_matrix import run_outcome
 
 pytestmark = pytest.mark.estate
 
@@ -23,7 +24,9 @@ def fail_over_under_traffic(estate):
         traffic.stop()
 
 
-def test_dms_reconnected_on_its_own_so_the_run_only_verifies(estate, run_dag):
+def test_dms_reconnected_on_its_own_so_the_run_only_verifies(estate, run_dag, fault_row):
+    row = fault_row("Aurora failover under traffic, DMS reconnects",
+                    expected="recovery verifies only (no restart), reconcile passes; drift 0")
     fail_over_under_traffic(estate)
     dag_run, record = run_dag(estate, DAG_ID)
 
@@ -32,9 +35,12 @@ def test_dms_reconnected_on_its_own_so_the_run_only_verifies(estate, run_dag):
     assert step(record, "restart_cdc")["state"] == "skipped"
     assert step(record, "reconcile")["result"]["drift"] == 0
     assert not [r for r in estate.dms.requests if r["action"] == "StartReplicationTask"][1:]
+    assert row.recovered(estate, f"{run_outcome(record)}; plan verify, restart_cdc skipped") == 0
 
 
-def test_a_task_failed_after_its_retries_resumes_from_its_checkpoint_with_no_drift(estate, run_dag):
+def test_a_task_failed_after_its_retries_resumes_from_its_checkpoint_with_no_drift(estate, run_dag, fault_row):
+    row = fault_row("writer down longer than DMS's retries (task failed)",
+                    expected="recovery resumes from the task's RecoveryCheckpoint on the new writer; drift 0")
     estate.dms.faults.recoverable_error_s = 1.0
     estate.failover.faults.outage_s = 3.0
     fail_over_under_traffic(estate)
@@ -46,9 +52,14 @@ def test_a_task_failed_after_its_retries_resumes_from_its_checkpoint_with_no_dri
     assert (plan["recovery"], plan["checkpoint"], plan["writer"]) == ("resume", checkpoint, "prod-reader")
     assert estate.task()["CdcStartPosition"] == plan["position"]
     assert step(record, "reconcile")["result"]["drift"] == 0
+    assert row.recovered(estate, f"{run_outcome(record)}; resumed at {plan['position']}") == 0
 
 
-def test_a_truncated_tail_resumes_where_the_binlog_goes_on_and_names_the_rows_the_source_lost(estate, run_dag):
+def test_a_truncated_tail_resumes_where_the_binlog_goes_on_and_names_the_rows_the_source_lost(estate, run_dag,
+                                                                                           fault_row):
+    row = fault_row("binlog tail truncated after CDC read it",
+                    expected="CDC resumes at the next binlog file, the cost stated; the run fails at reconcile "
+                             "naming the rows only the warehouse holds (drift = those rows, for a person)")
     estate.failover.faults.truncated_tail_rows = 3
     outcome = fail_over_under_traffic(estate)
     estate.wait_task_status("failed")
@@ -62,3 +73,5 @@ def test_a_truncated_tail_resumes_where_the_binlog_goes_on_and_names_the_rows_th
     assert orders["state"] == "failed"
     for lost in outcome.lost_order_ids:
         assert str(lost) in orders["failure"]
+    observed = f"{run_outcome(record)}; resumed at {plan['position']}"
+    assert row.recovered(estate, observed) == len(outcome.lost_order_ids)

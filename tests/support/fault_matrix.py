@@ -51,6 +51,12 @@ FAULTS = (
     "Data API statement failed",
     "Data API statement aborted, or overdue and cancelled",
     "Data API statement polls throttled past the SDK's retries",
+    # event-driven recovery (issue 17)
+    "Aurora failover under traffic, DMS reconnects",
+    "writer down longer than DMS's retries (task failed)",
+    "binlog tail truncated after CDC read it",
+    "event delivered twice (SQS/EventBridge at least once)",
+    "triggerer killed while the event waits",
 )
 COLUMNS = ("fault", "expected outcome", "observed", "drift", "test")
 _ROWS = pytest.StashKey[dict]()  # the rows of the tests run in this process
