@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("estate", "switchover", "switchover_live", "dag_parse", "reconcile")
+BENCHMARKS = ("estate", "switchover", "switchover_live", "event_recovery", "dag_parse", "reconcile")
 
 
 def main(names: list[str]) -> int:

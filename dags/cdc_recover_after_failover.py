@@ -42,7 +42,9 @@ for name, pipeline in sorted(pipelines.items()):
         @task.branch
         def choose_recovery(ti=None) -> str:
             """restart_cdc when the plan restarts CDC, else straight to reconcile (verify only)."""
-            return "restart_cdc" if ti.xcom_pull(task_ids="assess")["restarts"] else "reconcile"
+            from cdc_runbooks.failover_recovery import chosen_step
+
+            return chosen_step(ti.xcom_pull(task_ids="assess"))
 
         restart = DmsRestartCdcOperator(task_id="restart_cdc", pipeline_name=name, dry_run=False,
                                         cdc_start_position=PLAN)

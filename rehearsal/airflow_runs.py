@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
 from rehearsal.airflow_cluster import DAGS, AirflowCluster, poll
 
 SWITCHOVER, RESUME = "aurora_blue_green_switchover", "cdc_resume_after_switchover"
+RECOVER = "cdc_recover_after_failover"
 PARK_MARGIN_S = 3  # answering within ~1 s of parking trips a 3.3.2 race that fails the task
 RUN_TIMEOUT_S = 360
 TERMINAL = {"success", "failed"}
@@ -96,10 +98,33 @@ def wait_runs(cluster: AirflowCluster, dag_id: str, run_ids: list[str]) -> dict[
     return poll(states, RUN_TIMEOUT_S, f"{dag_id} runs finished", check=cluster.check_alive)
 
 
+def finished_runs(cluster: AirflowCluster, dag_id: str, count: int) -> list[dict]:
+    """``dag_id``'s runs, oldest first, once there are ``count`` and all have finished (runs nobody triggered:
+    asset-triggered by an event)."""
+    def done():
+        found = sorted(runs(cluster, dag_id), key=lambda run: run["queued_at"] or "")
+        return found if len(found) >= count and {run["state"] for run in found} <= TERMINAL else None
+
+    return poll(done, RUN_TIMEOUT_S, f"{count} run(s) of {dag_id}", check=cluster.check_alive)
+
+
+def published(estate, key: str, value: str) -> list[dict]:
+    """The events an in-process estate published whose detail has ``key`` = ``value``, oldest first."""
+    return [event for event in estate.events.published if event["detail"].get(key) == value]
+
+
+def queued_after_s(run: dict, event: dict) -> float:
+    """An event published -> the run it started queued."""
+    return (datetime.fromisoformat(run["queued_at"]) - event["at"]).total_seconds()
+
+
 def records(estate, dag_id: str) -> list[dict]:
     """The run records (``record_run``) of ``dag_id`` in an ``EstateProcess``'s records bucket."""
-    s3 = estate.client("s3")
-    bucket = estate.info["records_bucket"]
+    return run_records(estate.client("s3"), estate.info["records_bucket"], dag_id)
+
+
+def run_records(s3, bucket: str, dag_id: str) -> list[dict]:
+    """The run records of ``dag_id`` in ``bucket``."""
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"runs/{dag_id}").get("Contents", [])
     return [json.loads(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()) for item in listed]
 

@@ -78,6 +78,16 @@ def moto_aws(monkeypatch):
         yield
 
 
+@pytest.fixture
+def records_s3(moto_aws):
+    """An S3 client of in-process moto with the pipelines' records bucket (``cdc-runbook-records``)."""
+    import boto3
+
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket="cdc-runbook-records")
+    return client
+
+
 @pytest.fixture(scope="session")
 def airflow_db():
     """A migrated metadata DB (SQLite) in the private AIRFLOW_HOME, for dag.test()."""

@@ -42,11 +42,13 @@ class EventKind(StrEnum):
     TASK_FAILED = "task_failed"
 
 
-RDS_CODES = {"RDS-EVENT-0071": EventKind.FAILOVER, "RDS-EVENT-0259": EventKind.SWITCHOVER_STARTED}
+KIND_CODES = {EventKind.FAILOVER: "RDS-EVENT-0071", EventKind.SWITCHOVER_STARTED: "RDS-EVENT-0259",
+              EventKind.TASK_FAILED: "DMS-EVENT-0078"}
+RDS_CODES = {code: kind for kind, code in KIND_CODES.items() if code.startswith("RDS-")}
 RDS_DETAIL_TYPES = {EventKind.FAILOVER: "RDS DB Cluster Event",
                     EventKind.SWITCHOVER_STARTED: "RDS Blue Green Deployment Event"}
 DMS_DETAIL_TYPE = "DMS Replication Task State Change"
-DMS_TASK_FAILED = "DMS-EVENT-0078"
+DMS_TASK_FAILED = KIND_CODES[EventKind.TASK_FAILED]
 DMS_FAILED_TYPE = "REPLICATION_TASK_FAILED"
 _EVENT_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _ACCOUNT = re.compile(r"\d{12}")
@@ -102,7 +104,23 @@ class CdcEvent:
             raise IgnoredEvent(f"an event field is not text: {identifiers.shown(payload)}")
         if not _EVENT_ID.fullmatch(values["event_id"]) or values["kind"] not in set(EventKind):
             raise IgnoredEvent(f"not an event of the runbooks' trigger: {identifiers.shown(payload)}")
-        return cls(**{**values, "kind": EventKind(values["kind"])})
+        event = cls(**{**values, "kind": EventKind(values["kind"])})
+        if not event._as_read():
+            raise IgnoredEvent(f"not an event as the runbooks' trigger reads one: {identifiers.shown(payload)}")
+        return event
+
+    def _as_read(self) -> bool:
+        """Whether every field is as :func:`read_event` leaves it."""
+        try:
+            moment = datetime.fromisoformat(self.time)
+            identifiers.arn("dms-task", self.resource, "resource") if self.kind is EventKind.TASK_FAILED else \
+                identifiers.cluster_identifier(self.resource, "resource")
+        except ValueError:
+            return False
+        return (self.code == KIND_CODES[self.kind] and len(self.message) <= MAX_MESSAGE_CHARS
+                and moment.tzinfo is not None and (self.kind is EventKind.TASK_FAILED or self.resource.islower())
+                and all(value is None or pattern.fullmatch(value)
+                        for value, pattern in ((self.account, _ACCOUNT), (self.region, _REGION))))
 
     def claim_key(self, pipeline: str) -> str:
         """Where a run claims this event for ``pipeline`` (records bucket): one failover fires for every pipeline of
@@ -233,10 +251,10 @@ def event_patterns(watched: list[WatchedPipeline]) -> dict[str, dict]:
     return {
         "cdc-runbooks-failover": {
             "source": ["aws.rds"], "detail-type": [RDS_DETAIL_TYPES[EventKind.FAILOVER]],
-            "detail": {"EventID": ["RDS-EVENT-0071"], "SourceIdentifier": clusters}},
+            "detail": {"EventID": [KIND_CODES[EventKind.FAILOVER]], "SourceIdentifier": clusters}},
         "cdc-runbooks-switchover": {
             "source": ["aws.rds"], "detail-type": [RDS_DETAIL_TYPES[EventKind.SWITCHOVER_STARTED]],
-            "detail": {"EventID": ["RDS-EVENT-0259"],
+            "detail": {"EventID": [KIND_CODES[EventKind.SWITCHOVER_STARTED]],
                        "$or": [{"SourceIdentifier": clusters}, {"Message": switchover}]}},
         "cdc-runbooks-dms": {
             "source": ["aws.dms"], "detail-type": [DMS_DETAIL_TYPE], "resources": sorted({p.task_arn for p in watched}),

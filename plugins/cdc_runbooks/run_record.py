@@ -44,9 +44,13 @@ class RunRecord:
 
     @property
     def outcome(self) -> str:
+        """``failed``, ``dry_run``, ``skipped`` (every step skipped: nothing was done, e.g. a duplicate event) or
+        ``success``."""
         if self.failed_steps:
             return "failed"
-        return "dry_run" if self.dry_run else "success"
+        if self.dry_run:
+            return "dry_run"
+        return "skipped" if self.steps and all(s.state == "skipped" for s in self.steps) else "success"
 
     @property
     def key(self) -> str:

@@ -15,14 +15,21 @@ import pytest
 from conftest import run_record
 
 from rehearsal.airflow_cluster import AirflowCluster, poll
-from rehearsal.airflow_runs import all_dags_parsed, json_of, runs, task_instances
+from rehearsal.airflow_runs import (
+    RECOVER,
+    all_dags_parsed,
+    finished_runs,
+    json_of,
+    published,
+    queued_after_s,
+    runs,
+    task_instances,
+)
 from rehearsal.estate import Estate
 
 pytestmark = [pytest.mark.estate, pytest.mark.celery, pytest.mark.timeout(1200)]
 
-DAG_ID = "cdc_recover_after_failover.shop"
-RUN_TIMEOUT_S = 300
-TERMINAL = {"success", "failed"}
+DAG_ID = f"{RECOVER}.shop"
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +44,6 @@ def deployment():
         assert cluster.leftover_processes() == []
 
 
-def finished_runs(cluster, count: int) -> list[dict]:
-    """The DAG's runs, oldest first, once there are ``count`` and all have finished."""
-    def done():
-        found = sorted(runs(cluster, DAG_ID), key=lambda run: run["queued_at"] or "")
-        return found if len(found) >= count and {run["state"] for run in found} <= TERMINAL else None
-
-    return poll(done, RUN_TIMEOUT_S, f"{count} run(s) of {DAG_ID}", check=cluster.check_alive)
-
-
 def states(cluster, run: dict) -> dict[str, str]:
     return {ti["task_id"]: ti["state"] for ti in task_instances(cluster, DAG_ID, run["dag_run_id"])}
 
@@ -58,13 +56,8 @@ def step(run_record: dict, task_id: str) -> dict:
     return next(s for s in run_record["steps"] if s["task_id"] == task_id)
 
 
-def detected_after_s(run: dict, event: dict) -> float:
-    """Event published -> recovery run queued."""
-    return (datetime.fromisoformat(run["queued_at"]) - event["at"]).total_seconds()
-
-
 def last_failover_event(estate) -> dict:
-    return [e for e in estate.events.published if e["detail"].get("EventID") == "RDS-EVENT-0071"][-1]
+    return published(estate, "EventID", "RDS-EVENT-0071")[-1]
 
 
 def test_a_failover_under_traffic_recovers_by_itself_with_no_drift(deployment):
@@ -72,7 +65,7 @@ def test_a_failover_under_traffic_recovers_by_itself_with_no_drift(deployment):
     traffic = estate.traffic().start()
     try:
         outcome = estate.fail_over()
-        (run,) = finished_runs(cluster, 1)
+        (run,) = finished_runs(cluster, DAG_ID, 1)
     finally:
         traffic.stop()
 
@@ -83,7 +76,7 @@ def test_a_failover_under_traffic_recovers_by_itself_with_no_drift(deployment):
     assert [e["event_id"] for e in claimed] == [event["id"]]
     assert step(done, "assess")["result"]["writer"] == outcome.new_writer
     assert step(done, "reconcile")["result"]["drift"] == 0
-    print(f"event_recovery verify: detect_s={detected_after_s(run, event):.1f} drift=0")
+    print(f"event_recovery verify: detect_s={queued_after_s(run, event):.1f} drift=0")
 
 
 def test_a_duplicated_delivery_starts_no_second_recovery(deployment, fault_row):
@@ -97,7 +90,7 @@ def test_a_duplicated_delivery_starts_no_second_recovery(deployment, fault_row):
             "time": "2026-12-02T03:04:05Z", "region": "us-east-1", "resources": event["resources"],
             "detail": event["detail"]}
     estate.aws.client("sqs").send_message(QueueUrl=estate.events.queue_url, MessageBody=json.dumps(body))
-    duplicate = finished_runs(cluster, before + 1)[-1]
+    duplicate = finished_runs(cluster, DAG_ID, before + 1)[-1]
 
     assert duplicate["state"] == "success"
     got = states(cluster, duplicate)
@@ -122,14 +115,14 @@ def test_a_triggerer_killed_while_the_event_waits_loses_nothing(deployment, faul
         assert sum(estate.events.queued().values()) == 1
     finally:
         cluster.restart("triggerer")
-    (*_, run) = finished_runs(cluster, before + 1)
+    (*_, run) = finished_runs(cluster, DAG_ID, before + 1)
     time.sleep(5)  # a second run would be queued by now (the watcher polls every few seconds)
 
     assert len(runs(cluster, DAG_ID)) == before + 1
     assert run["state"] == "success", states(cluster, run)
     assert [e["event_id"] for e in step(record(estate, run), "claim_events")["result"]["events"]] == [
         last_failover_event(estate)["id"]]
-    delay = detected_after_s(run, last_failover_event(estate))
+    delay = queued_after_s(run, last_failover_event(estate))
     assert row.recovered(estate, f"one run, {run['state']}, queued {delay:.0f} s after the event") == 0
 
 
@@ -141,7 +134,7 @@ def test_a_truncated_tail_ends_in_a_run_that_names_the_rows_the_source_lost(depl
         outcome = estate.fail_over()
     finally:
         estate.failover.faults.truncated_tail_rows = 0
-    (*_, run) = finished_runs(cluster, before + 1)
+    (*_, run) = finished_runs(cluster, DAG_ID, before + 1)
 
     assert run["state"] == "failed"
     done = record(estate, run)
@@ -151,7 +144,7 @@ def test_a_truncated_tail_ends_in_a_run_that_names_the_rows_the_source_lost(depl
     assert all(str(order_id) in failure for order_id in outcome.lost_order_ids), failure
     note = json_of(cluster.api("GET", f"/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}"))["note"]
     assert note.startswith(f"**{DAG_ID} / shop: FAILED at `reconcile`**"), note
-    failed = next(e for e in reversed(estate.events.published) if e["detail"].get("eventId") == "DMS-EVENT-0078")
+    failed = published(estate, "eventId", "DMS-EVENT-0078")[-1]
     running_since = datetime.fromisoformat(step(done, "restart_cdc")["result"]["running_since"])
-    print(f"event_recovery resume_after_loss: detect_s={detected_after_s(run, last_failover_event(estate)):.1f} "
+    print(f"event_recovery resume_after_loss: detect_s={queued_after_s(run, last_failover_event(estate)):.1f} "
           f"cdc_gap_s={(running_since - failed['at']).total_seconds():.1f} (task failed -> running again)")

@@ -187,3 +187,15 @@ def test_the_rules_route_exactly_the_events_read_here_of_the_watched_pipelines()
     assert codes == set(RDS_CODES)
     assert patterns["cdc-runbooks-failover"]["detail"]["SourceIdentifier"] == ["prod"]
     assert patterns["cdc-runbooks-dms"]["resources"] == [TASK]
+
+
+@pytest.mark.parametrize("change", [
+    {"message": "x" * 1001}, {"code": "RDS-EVENT-0259"}, {"code": "DMS-EVENT-0078"}, {"time": "yesterday"},
+    {"time": "2026-12-02T03:04:05"}, {"resource": "../prod"}, {"resource": "Prod"}, {"account": "99"},
+    {"region": "us-east-1\n"}, {"event_id": "../x"}, {"kind": "meteor"}, {"message": None},
+])
+def test_an_asset_event_payload_not_as_the_trigger_makes_it_is_ignored(change):
+    payload = read_event(rds("RDS-EVENT-0071", "prod")).to_payload()
+    assert CdcEvent.from_payload(payload).to_payload() == payload
+    with pytest.raises(IgnoredEvent):
+        CdcEvent.from_payload({**payload, **change})

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.dms_task import DmsTaskStateError, ReplicationTask
-from cdc_runbooks.failover_recovery import MAX_TRUNCATED_TAIL, Recovery, plan_recovery
+from cdc_runbooks.failover_recovery import MAX_TRUNCATED_TAIL, Recovery, chosen_step, plan_recovery
 
 FILES = {"mysql-bin.000001": 9000, "mysql-bin.000002": 1200, "mysql-bin.000003": 385, "mysql-bin.000004": 0}
 
@@ -40,7 +40,7 @@ def test_a_checkpoint_past_its_files_end_resumes_at_the_next_file_and_says_what_
 
 
 def test_a_truncated_last_file_resumes_at_its_end():
-    plan = plan_recovery(task("stopped", checkpoint("mysql-bin.000003", 999)), "w", dict(list(FILES.items())[:3]))
+    plan = plan_recovery(task("failed", checkpoint("mysql-bin.000003", 999)), "w", dict(list(FILES.items())[:3]))
     assert (plan.recovery, plan.position) == (Recovery.RESUME_AFTER_LOSS, "mysql-bin.000003:385")
 
 
@@ -48,9 +48,11 @@ def test_a_truncated_last_file_resumes_at_its_end():
     (task("failed"), "no RecoveryCheckpoint"),
     (task("failed", checkpoint("mysql-bin.000003", 385 + MAX_TRUNCATED_TAIL + 1)), "another server"),
     (task("failed", checkpoint("mysql-bin.000004", 120)), "damaged"),
-    (task("stopped", checkpoint("mysql-bin.000009", 4)), "does not have"),
-    (task("stopping", checkpoint("mysql-bin.000001", 4)), "wait until"),
-    (task("deleting"), "wait until"),
+    (task("failed", checkpoint("mysql-bin.000009", 4)), "does not have"),
+    (task("stopped", checkpoint("mysql-bin.000001", 4)), "stopped on purpose"),  # a pause is not undone
+    (task("ready"), "stopped on purpose"),
+    (task("stopping", checkpoint("mysql-bin.000001", 4)), "not failed"),
+    (task("running", checkpoint("mysql-bin.000002", 1500)), "about to fail|fails within its retries"),
 ])
 def test_what_a_person_must_decide_is_refused(state, match):
     with pytest.raises(DmsTaskStateError, match=match):
@@ -63,7 +65,7 @@ NAMES = st.lists(st.from_regex(r"(mysql|bin)-bin\.0000[0-9]{2}", fullmatch=True)
 
 @given(names=NAMES, sizes=st.lists(st.integers(0, 2**40), min_size=5, max_size=5),
        file=st.from_regex(r"(mysql|bin)-bin\.0000[0-9]{2}", fullmatch=True), position=st.integers(4, 2**41),
-       status=st.sampled_from(["stopped", "failed", "ready"]))
+       status=st.just("failed"))
 def test_a_restart_is_only_ever_planned_inside_the_writers_binlog(names, sizes, file, position, status):
     files = dict(zip(names, sizes, strict=False))
     try:
@@ -78,3 +80,12 @@ def test_a_restart_is_only_ever_planned_inside_the_writers_binlog(names, sizes, 
     else:  # never before the checkpoint: what CDC read is not read again
         assert position > files[file] and plan.cost
         assert list(files).index(start.file) >= list(files).index(file)
+
+
+def test_the_step_after_assess_follows_its_plan_and_refuses_without_one():
+    restart = plan_recovery(task("failed", checkpoint("mysql-bin.000002", 1200)), "w", FILES).to_dict()
+    verify = plan_recovery(task("running"), "w", FILES).to_dict()
+    assert (chosen_step(restart), chosen_step(verify)) == ("restart_cdc", "reconcile")
+    for missing in (None, {}, "plan"):
+        with pytest.raises(DmsTaskStateError, match="Clear assess"):
+            chosen_step(missing)

@@ -36,7 +36,7 @@ def test_success_states():
     ((), True, "dry_run", []),
     (("success",), False, "success", []),
     (("success", "skipped", "success"), False, "success", []),
-    (("skipped", "skipped"), False, "success", []),
+    (("skipped", "skipped"), False, "skipped", []),  # nothing was done (e.g. a duplicate event)
     (("success", "skipped"), True, "dry_run", []),
     (("success", "failed", "upstream_failed"), False, "failed", ["step_1"]),  # only the step that failed
     (("success", "upstream_failed"), False, "failed", ["step_1"]),  # nothing else to name

@@ -18,9 +18,11 @@ class ClaimEventsOperator(PipelineStepOperator):
     started the run (several when they arrived while another run was going on), each claimed for the pipeline in
     its records bucket (``events/<pipeline>/<kind>/<event id>.json``, PutObject ``IfNoneMatch='*'``:
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html). An event claimed already (SQS
-    and EventBridge deliver at least once) is a duplicate: named, not acted on. A run whose events are all
-    duplicates skips itself and its steps (``record_run`` records it); a retry of this step adopts its own
-    claims. A run triggered by hand has no events and goes on: a person decided.
+    and EventBridge deliver at least once) is a duplicate: named, not acted on; an asset event that is not the
+    trigger's, of another kind, or about another cluster or task (posted through the REST API) is ignored and
+    named. A run whose events are all duplicates or ignored skips itself and its steps (``record_run`` records
+    it); a retry of this step adopts its own claims. A run triggered by hand has no events and goes on: a person
+    decided.
 
     XCom: ``{"events": [new events], "duplicates": [{"event_id", "claimed_by"}], "ignored": [why], "manual"}``.
 
@@ -47,6 +49,10 @@ class ClaimEventsOperator(PipelineStepOperator):
                 event = CdcEvent.from_payload(payload)
                 if event.kind is not kind:
                     raise IgnoredEvent(f"a {event.kind.value} event, not {kind.value}")
+                if not event.concerns(pipeline.source_cluster, pipeline.dms_task_arn):
+                    raise IgnoredEvent(f"event {event.event_id} names {event.resource} "
+                                       f"({event.account or 'no account'}, {event.region or 'no region'}), not "
+                                       f"{pipeline.name}'s cluster or task")
             except IgnoredEvent as why:
                 result["ignored"].append(str(why))
                 continue

@@ -6,8 +6,11 @@ from collections.abc import Sequence
 
 from cdc_runbooks.aws.cluster import describe_writer, writer_binlog
 from cdc_runbooks.aws.dms import task_state
+from cdc_runbooks.binlog_position import BinlogPosition
+from cdc_runbooks.dms_task import DmsTaskStateError
 from cdc_runbooks.failover_recovery import plan_recovery
 from cdc_runbooks.lookups import look_up_together
+from cdc_runbooks.start_position import UnsafeStartPosition, check_on_writer
 from cdc_runbooks.step import PipelineStepOperator, records_failure
 
 
@@ -15,7 +18,8 @@ class AssessFailoverOperator(PipelineStepOperator):
     """Learn the cluster's writer now (DescribeDBClusters), the DMS task's state and RecoveryCheckpoint
     (DescribeReplicationTasks) and the writer's binlog files (SHOW BINARY LOGS), and plan the recovery: verify
     only, resume from the checkpoint, or resume after a truncated tail with what it costs; refuse what a person
-    must decide. Changes nothing.
+    must decide, including a position the restart would refuse (the same check, :func:`check_on_writer`).
+    Changes nothing.
 
     XCom: the plan (:meth:`cdc_runbooks.failover_recovery.RecoveryPlan.to_dict`) with the writer's endpoint.
     """
@@ -27,7 +31,17 @@ class AssessFailoverOperator(PipelineStepOperator):
         pipeline = self.pipeline
         writer, state = look_up_together(lambda: describe_writer(pipeline.aws_conn_id, pipeline.source_cluster),
                                          lambda: task_state(pipeline.aws_conn_id, pipeline.dms_task_arn))
-        files = writer_binlog(pipeline.source_conn_id, writer).files
-        plan = plan_recovery(state, writer.instance, files)
+        binlog = writer_binlog(pipeline.source_conn_id, writer)
+        plan = plan_recovery(state, writer.instance, binlog.files)
         self.log.info("%s. %s", state.describe(), plan.describe())
+        if plan.restarts:  # the restart's own check, here: a plan never names a position the restart refuses
+            try:
+                check_on_writer(BinlogPosition.parse(plan.position), binlog)
+            except UnsafeStartPosition as refused:
+                raise DmsTaskStateError(
+                    f"refusing to recover from {plan.position}: {refused} After an in-cluster failover this means "
+                    "the binlog holds events of another server id after the checkpoint (AWS does not document "
+                    "whether Aurora's instances log under one): no restart can be proven lossless. A person "
+                    "decides: compare source and warehouse (cdc_reconcile), then restart from a position on this "
+                    "writer (dms_cdc_restart) and repair what the reconcile finds, or reload the tables.") from None
         return {**plan.to_dict(), "writer_endpoint": f"{writer.endpoint}:{writer.port}"}

@@ -51,15 +51,15 @@ class RecordRunOperator(BaseOperator):
         record = self._record(context, ", ".join(names))
         self.log.info("Summary:\n%s", record.summary_markdown())  # first in the log, for a person
         self.log.info("Run record:\n%s", record.to_markdown())
-        for bucket, conn_id in {(p.records_bucket, p.aws_conn_id) for p in pipelines if p.records_bucket}:
-            write_record(record, bucket, conn_id)
-            self.log.info("Run record written to s3://%s/%s", bucket, record.key)
-        for topic, conn_id in {(p.sns_topic_arn, p.aws_conn_id) for p in pipelines if p.sns_topic_arn}:
-            publish_record(record, topic, conn_id)
-        if self.releases_pipeline:
-            for pipeline in pipelines:
-                if release_lock(pipeline, record.dag_id, record.run_id):
-                    self.log.info("Released %s for other runs of %s", pipeline.name, record.dag_id)
+        try:
+            for bucket, conn_id in {(p.records_bucket, p.aws_conn_id) for p in pipelines if p.records_bucket}:
+                write_record(record, bucket, conn_id)
+                self.log.info("Run record written to s3://%s/%s", bucket, record.key)
+            for topic, conn_id in {(p.sns_topic_arn, p.aws_conn_id) for p in pipelines if p.sns_topic_arn}:
+                publish_record(record, topic, conn_id)
+        finally:  # the run is over whatever the record or the message did: never leave the pipeline held
+            if self.releases_pipeline:
+                self._release(pipelines, record)
         self._set_note(record)  # last: the record, the message and the lock never wait on it
         if record.failed_steps:
             failed = RunbookFailed(f"{record.dag_id} failed at {', '.join(record.failed_steps)}; the run record "
@@ -67,6 +67,11 @@ class RecordRunOperator(BaseOperator):
             self.log.error("%s", failed)  # the summary above says why; no traceback (a refusal)
             raise without_traceback(failed)
         return record.to_dict()
+
+    def _release(self, pipelines, record: RunRecord) -> None:
+        for pipeline in pipelines:
+            if release_lock(pipeline, record.dag_id, record.run_id):
+                self.log.info("Released %s for other runs of %s", pipeline.name, record.dag_id)
 
     def _set_note(self, record: RunRecord) -> None:
         """The summary as the run's note; a note that cannot be set is a warning, never the run's outcome."""

@@ -1,0 +1,83 @@
+"""claim_events against S3 (moto in-process): each event recovers each pipeline once; anything else is named and
+skipped; and record_run releases the pipeline whatever its message does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import pytest
+from airflow.sdk.exceptions import AirflowSkipException
+
+from cdc_runbooks.cdc_event import CdcEvent, EventKind
+
+BUCKET = "cdc-runbook-records"
+ASSET = "cdc_event.shop.failover"
+DAG_ID = "cdc_recover_after_failover.shop"
+
+
+@dataclass(frozen=True)
+class _Asset:
+    name: str
+
+
+def payload(**changes) -> dict:
+    return {**CdcEvent(event_id="3d9a4b6c-0071", kind=EventKind.FAILOVER, code="RDS-EVENT-0071", resource="prod",
+                       time="2026-12-02T03:00:00+00:00", message="Completed failover to DB instance: prod-reader",
+                       account="123456789012", region="us-east-1").to_payload(), **changes}
+
+
+def claim(*payloads, run_id: str = "asset_triggered__1") -> dict:
+    from cdc_runbooks.operators.cdc_events import ClaimEventsOperator
+
+    pushed = {}
+    context = {"dag_run": SimpleNamespace(dag_id=DAG_ID, run_id=run_id),
+               "ti": SimpleNamespace(xcom_push=lambda key, value: pushed.update({key: value})),
+               "triggering_asset_events": {_Asset(ASSET): [SimpleNamespace(extra={"payload": p}) for p in payloads]}}
+    operator = ClaimEventsOperator(task_id="claim_events", pipeline_name="shop", kind="failover", asset_name=ASSET)
+    try:
+        return operator.execute(context)
+    except AirflowSkipException:
+        return {"skipped": True, **pushed["return_value"]}
+
+
+def test_an_event_is_claimed_once_and_a_retry_of_the_same_run_adopts_its_claim(records_s3):
+    first = claim(payload())
+    assert [e["event_id"] for e in first["events"]] == ["3d9a4b6c-0071"] and "skipped" not in first
+    assert claim(payload())["events"] == first["events"]  # the same run, retried
+    duplicate = claim(payload(), run_id="asset_triggered__2")
+    assert duplicate["skipped"] and duplicate["events"] == []
+    assert DAG_ID in duplicate["duplicates"][0]["claimed_by"]
+    assert records_s3.list_objects_v2(Bucket=BUCKET, Prefix="events/shop/failover/")["KeyCount"] == 1
+
+
+@pytest.mark.parametrize("changes", [{"resource": "another-cluster"}, {"account": "999999999999"},
+                                     {"region": "eu-west-1"}, {"kind": "task_failed"}, {"message": "x" * 5000},
+                                     {"event_id": "../../locks/x"}])
+def test_an_event_not_of_this_pipeline_and_kind_is_named_and_claims_nothing(records_s3, changes):
+    result = claim(payload(**changes))
+    assert result["skipped"] and len(result["ignored"]) == 1 and result["events"] == []
+    assert records_s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+
+
+def test_a_run_triggered_by_hand_claims_nothing_and_goes_on(records_s3):
+    assert claim() == {"events": [], "duplicates": [], "ignored": [], "manual": True}
+
+
+def test_record_run_releases_the_pipeline_even_when_its_message_fails(records_s3):
+    """The SNS topic does not exist: the publish fails, and the lock goes all the same."""
+    from cdc_runbooks.operators.run_record import RecordRunOperator
+    from cdc_runbooks.pipeline_lock import LockHolder
+
+    run_id = "asset_triggered__1"
+    lock = LockHolder(DAG_ID, run_id, "shop", "2026-12-02T03:00:00+00:00")
+    records_s3.put_object(Bucket=BUCKET, Key=lock.key, Body=lock.to_json().encode())
+    steps = ["claim_events", "claim_pipeline"]
+    ti = SimpleNamespace(
+        get_task_states=lambda dag_id, run_ids, task_ids: {run_id: dict.fromkeys(task_ids, "success")},
+        xcom_pull=lambda task_ids, key=None: [None] * len(task_ids))
+    context = {"ti": ti, "dag_run": SimpleNamespace(dag_id=DAG_ID, run_id=run_id, run_after=None, start_date=None)}
+    with pytest.raises(Exception, match="(?i)topic|not ?found"):
+        RecordRunOperator(task_id="record_run", pipeline_name="shop", step_ids=steps,
+                          releases_pipeline=True).execute(context)
+    assert records_s3.list_objects_v2(Bucket=BUCKET, Prefix="locks/")["KeyCount"] == 0
