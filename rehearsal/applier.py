@@ -153,19 +153,10 @@ class CdcApplier:
                 if self._stop.is_set() and not self._has_open_transaction(warehouse):
                     break
             self.connected.set()
-            if events == 0 and not self._has_open_transaction(warehouse):
-                self._past_housekeeping(stream.log_file, stream.log_pos)
         finally:
             stream.close()
         warehouse.rollback()  # a transaction cut short is re-read from the checkpoint
         return events == 0
-
-    def _past_housekeeping(self, file: str, position: int) -> None:
-        """A pass that applied nothing read only events about the binlog itself (a new file's header after a
-        restart): the checkpoint moves past them, so a writer with no new transactions counts as caught up."""
-        with self._lock:
-            if (file, position) > (self._file, self._position):
-                self._file, self._position = file, position
 
     @staticmethod
     def _has_open_transaction(warehouse) -> bool:

@@ -52,6 +52,8 @@ def test_a_task_failed_after_its_retries_resumes_from_its_checkpoint_with_no_dri
     assert (plan["recovery"], plan["checkpoint"], plan["writer"]) == ("resume", checkpoint, "prod-reader")
     assert estate.task()["CdcStartPosition"] == plan["position"]
     assert step(record, "reconcile")["result"]["drift"] == 0
+    with estate.source.connect_app() as conn, conn.cursor() as cur:  # a transaction after the new binlog's header
+        cur.execute("INSERT INTO customers (name) VALUES ('after the recovery')")
     assert row.recovered(estate, f"{run_outcome(record)}; resumed at {plan['position']}") == 0
 
 
