@@ -46,9 +46,6 @@ class EventPublisher:
         sqs.set_queue_attributes(QueueUrl=self.queue_url, Attributes={"Policy": json.dumps(queue_policy(
             queue_arn, rule_arns))})
 
-    def uninstall(self) -> None:
-        pass
-
     def rds(self, detail_type: str, event_id: str, source_identifier: str, source_arn: str, message: str,
             categories: list[str], source_type: str) -> dict:
         """One RDS event (``RDS DB Cluster Event``, ``RDS Blue Green Deployment Event``, ...)."""
