@@ -27,7 +27,7 @@ demo: install servers
 
 ## Lint, then the whole test suite (needs MariaDB and PostgreSQL server binaries).
 test: install servers lint
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=40
 
 lint: install
 	$(BIN)/ruff check .

@@ -8,7 +8,7 @@ from airflow.sdk import DAG, TriggerRule, task
 
 from cdc_runbooks.assets import cdc_event
 from cdc_runbooks.cdc_event import EventKind
-from cdc_runbooks.dag_params import runbook_dag_args
+from cdc_runbooks.dag_params import runbook_dag_args, settle_param
 from cdc_runbooks.operators.cdc_events import ClaimEventsOperator
 from cdc_runbooks.operators.dms import DmsRestartCdcOperator
 from cdc_runbooks.operators.failover_recovery import AssessFailoverOperator
@@ -32,6 +32,7 @@ for name, pipeline in sorted(pipelines.items()):
         description=f"After an Aurora failover of {name}'s cluster: verify CDC, or resume it from a checked "
                     "position, and prove nothing was lost",
         is_paused_upon_creation=False,
+        params={"settle_s": settle_param()},
         tags=["cdc", "dms", "failover", "runbook", "event-driven", name],
     )):
         claim_events = ClaimEventsOperator(task_id="claim_events", pipeline_name=name, kind=EventKind.FAILOVER.value,
@@ -49,6 +50,7 @@ for name, pipeline in sorted(pipelines.items()):
         restart = DmsRestartCdcOperator(task_id="restart_cdc", pipeline_name=name, dry_run=False,
                                         cdc_start_position=PLAN)
         reconcile = ReconcileOperator(task_id="reconcile", pipeline_name=name, mode="checksum",
+                                      settle_s="{{ params.settle_s }}",
                                       trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
         record = RecordRunOperator(task_id="record_run", pipeline_name=name, step_ids=STEPS, releases_pipeline=True)
         chosen = choose_recovery()

@@ -31,6 +31,12 @@ if os.environ.get("CDC_TESTS_AIRFLOW_HOME_OF") != str(os.getpid()):
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+# Unit-test mode draws a new Fernet key in every process; the processes of one run (xdist workers, a second
+# `dag.test()` process on the same metadata DB) must read the trigger kwargs each other encrypted.
+if "AIRFLOW__CORE__FERNET_KEY" not in os.environ:
+    from cryptography.fernet import Fernet
+
+    os.environ["AIRFLOW__CORE__FERNET_KEY"] = Fernet.generate_key().decode()
 
 
 def _worker_ports() -> None:

@@ -56,14 +56,6 @@ def step(run_record: dict, task_id: str) -> dict:
     return next(s for s in run_record["steps"] if s["task_id"] == task_id)
 
 
-def settled_drift(row, estate, observed: str) -> int:
-    """The row's drift once CDC has applied a transaction written after the failover (the estate's CDC is caught
-    up at a transaction's end, not at a new binlog file's header)."""
-    with estate.source.connect_app() as conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO customers (name) VALUES ('after the recovery')")
-    return row.recovered(estate, observed)
-
-
 def last_failover_event(estate) -> dict:
     return published(estate, "EventID", "RDS-EVENT-0071")[-1]
 
@@ -106,7 +98,7 @@ def test_a_duplicated_delivery_starts_no_second_recovery(deployment, fault_row):
         "skipped", "skipped", "skipped", "success"]
     assert step(record(estate, duplicate), "claim_events")["state"] == "skipped"
     assert estate.events.queued() == {"visible": 0, "in_flight": 0} and len(estate.dms.requests) == starts
-    assert settled_drift(row, estate, f"second run {duplicate['state']}, claim_events skipped (claimed by the "
+    assert row.settled(estate, f"second run {duplicate['state']}, claim_events skipped (claimed by the "
                                       "first run)") == 0
 
 
@@ -131,7 +123,7 @@ def test_a_triggerer_killed_while_the_event_waits_loses_nothing(deployment, faul
     assert [e["event_id"] for e in step(record(estate, run), "claim_events")["result"]["events"]] == [
         last_failover_event(estate)["id"]]
     delay = queued_after_s(run, last_failover_event(estate))
-    assert settled_drift(row, estate, f"one run, {run['state']}, queued {delay:.0f} s after the event") == 0
+    assert row.settled(estate, f"one run, {run['state']}, queued {delay:.0f} s after the event") == 0
 
 
 def test_a_truncated_tail_ends_in_a_run_that_names_the_rows_the_source_lost(deployment):

@@ -82,6 +82,13 @@ class FaultRow:
         self.observe(observed, measured_drift(estate))
         return self.drift
 
+    def settled(self, estate, observed: str) -> int:
+        """:meth:`recovered` once CDC has applied a transaction written after the recovery: the estate's CDC is
+        caught up at a transaction's end, not at the header of the new writer's binlog file."""
+        with estate.source.connect_app() as conn, conn.cursor() as cur:
+            cur.execute("INSERT INTO customers (name) VALUES ('after the recovery')")
+        return self.recovered(estate, observed)
+
     def cells(self) -> tuple[str, ...]:
         observed = f"FAILED: {self.observed}" if self.failed else self.observed
         return (self.fault, self.expected, observed, "?" if self.drift is None else str(self.drift),
