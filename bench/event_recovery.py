@@ -2,7 +2,7 @@
 127.0.0.1 (rehearsal/airflow_cluster.py: scheduler, triggerer, Celery worker) and nobody triggering anything.
 
 Each round: the writer stays down longer than DMS retries a lost source (the task fails), RDS's failover event
-goes EventBridge -> SQS -> the triggerer's watcher -> the pipeline's asset, and cdc_recover_after_failover.shop
+goes EventBridge -> SQS -> the triggerer's watcher -> the pipeline's asset, and cdc_recover_after_failure.shop
 resumes CDC from the task's checkpoint and reconciles. Prints, per round,
 ``BENCH event_recovery detect_s=… cdc_gap_s=… drift=… recovery=…``: detect_s = event published -> recovery run
 queued; cdc_gap_s = DMS task failed (its event) -> running again (restart_cdc's running_since); drift from the

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from rehearsal.airflow_cluster import DAGS, AirflowCluster, poll
 
 SWITCHOVER, RESUME = "aurora_blue_green_switchover", "cdc_resume_after_switchover"
-RECOVER = "cdc_recover_after_failover"
+RECOVER = "cdc_recover_after_failure"
 PARK_MARGIN_S = 3  # answering within ~1 s of parking trips a 3.3.2 race that fails the task
 RUN_TIMEOUT_S = 360
 TERMINAL = {"success", "failed"}
@@ -70,20 +70,21 @@ def trigger_switchover(cluster: AirflowCluster, pipeline: str, deployment_id: st
     return run["dag_run_id"]
 
 
-def answer_approvals(cluster: AirflowCluster, run_ids: list[str]) -> None:
-    """Approve each run's approve_switchover through the HITL endpoint, PARK_MARGIN_S after it parks."""
+def answer_approvals(cluster: AirflowCluster, run_ids: list[str], dag_id: str = SWITCHOVER,
+                     task_id: str = "approve_switchover") -> None:
+    """Approve each run's ``task_id`` through the HITL endpoint, PARK_MARGIN_S after it parks."""
     parked: dict[str, float] = {}
     pending = set(run_ids)
 
     def step() -> bool:
         for run_id in sorted(pending):
-            if run_state(cluster, SWITCHOVER, run_id) == "failed":
+            if run_state(cluster, dag_id, run_id) == "failed":
                 raise AssertionError(f"{run_id} failed before its approval was answered")
-            if task_state(cluster, SWITCHOVER, run_id, "approve_switchover") != "awaiting_input":
+            if task_state(cluster, dag_id, run_id, task_id) != "awaiting_input":
                 continue
             if time.monotonic() - parked.setdefault(run_id, time.monotonic()) >= PARK_MARGIN_S:
-                json_of(cluster.api("PATCH", f"{run_path(SWITCHOVER, run_id)}/taskInstances/approve_switchover/-1/"
-                                             "hitlDetails", json={"chosen_options": ["Approve"], "params_input": {}}))
+                json_of(cluster.api("PATCH", f"{run_path(dag_id, run_id)}/taskInstances/{task_id}/-1/hitlDetails",
+                                    json={"chosen_options": ["Approve"], "params_input": {}}))
                 pending.discard(run_id)
         return not pending
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime
 
 from cdc_runbooks.cdc_event import WatchedPipeline, event_patterns
@@ -70,6 +71,17 @@ class EventPublisher:
             self.published.append({"id": result["EventId"], "detail-type": detail_type, "source": source,
                                    "detail": detail, "resources": resources, "at": datetime.now(UTC)})
             return self.published[-1]
+
+    def take(self, wanted: int, timeout: float = 20) -> list[str]:
+        """Receive and delete the queue's messages, as a watcher would, until ``wanted`` are taken (or ``timeout``
+        s have passed); their bodies (for tests that play the watcher)."""
+        sqs, bodies, deadline = self._aws.client("sqs"), [], time.monotonic() + timeout
+        while len(bodies) < wanted and time.monotonic() < deadline:
+            for message in sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                               WaitTimeSeconds=1).get("Messages", []):
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                bodies.append(message["Body"])
+        return bodies
 
     def queued(self) -> dict[str, int]:
         """What is in the queue now, visible or not (for tests; receives nothing)."""

@@ -126,21 +126,60 @@ def run_dag(airflow_db, monkeypatch):
 
     def triggered(estate, dag_id: str, run_id: str):
         """What the scheduler does with a run another run triggered (e.g. the resume run of a switchover)."""
-        return _run_existing(bag.dags[dag_id], run_id), run_record(estate, dag_id, run_id)
+        return run_existing(bag.dags[dag_id], run_id), run_record(estate, dag_id, run_id)
+
+    def started_by_events(estate, dag_id: str, events: dict[str, list[dict]]):
+        """What the scheduler does when asset events arrive (``events``: asset name -> each event's payload, as the
+        runbooks' event trigger makes it): an asset-triggered run that consumed them, run to its end."""
+        for name, value in estate.airflow_env().items():
+            monkeypatch.setenv(name, value)
+        return triggered(estate, dag_id, asset_triggered_run(bag, dag_id, events))
 
     run.bag = bag
     run.clear_and_rerun = clear_and_rerun
     run.triggered = triggered
+    run.started_by_events = started_by_events
     return run
+
+
+def asset_triggered_run(bag, dag_id: str, events: dict[str, list[dict]]) -> str:
+    """A queued asset-triggered run of ``dag_id`` that consumed new asset events with ``events``' payloads (the DAG
+    synced to the metadata DB first, as dag.test() does); its run id."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import sync_bag_to_db
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.models.dagrun import DagRun
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.utils import timezone
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+    from sqlalchemy import select
+
+    DagBundlesManager().sync_bundles_to_db()
+    sync_bag_to_db(bag, "dags-folder", None)
+    with create_session() as session:
+        assets = {a.name: a for a in session.scalars(select(AssetModel).where(AssetModel.name.in_(events)))}
+        consumed = [AssetEvent(asset_id=assets[name].id, extra={"payload": payload})
+                    for name, payloads in events.items() for payload in payloads]
+        session.add_all(consumed)
+        run_after = timezone.utcnow()
+        dag_run = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(bag.dags[dag_id])).create_dagrun(
+            run_id=DagRun.generate_run_id(run_type=DagRunType.ASSET_TRIGGERED, logical_date=None,
+                                          run_after=run_after),
+            run_after=run_after, run_type=DagRunType.ASSET_TRIGGERED, triggered_by=DagRunTriggeredByType.ASSET,
+            state=DagRunState.QUEUED, session=session)
+        dag_run.consumed_asset_events.extend(consumed)
+        return dag_run.run_id
 
 
 def _clear_and_rerun(dag, run_id: str, task_id: str):
     """The scheduler loop of ``dag.test()`` over an existing run after clearing part of it (dag.test itself
     always replaces the run)."""
-    return _run_existing(dag, run_id, {task_id} | dag.get_task(task_id).get_flat_relative_ids(upstream=False))
+    return run_existing(dag, run_id, {task_id} | dag.get_task(task_id).get_flat_relative_ids(upstream=False))
 
 
-def _run_existing(dag, run_id: str, cleared: set[str] = frozenset()):
+def run_existing(dag, run_id: str, cleared: set[str] = frozenset()):
     """The scheduler loop of ``dag.test()`` over an existing run: a queued one (e.g. triggered by another run), or a
     finished one whose ``cleared`` tasks are cleared first."""
     import time as _time
@@ -197,47 +236,53 @@ def run_record(estate, dag_id: str, run_id: str) -> dict | None:
 
 @pytest.fixture
 def answer_approval():
-    """Answer a HITL approval from a background thread, as the REST API handler does, once the task is parked
-    (plus a margin: answering within ~1 s of parking trips a 3.3.2 race that fails the task)."""
-    import threading
-    import time as _time
-    from datetime import UTC, datetime
-
+    """Answer a HITL approval from a background thread (:func:`answer_when_parked`); joined at the end."""
     threads = []
 
-    def answer(dag_id: str, task_id: str, option: str, timeout: float = 120) -> threading.Thread:
-        def run():
-            from airflow.models.hitl import HITLDetail
-            from airflow.models.taskinstance import TaskInstance
-            from airflow.models.trigger import handle_event_submit
-            from airflow.triggers.base import TriggerEvent
-            from airflow.utils.session import create_session
-            from sqlalchemy import select
-
-            deadline = _time.monotonic() + timeout
-            while _time.monotonic() < deadline:
-                with create_session() as session:
-                    ti = session.scalar(select(TaskInstance).where(
-                        TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id,
-                        TaskInstance.state == "awaiting_input"))
-                    if ti is not None:
-                        _time.sleep(3)
-                        detail = session.scalar(select(HITLDetail).where(HITLDetail.ti_id == ti.id))
-                        detail.responded_by = {"id": "oncall", "name": "On-call SRE"}
-                        detail.responded_at = datetime.now(UTC)
-                        detail.chosen_options = [option]
-                        detail.params_input = {}
-                        session.add(detail)
-                        handle_event_submit(TriggerEvent(detail.as_resume_event_payload()), task_instance=ti,
-                                            session=session)
-                        return
-                _time.sleep(0.5)
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        threads.append(thread)
-        return thread
+    def answer(dag_id: str, task_id: str, option: str, timeout: float = 120):
+        threads.append(answer_when_parked(dag_id, task_id, option, timeout))
+        return threads[-1]
 
     yield answer
     for thread in threads:
         thread.join(timeout=5)
+
+
+def answer_when_parked(dag_id: str, task_id: str, option: str, timeout: float = 120):
+    """Answer ``task_id``'s HITL approval with ``option`` from a background thread, as the REST API handler does,
+    once the task is parked (plus a margin: answering within ~1 s of parking trips a 3.3.2 race that fails the
+    task); the started thread."""
+    import threading
+    import time as _time
+    from datetime import UTC, datetime
+
+    def run():
+        from airflow.models.hitl import HITLDetail
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.models.trigger import handle_event_submit
+        from airflow.triggers.base import TriggerEvent
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        deadline = _time.monotonic() + timeout
+        while _time.monotonic() < deadline:
+            with create_session() as session:
+                ti = session.scalar(select(TaskInstance).where(
+                    TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id,
+                    TaskInstance.state == "awaiting_input"))
+                if ti is not None:
+                    _time.sleep(3)
+                    detail = session.scalar(select(HITLDetail).where(HITLDetail.ti_id == ti.id))
+                    detail.responded_by = {"id": "oncall", "name": "On-call SRE"}
+                    detail.responded_at = datetime.now(UTC)
+                    detail.chosen_options = [option]
+                    detail.params_input = {}
+                    session.add(detail)
+                    handle_event_submit(TriggerEvent(detail.as_resume_event_payload()), task_instance=ti,
+                                        session=session)
+                    return
+            _time.sleep(0.5)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread

@@ -25,11 +25,16 @@ def switchover_completed(pipeline: str) -> Asset:
     return Asset(name=f"aurora_blue_green_switchover_completed.{pipeline}", group="cdc-runbooks")
 
 
+def cdc_event_name(pipeline: str, kind: EventKind) -> str:
+    """The name of the asset whose events say ``kind`` happened to ``pipeline``."""
+    return f"cdc_event.{pipeline}.{kind.value}"
+
+
 def cdc_event(pipeline: Pipeline, kind: EventKind, pipelines: list[Pipeline]) -> Asset:
     """The asset whose events say ``kind`` happened to the pipeline (RDS/DMS events through its event queue,
     :mod:`cdc_runbooks.triggers.cdc_events`); watched by the triggerer when the pipeline has an event queue.
     ``pipelines``: all of them (those on the same queue and cluster or task are the watcher's siblings)."""
-    name = f"cdc_event.{pipeline.name}.{kind.value}"
+    name = cdc_event_name(pipeline.name, kind)
     if pipeline.events_queue_url is None:
         return Asset(name=name, group="cdc-runbooks")
     def sibling(other: Pipeline) -> bool:

@@ -1,4 +1,4 @@
-"""After an Aurora failover: what CDC needs, from the DMS task's state and the new writer's binlog.
+"""After an Aurora failover or a failed DMS task: what CDC needs, from the task's state and the writer's binlog.
 
 Aurora keeps the binlog on the cluster volume, so the new writer continues the binlog CDC was reading (a new file
 after the engine restarts). DMS reconnects to the cluster endpoint on its own and carries on, or fails after its
@@ -14,6 +14,10 @@ retries (https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Source.MySQL.html
   Nothing can replay them; CDC resumes where the writer's binlog goes on (the next file's start) and the
   reconcile names the rows that differ. The plan says what this costs.
 
+Who decides the restart (:func:`next_step`): after a failover, or when a person triggered the run, the recovery
+restarts on its own; a task that failed with no failover in the run (a fatal error after DMS's own retries: the
+cause is not known) is restarted only once a person approves the plan (:func:`restart_question`).
+
 Anything else is refused with what a person must decide: a task stopped (on purpose: a failover does not undo a
 pause) or changing state, no checkpoint, a checkpoint in a file the writer does not have (purged, or another
 server's), and a running task whose checkpoint the crash took back (it is about to fail).
@@ -25,6 +29,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 from cdc_runbooks.binlog_position import FIRST_EVENT_POSITION, BinlogPosition
+from cdc_runbooks.binlog_readiness import markdown_cell
+from cdc_runbooks.cdc_event import EventKind
 from cdc_runbooks.dms_task import DmsTaskStateError, ReplicationTask
 
 # The most binlog a crash can take back: max_binlog_size's largest value
@@ -48,6 +54,7 @@ class RecoveryPlan:
     checkpoint: str | None = None
     position: str | None = None
     cost: str | None = None
+    failure: str | None = None
 
     @property
     def restarts(self) -> bool:
@@ -70,6 +77,7 @@ def plan_recovery(state: ReplicationTask, writer: str, binlog_files: dict[str, i
     if state.status in ("running", "starting"):
         _require_checkpoint_not_lost(state, binlog_files)
         return RecoveryPlan(Recovery.VERIFY, state.status, writer, state.recovery_checkpoint)
+    failure = state.last_failure_message
     if state.status != "failed":
         raise DmsTaskStateError(
             f"refusing to recover: {state.describe()}, not failed. A task stopped or not yet started is stopped on "
@@ -82,7 +90,7 @@ def plan_recovery(state: ReplicationTask, writer: str, binlog_files: dict[str, i
             "stopped. A person decides: compare source and warehouse (cdc_reconcile), then restart from a position "
             "(dms_cdc_restart) or reload the tables.")
     at = BinlogPosition.parse(state.recovery_checkpoint, "RecoveryCheckpoint")
-    plan = RecoveryPlan(Recovery.RESUME, state.status, writer, state.recovery_checkpoint, str(at))
+    plan = RecoveryPlan(Recovery.RESUME, state.status, writer, state.recovery_checkpoint, str(at), failure=failure)
     if at.file not in binlog_files:
         listed = f"{next(iter(binlog_files))} .. {next(reversed(binlog_files))}" if binlog_files else "none"
         raise DmsTaskStateError(
@@ -104,20 +112,54 @@ def plan_recovery(state: ReplicationTask, writer: str, binlog_files: dict[str, i
     later = names[names.index(at.file) + 1:]
     safe = BinlogPosition(later[0], FIRST_EVENT_POSITION) if later else BinlogPosition(at.file, size)
     return RecoveryPlan(
-        Recovery.RESUME_AFTER_LOSS, state.status, writer, state.recovery_checkpoint, str(safe),
+        Recovery.RESUME_AFTER_LOSS, state.status, writer, state.recovery_checkpoint, str(safe), failure=failure,
         cost=(f"The writer's binlog file {at.file} ends at {size}, before the checkpoint {at}: {at.position - size} "
               "bytes of binlog that CDC had already read are gone (the crash truncated the tail). Changes in them "
               "may be in the warehouse and no longer on the source, and nothing can replay them: CDC resumes at "
               f"{safe}, where the writer's binlog goes on, and the reconcile names every row that differs."))
 
 
-def chosen_step(plan: dict | None) -> str:
-    """The step after ``assess``: ``restart_cdc`` when its plan restarts CDC, else ``reconcile``; refused without
-    a plan (``assess`` marked success by hand, or its XCom cleared)."""
+def next_step(plan: dict | None, claimed: dict | None) -> tuple[str | None, str]:
+    """The step after ``assess`` and why, from its ``plan`` and what ``claim_events`` claimed: ``reconcile`` for a
+    verification, ``restart_cdc`` for a restart after a failover or asked for by a person (the run triggered by
+    hand), ``approve_restart`` for a restart of a task that failed with no failover in the run, and None (nothing
+    to do) when such a run finds the task running again: its failure was dealt with (by a failover's recovery, or
+    a person). Refused without a plan or claim (a step marked success by hand, or its result cleared)."""
     if not isinstance(plan, dict) or "restarts" not in plan:
         raise DmsTaskStateError("no recovery plan from assess (was it marked success by hand, or its result "
                                 "cleared?): nothing was changed. Clear assess so that it plans again.")
-    return "restart_cdc" if plan["restarts"] else "reconcile"
+    if not isinstance(claimed, dict) or not isinstance(claimed.get("events"), list):
+        raise DmsTaskStateError("no claimed events from claim_events (was it marked success by hand, or its "
+                                "result cleared?): nothing was changed. Clear claim_events.")
+    kinds = {event.get("kind") for event in claimed["events"] if isinstance(event, dict)}
+    decided = bool(claimed.get("manual")) or EventKind.FAILOVER.value in kinds
+    if not plan["restarts"]:
+        if decided:
+            return "reconcile", f"the DMS task is {plan['task_status']}: verify only"
+        return None, (f"the DMS task is {plan['task_status']} again: its failure was dealt with (a failover's "
+                      "recovery or a person restarted it); nothing to do")
+    if decided:
+        why = "triggered by hand" if claimed.get("manual") else "after a failover"
+        return "restart_cdc", f"{why}: the recovery restarts CDC on its own"
+    return "approve_restart", ("the DMS task failed with no failover (a fatal error after its own retries, cause "
+                               "unknown): a person approves the restart")
+
+
+def restart_question(plan: dict) -> str:
+    """The Required Action page's body for a restart of a failed task: the failure, the plan, what each answer
+    does (markdown; values escaped)."""
+    lines = [f"**The DMS task failed** on writer `{plan['writer']}`: "
+             f"{markdown_cell(plan.get('failure') or 'no failure message')}",
+             "",
+             f"**Proposed:** restart CDC from `{plan['position']}` (the task's RecoveryCheckpoint "
+             f"`{plan['checkpoint']}`). The position passed the restart's own checks: a transaction start in a "
+             "binlog file the writer has, followed only by the writer's own events."]
+    if plan.get("cost"):
+        lines += ["", f"**Cost:** {markdown_cell(plan['cost'])}"]
+    lines += ["", "**Approve:** restart from that position, wait until CDC runs and its latency converges, then "
+                  "reconcile (checksum). **Reject:** nothing is changed; CDC stays down until someone restarts it "
+                  "(dms_cdc_restart) — first fix what the failure names, if it would fail again."]
+    return "\n".join(lines)
 
 
 def _require_checkpoint_not_lost(state: ReplicationTask, binlog_files: dict[str, int]) -> None:

@@ -1,8 +1,9 @@
 """Event-driven recovery on a real Airflow (scheduler, triggerer, Celery workers on 127.0.0.1) against an estate,
 with nobody triggering anything: Aurora fails over under write traffic, RDS's event goes through EventBridge to
-SQS, the triggerer's watcher turns it into an asset event, and cdc_recover_after_failover.shop runs by itself.
-A duplicated delivery starts no second recovery; a triggerer killed while the event waits loses nothing; a
-truncated binlog tail ends in a run that names the rows only the warehouse holds."""
+SQS, the triggerer's watcher turns it into an asset event, and cdc_recover_after_failure.shop runs by itself.
+A duplicated delivery starts no second recovery; a triggerer killed while the event waits loses nothing; a DMS
+task failing on its own is restarted once a person approves; a truncated binlog tail ends in a run that names
+the rows only the warehouse holds."""
 
 from __future__ import annotations
 
@@ -17,11 +18,15 @@ from conftest import run_record
 from rehearsal.airflow_cluster import AirflowCluster, poll
 from rehearsal.airflow_runs import (
     RECOVER,
+    RUN_TIMEOUT_S,
+    TERMINAL,
     all_dags_parsed,
+    answer_approvals,
     finished_runs,
     json_of,
     published,
     queued_after_s,
+    run_path,
     runs,
     task_instances,
 )
@@ -58,6 +63,20 @@ def step(run_record: dict, task_id: str) -> dict:
 
 def last_failover_event(estate) -> dict:
     return published(estate, "EventID", "RDS-EVENT-0071")[-1]
+
+
+def finished_run_of(cluster, estate, event: dict) -> dict:
+    """The finished run that claimed ``event`` (one incident can start two runs: a failover that fails the task
+    publishes a task-failure event too)."""
+    def found():
+        for run in runs(cluster, DAG_ID):
+            done = run["state"] in TERMINAL and record(estate, run)
+            claimed = done and step(done, "claim_events")["result"] or {}
+            if event["id"] in [e["event_id"] for e in claimed.get("events", [])]:
+                return run
+        return None
+
+    return poll(found, RUN_TIMEOUT_S, f"the run that claimed {event['id']}", check=cluster.check_alive)
 
 
 def test_a_failover_under_traffic_recovers_by_itself_with_no_drift(deployment):
@@ -126,15 +145,46 @@ def test_a_triggerer_killed_while_the_event_waits_loses_nothing(deployment, faul
     assert row.settled(estate, f"one run, {run['state']}, queued {delay:.0f} s after the event") == 0
 
 
+def test_a_task_failed_on_its_own_restarts_from_its_checkpoint_once_a_person_approves(deployment, fault_row):
+    row = fault_row("DMS task failed on its own (fatal error, no failover)",
+                    expected="the run asks a person, showing the failure and the restart position; approved: CDC "
+                             "resumes from the task's checkpoint; drift 0")
+    cluster, estate = deployment
+    earlier = {run["dag_run_id"] for run in runs(cluster, DAG_ID)}
+    traffic = estate.traffic().start()
+    try:
+        estate.dms.fail(estate.resources.replication_task_arn, "Last Error Target database is unreachable. "
+                                                                 "Task error notification received.")
+        run_id = poll(lambda: next((r["dag_run_id"] for r in runs(cluster, DAG_ID) if r["dag_run_id"] not in earlier),
+                                   None), RUN_TIMEOUT_S, "a run started by the task's failure",
+                      check=cluster.check_alive)
+        answer_approvals(cluster, [run_id], DAG_ID, "approve_restart")
+        (run,) = [r for r in finished_runs(cluster, DAG_ID, len(earlier) + 1) if r["dag_run_id"] == run_id]
+    finally:
+        traffic.stop()
+
+    assert run["run_type"] == "asset_triggered" and run["state"] == "success", states(cluster, run)
+    asked = json_of(cluster.api("GET", f"{run_path(DAG_ID, run_id)}/taskInstances/approve_restart/-1/"
+                                       "hitlDetails"))
+    done = record(estate, run)
+    plan = step(done, "assess")["result"]
+    assert "Target database is unreachable" in asked["body"] and f"`{plan['position']}`" in asked["body"]
+    assert [e["kind"] for e in step(done, "claim_events")["result"]["events"]] == ["task_failed"]
+    assert (plan["recovery"], plan["failure"]) == ("resume", "Last Error Target database is unreachable. Task "
+                                                             "error notification received.")
+    assert step(done, "restart_cdc")["state"] == "success" and estate.task()["Status"] == "running"
+    assert row.settled(estate, f"one run, approval asked and answered, {run['state']}; resumed at "
+                               f"{plan['position']}") == 0
+
+
 def test_a_truncated_tail_ends_in_a_run_that_names_the_rows_the_source_lost(deployment):
     cluster, estate = deployment
-    before = len(runs(cluster, DAG_ID))
     estate.failover.faults.truncated_tail_rows = 2
     try:
         outcome = estate.fail_over()
     finally:
         estate.failover.faults.truncated_tail_rows = 0
-    (*_, run) = finished_runs(cluster, DAG_ID, before + 1)
+    run = finished_run_of(cluster, estate, last_failover_event(estate))
 
     assert run["state"] == "failed"
     done = record(estate, run)

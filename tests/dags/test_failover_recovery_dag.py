@@ -1,4 +1,4 @@
-"""cdc_recover_after_failover.shop with dag.test() against the estate: a real failover of the MariaDB writer
+"""cdc_recover_after_failure.shop with dag.test() against the estate: a real failover of the MariaDB writer
 under traffic, then the runbook (triggered by hand here; the event-driven start is the real-Airflow test)."""
 
 from __future__ import annotations
@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 from fault_matrix import run_outcome
 
+from cdc_runbooks.cdc_event import EventKind, read_event
+
 pytestmark = pytest.mark.estate
 
-DAG_ID = "cdc_recover_after_failover.shop"
+DAG_ID = "cdc_recover_after_failure.shop"
 
 
 def step(record: dict, task_id: str) -> dict:
@@ -53,6 +55,60 @@ def test_a_task_failed_after_its_retries_resumes_from_its_checkpoint_with_no_dri
     assert estate.task()["CdcStartPosition"] == plan["position"]
     assert step(record, "reconcile")["result"]["drift"] == 0
     assert row.settled(estate, f"{run_outcome(record)}; resumed at {plan['position']}") == 0
+
+
+def task_failed_events(estate) -> dict[str, list[dict]]:
+    """The task-failure events in the estate's queue, as the watcher hands them to the pipeline's asset."""
+    events = [read_event(body) for body in estate.events.take(1)]
+    return {"cdc_event.shop.task_failed": [e.to_payload() for e in events if e.kind is EventKind.TASK_FAILED]}
+
+
+def test_a_task_failed_on_its_own_resumes_only_once_a_person_approves(estate, run_dag, answer_approval, fault_row):
+    row = fault_row("DMS task failed on its own (fatal error, no failover)",
+                    expected="the run asks a person with the failure and the position; approved: resumes from the "
+                             "task's RecoveryCheckpoint; drift 0")
+    traffic = estate.traffic().start()
+    try:
+        estate.dms.fail(estate.resources.replication_task_arn, "Last Error Lost connection to the *target*.")
+        checkpoint = estate.task()["RecoveryCheckpoint"]
+        answer_approval(DAG_ID, "approve_restart", "Approve")
+        dag_run, record = run_dag.started_by_events(estate, DAG_ID, task_failed_events(estate))
+    finally:
+        traffic.stop()
+
+    assert (dag_run.state, record["outcome"]) == ("success", "success")
+    plan = step(record, "assess")["result"]
+    assert (plan["recovery"], plan["checkpoint"]) == ("resume", checkpoint)
+    assert step(record, "approve_restart")["state"] == "success"
+    assert estate.task()["CdcStartPosition"] == plan["position"]
+    assert row.settled(estate, f"{run_outcome(record)}; approved, resumed at {plan['position']}") == 0
+
+
+def test_a_rejected_restart_changes_nothing_and_a_late_failure_event_does_nothing(estate, run_dag, answer_approval,
+                                                                                 fault_row):
+    row = fault_row("restart of a failed task rejected, then its event again",
+                    expected="rejected: the run fails at approve_restart, nothing changed; after a person's restart "
+                             "the event again: nothing to do, no DMS call; drift 0")
+    estate.dms.fail(estate.resources.replication_task_arn, "Last Error Binary log purged.")
+    events = task_failed_events(estate)
+    answer_approval(DAG_ID, "approve_restart", "Reject")
+    rejected, rejected_record = run_dag.started_by_events(estate, DAG_ID, events)
+
+    assert (rejected.state, rejected_record["outcome"]) == ("failed", "failed")
+    assert "nothing was changed" in step(rejected_record, "approve_restart")["failure"]
+    assert step(rejected_record, "restart_cdc")["state"] == "upstream_failed"
+    assert estate.task()["Status"] == "failed"
+    starts = len([r for r in estate.dms.requests if r["action"] == "StartReplicationTask"])
+
+    end = estate.source.writer.master_status()  # a person restarted it; the same failure event comes again, late
+    estate.start_cdc(f"{end.file}:{end.position}")
+    late, record = run_dag.started_by_events(estate, DAG_ID, {"cdc_event.shop.task_failed": [
+        {**events["cdc_event.shop.task_failed"][0], "event_id": "redelivered-later"}]})
+    assert (late.state, record["outcome"]) == ("success", "success")
+    assert [step(record, t)["state"] for t in ("approve_restart", "restart_cdc", "reconcile")] == ["skipped"] * 3
+    assert len([r for r in estate.dms.requests if r["action"] == "StartReplicationTask"]) == starts + 1
+    assert row.settled(estate, f"rejected: {run_outcome(rejected_record)}; the event again: {run_outcome(record)}, "
+                               "approve_restart, restart_cdc and reconcile skipped") == 0
 
 
 def test_a_truncated_tail_resumes_where_the_binlog_goes_on_and_names_the_rows_the_source_lost(estate, run_dag,

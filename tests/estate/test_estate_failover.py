@@ -15,15 +15,12 @@ pytestmark = pytest.mark.estate
 
 def received(estate, wanted: int, timeout: float = 20) -> list:
     """The events in the queue (received and deleted), until ``wanted`` of them are there."""
-    sqs, events, deadline = estate.aws.client("sqs"), [], time.monotonic() + timeout
-    while len(events) < wanted and time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=estate.events.queue_url, MaxNumberOfMessages=10,
-                                           WaitTimeSeconds=1).get("Messages", []):
-            sqs.delete_message(QueueUrl=estate.events.queue_url, ReceiptHandle=message["ReceiptHandle"])
-            try:
-                events.append(read_event(message["Body"]))
-            except IgnoredEvent as why:
-                pytest.fail(f"the rules let through a message the runbooks ignore: {why}")
+    events = []
+    for body in estate.events.take(wanted, timeout):
+        try:
+            events.append(read_event(body))
+        except IgnoredEvent as why:
+            pytest.fail(f"the rules let through a message the runbooks ignore: {why}")
     return events
 
 

@@ -63,7 +63,7 @@ def _dag_ids() -> list[str]:
 
 
 # Runbooks whose policy and recorded runs are still to be written (strict: passing means remove it from here).
-PENDING: set[str] = {"cdc_recover_after_failover"}
+PENDING: set[str] = set()
 
 
 @pytest.mark.parametrize("dag_id", [pytest.param(d, marks=pytest.mark.xfail(

@@ -57,6 +57,8 @@ FAULTS = (
     "binlog tail truncated after CDC read it",
     "event delivered twice (SQS/EventBridge at least once)",
     "triggerer killed while the event waits",
+    "DMS task failed on its own (fatal error, no failover)",
+    "restart of a failed task rejected, then its event again",
 )
 COLUMNS = ("fault", "expected outcome", "observed", "drift", "test")
 _ROWS = pytest.StashKey[dict]()  # the rows of the tests run in this process

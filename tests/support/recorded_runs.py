@@ -1,7 +1,8 @@
 """One compact set of runbook runs on one estate, recorded for the IAM and secrets tests (test helper).
 
 Every path of every DAG that calls AWS runs once, in an order one estate allows:
-the binlog guard; pause; restart; a reconciliation of the running pipeline; the snapshot
+the binlog guard; pause; restart; the recovery of a task that failed on its own (started by its event,
+approved), and the same event again (a duplicate: the run skips); a reconciliation of the running pipeline; the snapshot
 export for two consecutive days, the second keeping one interval (so retention deletes
 the first day's snapshot, files and partitions); a switchover that RDS rolls back (so CDC
 resumes on blue); a switchover that completes, under traffic; the data platform's resume
@@ -32,6 +33,7 @@ from pathlib import Path
 import pytest
 import yaml
 from aws_calls import AwsCall, recording
+from conftest import answer_when_parked, asset_triggered_run, run_existing
 from test_snapshot_to_athena_dag import LAG, _day
 
 from cdc_runbooks.pipelines import ENV_VAR, pipelines_path
@@ -47,12 +49,19 @@ class Run:
     traffic: bool = False
     expected: str = "success"
     logical_date: datetime | None = None  # for DAGs that work on their data interval
+    # A method of _Runner that prepares the estate and returns the asset events (asset name -> payloads) that
+    # start the run (asset-triggered, as the scheduler makes it), instead of a manual run.
+    started_by: str | None = None
 
 
 RUN_SET = (
     Run("cdc_binlog_guard"),
     Run("dms_cdc_pause", {"pipeline": "shop"}),
     Run("dms_cdc_restart", {"pipeline": "shop", "dry_run": False}, "position_at_writer_end"),
+    # The task fails on its own; its event starts the recovery, a person approves, CDC resumes from the checkpoint.
+    Run("cdc_recover_after_failure.shop", started_by="task_fails_and_a_person_approves"),
+    # The same event delivered again: claimed already (the claim is read), the run skips.
+    Run("cdc_recover_after_failure.shop", started_by="the_same_events_again"),
     Run("cdc_reconcile", {"pipeline": "shop", "settle_s": 30}),
     # The warehouse through the Redshift Data API; its first statement overruns its bound and is cancelled (the
     # step retries, and passes).
@@ -125,16 +134,34 @@ class _Runner:
         self.estate = estate
         self.bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"], safe_mode=False)
         self.run_ids: list[str] = []
+        self.events: dict[str, list[dict]] = {}  # the asset events of the last event-started run
 
     def run(self, run: Run) -> str:
         with contextlib.ExitStack() as undo:
             conf = {**run.conf, **(getattr(self, run.setup)(undo) if run.setup else {})}
             if run.traffic:
                 undo.callback(self.estate.traffic().start().stop)
-            dated = {"logical_date": run.logical_date} if run.logical_date else {}
-            dag_run = self.bag.dags[run.dag_id].test(run_conf=conf, **dated)
+            if run.started_by:
+                run_id = asset_triggered_run(self.bag, run.dag_id, getattr(self, run.started_by)(undo))
+                dag_run = run_existing(self.bag.dags[run.dag_id], run_id)
+            else:
+                dated = {"logical_date": run.logical_date} if run.logical_date else {}
+                dag_run = self.bag.dags[run.dag_id].test(run_conf=conf, **dated)
         self.run_ids.append(dag_run.run_id)
         return dag_run.state
+
+    def task_fails_and_a_person_approves(self, undo: contextlib.ExitStack) -> dict:
+        from cdc_runbooks.cdc_event import EventKind, read_event
+
+        self.estate.dms.fail(self.estate.resources.replication_task_arn, "Last Error Lost connection to source.")
+        undo.callback(answer_when_parked("cdc_recover_after_failure.shop", "approve_restart", "Approve").join, 5)
+        events = [read_event(body) for body in self.estate.events.take(1)]
+        self.events = {"cdc_event.shop.task_failed": [e.to_payload() for e in events
+                                                      if e.kind is EventKind.TASK_FAILED]}
+        return self.events
+
+    def the_same_events_again(self, undo: contextlib.ExitStack) -> dict:
+        return self.events
 
     def warehouse_through_data_api(self, undo: contextlib.ExitStack) -> dict:
         """The pipelines file of this run names the warehouse as a Data API workgroup, with a 1 s statement bound,

@@ -13,7 +13,7 @@ from cdc_runbooks.cdc_event import CdcEvent, EventKind
 
 BUCKET = "cdc-runbook-records"
 ASSET = "cdc_event.shop.failover"
-DAG_ID = "cdc_recover_after_failover.shop"
+DAG_ID = "cdc_recover_after_failure.shop"
 
 
 @dataclass(frozen=True)
@@ -27,14 +27,23 @@ def payload(**changes) -> dict:
                        account="123456789012", region="us-east-1").to_payload(), **changes}
 
 
-def claim(*payloads, run_id: str = "asset_triggered__1") -> dict:
+def task_failed(**changes) -> dict:
+    from cdc_runbooks.pipelines import load_pipelines
+
+    return payload(event_id="5e2f-0078", kind="task_failed", code="DMS-EVENT-0078",
+                   resource=load_pipelines()["shop"].dms_task_arn, message="Replication task has failed.", **changes)
+
+
+def claim(*payloads, run_id: str = "asset_triggered__1", asset: str = ASSET, **more_assets) -> dict:
+    """claim_events of a run started by ``payloads`` on ``asset`` (and ``more_assets``: asset name -> payloads)."""
     from cdc_runbooks.operators.cdc_events import ClaimEventsOperator
 
-    pushed = {}
+    pushed, assets = {}, {asset: payloads, **more_assets}
     context = {"dag_run": SimpleNamespace(dag_id=DAG_ID, run_id=run_id),
                "ti": SimpleNamespace(xcom_push=lambda key, value: pushed.update({key: value})),
-               "triggering_asset_events": {_Asset(ASSET): [SimpleNamespace(extra={"payload": p}) for p in payloads]}}
-    operator = ClaimEventsOperator(task_id="claim_events", pipeline_name="shop", kind="failover", asset_name=ASSET)
+               "triggering_asset_events": {_Asset(name): [SimpleNamespace(extra={"payload": p}) for p in events]
+                                           for name, events in assets.items() if events}}
+    operator = ClaimEventsOperator(task_id="claim_events", pipeline_name="shop", kinds=["failover", "task_failed"])
     try:
         return operator.execute(context)
     except AirflowSkipException:
@@ -57,6 +66,21 @@ def test_an_event_is_claimed_once_and_a_retry_of_the_same_run_adopts_its_claim(r
 def test_an_event_not_of_this_pipeline_and_kind_is_named_and_claims_nothing(records_s3, changes):
     result = claim(payload(**changes))
     assert result["skipped"] and len(result["ignored"]) == 1 and result["events"] == []
+    assert records_s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+
+
+def test_a_run_started_by_both_kinds_claims_each_under_its_kind(records_s3):
+    result = claim(payload(), **{"cdc_event.shop.task_failed": [task_failed()]})
+    assert sorted((e["kind"], e["event_id"]) for e in result["events"]) == [("failover", "3d9a4b6c-0071"),
+                                                                          ("task_failed", "5e2f-0078")]
+    keys = [o["Key"] for o in records_s3.list_objects_v2(Bucket=BUCKET, Prefix="events/")["Contents"]]
+    assert sorted(keys) == ["events/shop/failover/3d9a4b6c-0071.json", "events/shop/task_failed/5e2f-0078.json"]
+
+
+def test_an_event_on_the_asset_of_another_kind_or_pipeline_is_not_acted_on(records_s3):
+    assert claim(task_failed())["skipped"]  # a task failure posted on the failover asset: ignored
+    other = claim(payload(), asset="cdc_event.other.failover")  # not one of the assets this DAG is scheduled on
+    assert other == {"events": [], "duplicates": [], "ignored": [], "manual": True}
     assert records_s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
 
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.dms_task import DmsTaskStateError, ReplicationTask
-from cdc_runbooks.failover_recovery import MAX_TRUNCATED_TAIL, Recovery, chosen_step, plan_recovery
+from cdc_runbooks.failover_recovery import MAX_TRUNCATED_TAIL, Recovery, next_step, plan_recovery, restart_question
 
 FILES = {"mysql-bin.000001": 9000, "mysql-bin.000002": 1200, "mysql-bin.000003": 385, "mysql-bin.000004": 0}
 
@@ -82,10 +82,45 @@ def test_a_restart_is_only_ever_planned_inside_the_writers_binlog(names, sizes, 
         assert list(files).index(start.file) >= list(files).index(file)
 
 
-def test_the_step_after_assess_follows_its_plan_and_refuses_without_one():
+def claimed(*kinds: str, manual: bool = False) -> dict:
+    return {"events": [{"kind": kind, "event_id": f"e{i}"} for i, kind in enumerate(kinds)], "duplicates": [],
+            "ignored": [], "manual": manual}
+
+
+def test_the_step_after_assess_follows_its_plan_and_who_started_the_run():
     restart = plan_recovery(task("failed", checkpoint("mysql-bin.000002", 1200)), "w", FILES).to_dict()
     verify = plan_recovery(task("running"), "w", FILES).to_dict()
-    assert (chosen_step(restart), chosen_step(verify)) == ("restart_cdc", "reconcile")
-    for missing in (None, {}, "plan"):
-        with pytest.raises(DmsTaskStateError, match="Clear assess"):
-            chosen_step(missing)
+    steps = {(plan["recovery"], started): next_step(plan, run)[0] for plan in (restart, verify)
+             for started, run in (("failover", claimed("failover")), ("hand", claimed(manual=True)),
+                                  ("task_failed", claimed("task_failed")),
+                                  ("both", claimed("task_failed", "failover")))}
+    assert steps == {("resume", "failover"): "restart_cdc", ("resume", "hand"): "restart_cdc",
+                     ("resume", "task_failed"): "approve_restart", ("resume", "both"): "restart_cdc",
+                     ("verify", "failover"): "reconcile", ("verify", "hand"): "reconcile",
+                     ("verify", "task_failed"): None, ("verify", "both"): "reconcile"}
+
+
+@given(kinds=st.lists(st.sampled_from(["failover", "task_failed", "switchover_started", None, 7]), max_size=4),
+       manual=st.booleans(), restarts=st.booleans())
+def test_a_restart_without_a_failover_or_a_person_always_waits_for_an_approval(kinds, manual, restarts):
+    plan = {"restarts": restarts, "task_status": "failed" if restarts else "running"}
+    step, why = next_step(plan, {"events": [{"kind": kind} for kind in kinds], "manual": manual})
+    decided = manual or "failover" in kinds
+    assert step == ("restart_cdc" if decided else "approve_restart") if restarts else step in ("reconcile", None)
+    assert (step is None) == (not restarts and not decided) and why
+
+
+@pytest.mark.parametrize("plan, run", [(None, claimed()), ({}, claimed()), ("plan", claimed()),
+                                       ({"restarts": True}, None), ({"restarts": True}, {"events": "x"})])
+def test_the_step_after_assess_refuses_without_its_plan_or_claim(plan, run):
+    with pytest.raises(DmsTaskStateError, match="Clear (assess|claim_events)"):
+        next_step(plan, run)
+
+
+def test_the_restart_question_shows_the_failure_and_the_plan_as_typed():
+    failed = ReplicationTask(arn="arn:aws:dms:us-east-1:123456789012:task:T", identifier="T", status="failed",
+                             migration_type="cdc", recovery_checkpoint=checkpoint("mysql-bin.000002", 1500),
+                             last_failure_message="Error 1236 on `db`.*: <lost> [x]")
+    question = restart_question(plan_recovery(failed, "prod-reader", FILES).to_dict())
+    assert r"Error 1236 on \`db\`.\*: \<lost> \[x\]" in question
+    assert "`mysql-bin.000003:4`" in question and "**Cost:**" in question and "300 bytes" in question

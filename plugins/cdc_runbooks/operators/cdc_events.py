@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 
 from airflow.sdk.exceptions import AirflowSkipException
 
+from cdc_runbooks.assets import cdc_event_name
 from cdc_runbooks.aws.records import claim_once
 from cdc_runbooks.cdc_event import CdcEvent, EventKind, IgnoredEvent
 from cdc_runbooks.step import PipelineStepOperator, records_failure
 
 
 class ClaimEventsOperator(PipelineStepOperator):
-    """The events this run acts on: the asset events of the pipeline's ``cdc_event.<pipeline>.<kind>`` asset that
+    """The events this run acts on: the asset events of the pipeline's ``cdc_event.<pipeline>.<kind>`` assets that
     started the run (several when they arrived while another run was going on), each claimed for the pipeline in
     its records bucket (``events/<pipeline>/<kind>/<event id>.json``, PutObject ``IfNoneMatch='*'``:
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html). An event claimed already (SQS
@@ -26,25 +27,26 @@ class ClaimEventsOperator(PipelineStepOperator):
 
     XCom: ``{"events": [new events], "duplicates": [{"event_id", "claimed_by"}], "ignored": [why], "manual"}``.
 
-    :param kind: the event kind (``failover``, ``switchover_started``, ``task_failed``).
-    :param asset_name: the asset whose events start the run.
+    :param kinds: the event kinds that start the run (``failover``, ``switchover_started``, ``task_failed``): the
+        run reads the events of the pipeline's asset of each (:func:`cdc_runbooks.assets.cdc_event_name`).
     """
 
-    template_fields: Sequence[str] = ("pipeline_name", "kind")
+    template_fields: Sequence[str] = ("pipeline_name", "kinds")
 
-    def __init__(self, *, kind: str, asset_name: str, **kwargs) -> None:
+    def __init__(self, *, kinds: Sequence[str], **kwargs) -> None:
         super().__init__(**kwargs)
-        self.kind = kind
-        self.asset_name = asset_name
+        self.kinds = list(kinds)
 
     @records_failure
     def execute(self, context) -> dict:
-        kind, pipeline, dag_run = EventKind(self.kind), self.pipeline, context["dag_run"]
-        payloads = [event.extra.get("payload") for asset, events in context["triggering_asset_events"].items()
-                    if asset.name == self.asset_name for event in events]
+        pipeline, dag_run = self.pipeline, context["dag_run"]
+        assets = {cdc_event_name(pipeline.name, EventKind(kind)): EventKind(kind) for kind in self.kinds}
+        payloads = [(assets[asset.name], event.extra.get("payload"))
+                    for asset, events in context["triggering_asset_events"].items() if asset.name in assets
+                    for event in events]
         result = {"events": [], "duplicates": [], "ignored": [], "manual": not payloads}
         me = {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id, "claimed_at": datetime.now(UTC).isoformat()}
-        for payload in payloads:
+        for kind, payload in payloads:
             try:
                 event = CdcEvent.from_payload(payload)
                 if event.kind is not kind:
