@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
 from airflow.sdk import DAG, TriggerRule, task
 
 from cdc_runbooks.assets import cdc_event
@@ -27,6 +28,7 @@ STEPS = ("claim_events", "claim_pipeline", "assess", "choose_recovery", "approve
          "reconcile")
 KINDS = (EventKind.FAILOVER, EventKind.TASK_FAILED)
 PLAN = "{{{{ ti.xcom_pull(task_ids='assess')['{}'] }}}}"
+QUESTION = "{{ restart_question(ti.xcom_pull(task_ids='assess')) }}"
 
 pipelines = load_pipelines()
 for name, pipeline in sorted(pipelines.items()):
@@ -56,11 +58,19 @@ for name, pipeline in sorted(pipelines.items()):
             print(f"{step or 'nothing to do'}: {why}")
             return step
 
+        # Nobody triggered this run: the on-call topic says a decision waits, and where.
+        asked = [SnsNotifier(aws_conn_id=pipeline.aws_conn_id, target_arn=pipeline.sns_topic_arn,
+                             subject=f"[decision needed] {name}: restart its failed DMS task?",
+                             message=QUESTION + "\n\nAnswer in Airflow: Required Actions, run {{ run_id }} of "
+                                                "{{ dag.dag_id }} ({{ ti.log_url }}).")] if pipeline.sns_topic_arn \
+            else []
         approve = RunbookApprovalOperator(
             task_id="approve_restart", subject=f"Restart {name}'s failed DMS task from {PLAN.format('position')}?",
-            body="{{ restart_question(ti.xcom_pull(task_ids='assess')) }}", response_timeout=timedelta(hours=2))
+            body=QUESTION, response_timeout=timedelta(hours=2), notifiers=asked)
         restart = DmsRestartCdcOperator(task_id="restart_cdc", pipeline_name=name, dry_run=False,
                                         cdc_start_position=PLAN.format("position"),
+                                        planned_status=PLAN.format("task_status"),
+                                        planned_checkpoint=PLAN.format("checkpoint"),
                                         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
         reconcile = ReconcileOperator(task_id="reconcile", pipeline_name=name, mode="checksum",
                                       settle_s="{{ params.settle_s }}",

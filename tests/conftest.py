@@ -160,7 +160,7 @@ def asset_triggered_run(bag, dag_id: str, events: dict[str, list[dict]]) -> str:
     sync_bag_to_db(bag, "dags-folder", None)
     with create_session() as session:
         assets = {a.name: a for a in session.scalars(select(AssetModel).where(AssetModel.name.in_(events)))}
-        consumed = [AssetEvent(asset_id=assets[name].id, extra={"payload": payload})
+        consumed = [AssetEvent(asset_id=assets[name].id, extra={"from_trigger": True, "payload": payload})
                     for name, payloads in events.items() for payload in payloads]
         session.add_all(consumed)
         run_after = timezone.utcnow()

@@ -276,11 +276,14 @@ def _grantee(lines: Sequence[str]) -> str:
     return next((m["grantee"] for m in map(_GRANT.match, lines) if m), "the DMS user")
 
 
-# CommonMark would read these as emphasis, code, HTML or links ("ON *.*" rendered as "ON ."); escaped, they show as
-# typed (https://spec.commonmark.org/0.31.2/#backslash-escapes). "_" inside names is never emphasis there.
-_MARKDOWN = re.compile(r"([\\`*\[\]<|])")
+# CommonMark would read these as emphasis, code, HTML or links ("ON *.*" rendered as "ON ."), GFM "~~" as
+# strikethrough and "https://", "www." as links; escaped, they show as typed
+# (https://spec.commonmark.org/0.31.2/#backslash-escapes). "_" inside a name is never emphasis there, so only an "_"
+# at a word's edge is escaped.
+_MARKDOWN = re.compile(r"[\\`*\[\]<|~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|:(?=//)|(?<=\bwww)\.")
 
 
 def markdown_cell(text: str) -> str:
-    """A table cell showing ``text`` as typed: Markdown's special characters escaped, on one line."""
-    return _MARKDOWN.sub(r"\\\1", text).replace("\n", " ")
+    """A table cell (or a line) showing ``text`` as typed: Markdown's special characters escaped, on one line (any
+    line break, ``\\r`` included, would start a new block)."""
+    return _MARKDOWN.sub(lambda special: "\\" + special[0], " ".join(text.split()))

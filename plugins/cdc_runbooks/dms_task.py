@@ -98,6 +98,17 @@ def plan_restart(state: ReplicationTask, position: str | None, run_started: date
     raise DmsTaskStateError(f"refusing to restart: {state.describe()}; wait until it is stopped, ready or failed.")
 
 
+def require_as_planned(state: ReplicationTask, status: str, checkpoint: str | None) -> None:
+    """Before a restart that was planned (and approved) earlier: the task must still be ``status`` with
+    ``checkpoint`` as its RecoveryCheckpoint. A task stopped, restarted or failed again since has another state or
+    checkpoint, and the decision was about the one that was."""
+    if (state.status, state.recovery_checkpoint or None) != (status, checkpoint or None):
+        raise DmsTaskStateError(
+            f"refusing to restart: the plan was made for the task {status} at RecoveryCheckpoint {checkpoint}, and "
+            f"now {state.describe()} at {state.recovery_checkpoint}: it changed since (stopped, restarted or failed "
+            "again). Nothing was changed. Trigger the recovery again: it plans from what the task is now.")
+
+
 def require_drained(state: ReplicationTask, drained_to: BinlogPosition, position: str,
                     run_started: datetime | None) -> None:
     """Before CDC restarts on a new source from ``position`` after a switchover: the task must stand where the

@@ -26,12 +26,20 @@ server's), and a running task whose checkpoint the crash took back (it is about 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from cdc_runbooks.binlog_position import FIRST_EVENT_POSITION, BinlogPosition
 from cdc_runbooks.binlog_readiness import markdown_cell
 from cdc_runbooks.cdc_event import EventKind
 from cdc_runbooks.dms_task import DmsTaskStateError, ReplicationTask
+
+# A failover explains a task failure when the task failed at most this long after it (DMS retries a lost source
+# for RecoverableErrorCount x RecoverableErrorInterval, minutes with the defaults; an hour covers generous settings),
+# or up to CLOCK_SKEW before it (the event's time is RDS's clock, the stop time DMS's). Outside that window the
+# failure has another cause, and its restart waits for a person.
+FAILOVER_EXPLAINS_FAILURE = timedelta(hours=1)
+CLOCK_SKEW = timedelta(minutes=5)
 
 # The most binlog a crash can take back: max_binlog_size's largest value
 # (https://dev.mysql.com/doc/refman/8.0/en/replication-options-binary-log.html#sysvar_max_binlog_size).
@@ -55,6 +63,7 @@ class RecoveryPlan:
     position: str | None = None
     cost: str | None = None
     failure: str | None = None
+    stopped_at: str | None = None  # when the task stopped or failed (ISO), for matching a failover to the failure
 
     @property
     def restarts(self) -> bool:
@@ -78,6 +87,7 @@ def plan_recovery(state: ReplicationTask, writer: str, binlog_files: dict[str, i
         _require_checkpoint_not_lost(state, binlog_files)
         return RecoveryPlan(Recovery.VERIFY, state.status, writer, state.recovery_checkpoint)
     failure = state.last_failure_message
+    stopped_at = state.stop_date.isoformat() if state.stop_date else None
     if state.status != "failed":
         raise DmsTaskStateError(
             f"refusing to recover: {state.describe()}, not failed. A task stopped or not yet started is stopped on "
@@ -90,7 +100,8 @@ def plan_recovery(state: ReplicationTask, writer: str, binlog_files: dict[str, i
             "stopped. A person decides: compare source and warehouse (cdc_reconcile), then restart from a position "
             "(dms_cdc_restart) or reload the tables.")
     at = BinlogPosition.parse(state.recovery_checkpoint, "RecoveryCheckpoint")
-    plan = RecoveryPlan(Recovery.RESUME, state.status, writer, state.recovery_checkpoint, str(at), failure=failure)
+    plan = RecoveryPlan(Recovery.RESUME, state.status, writer, state.recovery_checkpoint, str(at), failure=failure,
+                        stopped_at=stopped_at)
     if at.file not in binlog_files:
         listed = f"{next(iter(binlog_files))} .. {next(reversed(binlog_files))}" if binlog_files else "none"
         raise DmsTaskStateError(
@@ -113,6 +124,7 @@ def plan_recovery(state: ReplicationTask, writer: str, binlog_files: dict[str, i
     safe = BinlogPosition(later[0], FIRST_EVENT_POSITION) if later else BinlogPosition(at.file, size)
     return RecoveryPlan(
         Recovery.RESUME_AFTER_LOSS, state.status, writer, state.recovery_checkpoint, str(safe), failure=failure,
+        stopped_at=stopped_at,
         cost=(f"The writer's binlog file {at.file} ends at {size}, before the checkpoint {at}: {at.position - size} "
               "bytes of binlog that CDC had already read are gone (the crash truncated the tail). Changes in them "
               "may be in the warehouse and no longer on the source, and nothing can replay them: CDC resumes at "
@@ -121,28 +133,44 @@ def plan_recovery(state: ReplicationTask, writer: str, binlog_files: dict[str, i
 
 def next_step(plan: dict | None, claimed: dict | None) -> tuple[str | None, str]:
     """The step after ``assess`` and why, from its ``plan`` and what ``claim_events`` claimed: ``reconcile`` for a
-    verification, ``restart_cdc`` for a restart after a failover or asked for by a person (the run triggered by
-    hand), ``approve_restart`` for a restart of a task that failed with no failover in the run, and None (nothing
-    to do) when such a run finds the task running again: its failure was dealt with (by a failover's recovery, or
-    a person). Refused without a plan or claim (a step marked success by hand, or its result cleared)."""
+    verification, ``restart_cdc`` for a restart asked for by a person (the run triggered by hand) or of a task that
+    failed within :data:`FAILOVER_EXPLAINS_FAILURE` after a failover of the run, ``approve_restart`` for any other
+    restart (a failure no failover of the run explains), and None (nothing to do) when a run of task-failure events
+    finds the task running again: its failure was dealt with (by a failover's recovery, or a person). Refused
+    without a plan or claim (a step marked success by hand, or its result cleared)."""
     if not isinstance(plan, dict) or "restarts" not in plan:
         raise DmsTaskStateError("no recovery plan from assess (was it marked success by hand, or its result "
                                 "cleared?): nothing was changed. Clear assess so that it plans again.")
     if not isinstance(claimed, dict) or not isinstance(claimed.get("events"), list):
         raise DmsTaskStateError("no claimed events from claim_events (was it marked success by hand, or its "
                                 "result cleared?): nothing was changed. Clear claim_events.")
-    kinds = {event.get("kind") for event in claimed["events"] if isinstance(event, dict)}
-    decided = bool(claimed.get("manual")) or EventKind.FAILOVER.value in kinds
+    events = [event for event in claimed["events"] if isinstance(event, dict)]
+    manual = claimed.get("manual") is True
     if not plan["restarts"]:
-        if decided:
+        if manual or any(event.get("kind") == EventKind.FAILOVER.value for event in events):
             return "reconcile", f"the DMS task is {plan['task_status']}: verify only"
         return None, (f"the DMS task is {plan['task_status']} again: its failure was dealt with (a failover's "
                       "recovery or a person restarted it); nothing to do")
-    if decided:
-        why = "triggered by hand" if claimed.get("manual") else "after a failover"
-        return "restart_cdc", f"{why}: the recovery restarts CDC on its own"
-    return "approve_restart", ("the DMS task failed with no failover (a fatal error after its own retries, cause "
-                               "unknown): a person approves the restart")
+    if manual:
+        return "restart_cdc", "triggered by hand: the recovery restarts CDC on its own"
+    failover = next((event for event in events if _explains(event, plan.get("stopped_at"))), None)
+    if failover is not None:
+        return "restart_cdc", (f"the task failed after the failover {failover.get('event_id')} at "
+                               f"{failover.get('time')}: the recovery restarts CDC on its own")
+    return "approve_restart", ("the DMS task failed with no failover that explains it (a fatal error after its own "
+                               "retries, cause unknown): a person approves the restart")
+
+
+def _explains(event: dict, stopped_at: object) -> bool:
+    """Whether ``event`` is a failover that explains a task failure at ``stopped_at`` (both ISO times with a zone;
+    anything unreadable explains nothing)."""
+    if event.get("kind") != EventKind.FAILOVER.value:
+        return False
+    try:
+        failed, failover = datetime.fromisoformat(stopped_at), datetime.fromisoformat(event.get("time"))
+        return -CLOCK_SKEW <= failed - failover <= FAILOVER_EXPLAINS_FAILURE
+    except (TypeError, ValueError):
+        return False
 
 
 def restart_question(plan: dict) -> str:

@@ -3,6 +3,8 @@ under traffic, then the runbook (triggered by hand here; the event-driven start 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fault_matrix import run_outcome
 
@@ -81,6 +83,11 @@ def test_a_task_failed_on_its_own_resumes_only_once_a_person_approves(estate, ru
     assert (plan["recovery"], plan["checkpoint"]) == ("resume", checkpoint)
     assert step(record, "approve_restart")["state"] == "success"
     assert estate.task()["CdcStartPosition"] == plan["position"]
+    (asked,) = [message for topic in estate.aws.backend("sns").topics.values()
+                for _, message, subject, *_ in topic.sent_notifications
+                if (subject or "").startswith("[decision needed]")]
+    asked = json.loads(asked)["default"]  # SNS's message structure (the notifier sends JSON)
+    assert r"Lost connection to the \*target\*" in asked and f"`{plan['position']}`" in asked
     assert row.settled(estate, f"{run_outcome(record)}; approved, resumed at {plan['position']}") == 0
 
 

@@ -3,7 +3,6 @@ skipped; and record_run releases the pipeline whatever its message does."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pytest
@@ -14,11 +13,6 @@ from cdc_runbooks.cdc_event import CdcEvent, EventKind
 BUCKET = "cdc-runbook-records"
 ASSET = "cdc_event.shop.failover"
 DAG_ID = "cdc_recover_after_failure.shop"
-
-
-@dataclass(frozen=True)
-class _Asset:
-    name: str
 
 
 def payload(**changes) -> dict:
@@ -34,14 +28,21 @@ def task_failed(**changes) -> dict:
                    resource=load_pipelines()["shop"].dms_task_arn, message="Replication task has failed.", **changes)
 
 
-def claim(*payloads, run_id: str = "asset_triggered__1", asset: str = ASSET, **more_assets) -> dict:
-    """claim_events of a run started by ``payloads`` on ``asset`` (and ``more_assets``: asset name -> payloads)."""
+FROM_THE_WATCHER = {"from_trigger": True}  # what the triggerer adds to the extra of an event it makes
+
+
+def claim(*payloads, run_id: str = "asset_triggered__1", asset: str = ASSET, run_type: str = "asset_triggered",
+          extra: dict = FROM_THE_WATCHER, **more_assets) -> dict:
+    """claim_events of a run started by ``payloads`` on ``asset`` (and ``more_assets``: asset name -> payloads),
+    each asset event's extra ``extra`` with the payload."""
+    from airflow.sdk import Asset
+
     from cdc_runbooks.operators.cdc_events import ClaimEventsOperator
 
     pushed, assets = {}, {asset: payloads, **more_assets}
-    context = {"dag_run": SimpleNamespace(dag_id=DAG_ID, run_id=run_id),
+    context = {"dag_run": SimpleNamespace(dag_id=DAG_ID, run_id=run_id, run_type=run_type),
                "ti": SimpleNamespace(xcom_push=lambda key, value: pushed.update({key: value})),
-               "triggering_asset_events": {_Asset(name): [SimpleNamespace(extra={"payload": p}) for p in events]
+               "triggering_asset_events": {Asset(name): [SimpleNamespace(extra={**extra, "payload": p}) for p in events]
                                            for name, events in assets.items() if events}}
     operator = ClaimEventsOperator(task_id="claim_events", pipeline_name="shop", kinds=["failover", "task_failed"])
     try:
@@ -80,12 +81,26 @@ def test_a_run_started_by_both_kinds_claims_each_under_its_kind(records_s3):
 def test_an_event_on_the_asset_of_another_kind_or_pipeline_is_not_acted_on(records_s3):
     assert claim(task_failed())["skipped"]  # a task failure posted on the failover asset: ignored
     other = claim(payload(), asset="cdc_event.other.failover")  # not one of the assets this DAG is scheduled on
-    assert other == {"events": [], "duplicates": [], "ignored": [], "manual": True}
+    assert other == {"skipped": True, "events": [], "duplicates": [], "ignored": [], "manual": False}
     assert records_s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
 
 
+@pytest.mark.parametrize("extra", [{}, {"from_rest_api": True}, {"from_trigger": True, "from_rest_api": True},
+                                   {"from_trigger": "yes"}])
+def test_an_event_the_watcher_did_not_make_is_never_acted_on(records_s3, extra):
+    """An asset event posted through the REST API (Airflow marks it from_rest_api) could otherwise bring a
+    "failover" that waives the approval of a restart."""
+    result = claim(payload(), extra=extra)
+    assert result["skipped"] and result["events"] == [] and "event watcher" in result["ignored"][0]
+    assert records_s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+
+
+def test_a_run_started_by_events_with_none_for_it_skips_even_with_no_event_at_all(records_s3):
+    assert claim() == {"skipped": True, "events": [], "duplicates": [], "ignored": [], "manual": False}
+
+
 def test_a_run_triggered_by_hand_claims_nothing_and_goes_on(records_s3):
-    assert claim() == {"events": [], "duplicates": [], "ignored": [], "manual": True}
+    assert claim(run_type="manual") == {"events": [], "duplicates": [], "ignored": [], "manual": True}
 
 
 def test_record_run_releases_the_pipeline_even_when_its_message_fails(records_s3):

@@ -23,6 +23,7 @@ from cdc_runbooks.dms_task import (
     plan_drain,
     plan_pause,
     plan_restart,
+    require_as_planned,
     require_drained,
 )
 
@@ -488,3 +489,16 @@ def test_a_restart_never_starts_short_of_or_past_the_drained_end_unless_it_is_it
 ])
 def test_an_endpoint_names_a_server_without_case_or_trailing_dot(endpoint, named):
     assert names_endpoint(endpoint, "prod.cluster-xyz.rds.amazonaws.com", 3306) is named
+
+
+@given(status=st.sampled_from(ALL_STATUSES), checkpoint=st.sampled_from([None, CHECKPOINT, POSITION]),
+       planned=st.sampled_from([None, CHECKPOINT, POSITION]))
+def test_a_planned_restart_goes_ahead_only_on_the_task_as_it_was_planned(status, checkpoint, planned):
+    """A restart approved for a failed task at a checkpoint: a task stopped, restarted or failed again meanwhile (its
+    status or checkpoint differs) is refused, whatever it is now."""
+    task = replace(state(status), recovery_checkpoint=checkpoint)
+    if (status, checkpoint) == ("failed", planned):
+        require_as_planned(task, "failed", planned)
+    else:
+        with pytest.raises(DmsTaskStateError, match="changed since"):
+            require_as_planned(task, "failed", planned)

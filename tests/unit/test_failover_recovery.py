@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,9 +15,12 @@ from cdc_runbooks.failover_recovery import MAX_TRUNCATED_TAIL, Recovery, next_st
 FILES = {"mysql-bin.000001": 9000, "mysql-bin.000002": 1200, "mysql-bin.000003": 385, "mysql-bin.000004": 0}
 
 
+FAILED_AT = datetime(2026, 12, 2, 3, 4, 5, tzinfo=UTC)
+
+
 def task(status: str, checkpoint: str | None = None) -> ReplicationTask:
     return ReplicationTask(arn="arn:aws:dms:us-east-1:123456789012:task:T", identifier="T", status=status,
-                           migration_type="cdc", recovery_checkpoint=checkpoint)
+                           migration_type="cdc", recovery_checkpoint=checkpoint, stop_date=FAILED_AT)
 
 
 def checkpoint(file: str, position: int) -> str:
@@ -82,9 +87,10 @@ def test_a_restart_is_only_ever_planned_inside_the_writers_binlog(names, sizes, 
         assert list(files).index(start.file) >= list(files).index(file)
 
 
-def claimed(*kinds: str, manual: bool = False) -> dict:
-    return {"events": [{"kind": kind, "event_id": f"e{i}"} for i, kind in enumerate(kinds)], "duplicates": [],
-            "ignored": [], "manual": manual}
+def claimed(*kinds: str, manual: bool = False, before_failure: timedelta = timedelta(minutes=2)) -> dict:
+    """claim_events' result: events of ``kinds``, dated ``before_failure`` before the task failed."""
+    return {"events": [{"kind": kind, "event_id": f"e{i}", "time": (FAILED_AT - before_failure).isoformat()}
+                       for i, kind in enumerate(kinds)], "duplicates": [], "ignored": [], "manual": manual}
 
 
 def test_the_step_after_assess_follows_its_plan_and_who_started_the_run():
@@ -93,21 +99,46 @@ def test_the_step_after_assess_follows_its_plan_and_who_started_the_run():
     steps = {(plan["recovery"], started): next_step(plan, run)[0] for plan in (restart, verify)
              for started, run in (("failover", claimed("failover")), ("hand", claimed(manual=True)),
                                   ("task_failed", claimed("task_failed")),
-                                  ("both", claimed("task_failed", "failover")))}
+                                  ("both", claimed("task_failed", "failover")),
+                                  ("old failover", claimed("failover", before_failure=timedelta(days=3))))}
     assert steps == {("resume", "failover"): "restart_cdc", ("resume", "hand"): "restart_cdc",
                      ("resume", "task_failed"): "approve_restart", ("resume", "both"): "restart_cdc",
+                     ("resume", "old failover"): "approve_restart",
                      ("verify", "failover"): "reconcile", ("verify", "hand"): "reconcile",
-                     ("verify", "task_failed"): None, ("verify", "both"): "reconcile"}
+                     ("verify", "task_failed"): None, ("verify", "both"): "reconcile",
+                     ("verify", "old failover"): "reconcile"}
 
 
-@given(kinds=st.lists(st.sampled_from(["failover", "task_failed", "switchover_started", None, 7]), max_size=4),
-       manual=st.booleans(), restarts=st.booleans())
-def test_a_restart_without_a_failover_or_a_person_always_waits_for_an_approval(kinds, manual, restarts):
-    plan = {"restarts": restarts, "task_status": "failed" if restarts else "running"}
-    step, why = next_step(plan, {"events": [{"kind": kind} for kind in kinds], "manual": manual})
-    decided = manual or "failover" in kinds
-    assert step == ("restart_cdc" if decided else "approve_restart") if restarts else step in ("reconcile", None)
-    assert (step is None) == (not restarts and not decided) and why
+TIMES = st.one_of(st.integers(-3 * 3600, 3 * 3600).map(lambda s: (FAILED_AT - timedelta(seconds=s)).isoformat()),
+                  st.sampled_from([None, 7, "", "yesterday", FAILED_AT.replace(tzinfo=None).isoformat()]))
+
+
+@given(events=st.lists(st.fixed_dictionaries({"kind": st.sampled_from(["failover", "task_failed", None, 7]),
+                                              "time": TIMES}), max_size=4),
+       manual=st.one_of(st.booleans(), st.just("yes")), stopped_at=st.sampled_from([FAILED_AT.isoformat(), None]))
+def test_a_restart_goes_ahead_alone_only_when_a_person_asked_or_a_failover_just_before_explains_it(events, manual,
+                                                                                                    stopped_at):
+    plan = {"restarts": True, "task_status": "failed", "stopped_at": stopped_at}
+    step, why = next_step(plan, {"events": events, "manual": manual})
+
+    def explains(event) -> bool:
+        if event["kind"] != "failover" or stopped_at is None or not isinstance(event["time"], str):
+            return False
+        try:
+            before = FAILED_AT - datetime.fromisoformat(event["time"])
+        except (TypeError, ValueError):  # not a time, or one without its zone
+            return False
+        return -timedelta(minutes=5) <= before <= timedelta(hours=1)
+
+    alone = manual is True or any(explains(event) for event in events)
+    assert step == ("restart_cdc" if alone else "approve_restart") and why
+
+
+@given(kinds=st.lists(st.sampled_from(["failover", "task_failed", None, 7]), max_size=4), manual=st.booleans())
+def test_a_verification_needs_no_one_and_a_run_of_failures_alone_finds_nothing_to_do(kinds, manual):
+    step, why = next_step({"restarts": False, "task_status": "running"},
+                          {"events": [{"kind": kind} for kind in kinds], "manual": manual})
+    assert step == ("reconcile" if manual or "failover" in kinds else None) and why
 
 
 @pytest.mark.parametrize("plan, run", [(None, claimed()), ({}, claimed()), ("plan", claimed()),
@@ -124,3 +155,24 @@ def test_the_restart_question_shows_the_failure_and_the_plan_as_typed():
     question = restart_question(plan_recovery(failed, "prod-reader", FILES).to_dict())
     assert r"Error 1236 on \`db\`.\*: \<lost> \[x\]" in question
     assert "`mysql-bin.000003:4`" in question and "**Cost:**" in question and "300 bytes" in question
+
+
+def _failed_with(message: str) -> dict:
+    failed = ReplicationTask(arn="arn:aws:dms:us-east-1:123456789012:task:T", identifier="T", status="failed",
+                             migration_type="cdc", recovery_checkpoint=checkpoint("mysql-bin.000002", 1200),
+                             last_failure_message=message)
+    return plan_recovery(failed, "prod-reader", FILES).to_dict()
+
+
+@given(message=st.text(alphabet=st.sampled_from(list("ab _*~`#>-+=|[]()<>!:/.w\r\n\t\\")), max_size=40))
+def test_no_failure_message_adds_markup_or_a_block_to_the_approval_page(message):
+    """DMS's LastFailureMessage quotes source-side text: on the Required Action page it is one line of text, as typed,
+    in the paragraph that presents it (GFM as Airflow's UI renders it: emphasis, strikethrough, links)."""
+    from markdown_it import MarkdownIt
+
+    first = restart_question(_failed_with(message)).split("\n\n")[0]
+    tokens = MarkdownIt("gfm-like").enable("strikethrough").parse(first)
+    assert [t.type for t in tokens if t.nesting == 1] == ["paragraph_open"]
+    inline = [child.type for t in tokens if t.type == "inline" for child in t.children]
+    assert set(inline) <= {"text", "strong_open", "strong_close", "code_inline", "softbreak"}
+    assert inline.count("code_inline") == 1  # the writer, nothing from the message

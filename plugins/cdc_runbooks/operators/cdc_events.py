@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from airflow.sdk import Asset
 from airflow.sdk.exceptions import AirflowSkipException
 
 from cdc_runbooks.assets import cdc_event_name
@@ -19,11 +20,12 @@ class ClaimEventsOperator(PipelineStepOperator):
     started the run (several when they arrived while another run was going on), each claimed for the pipeline in
     its records bucket (``events/<pipeline>/<kind>/<event id>.json``, PutObject ``IfNoneMatch='*'``:
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html). An event claimed already (SQS
-    and EventBridge deliver at least once) is a duplicate: named, not acted on; an asset event that is not the
-    trigger's, of another kind, or about another cluster or task (posted through the REST API) is ignored and
-    named. A run whose events are all duplicates or ignored skips itself and its steps (``record_run`` records
-    it); a retry of this step adopts its own claims. A run triggered by hand has no events and goes on: a person
-    decided.
+    and EventBridge deliver at least once) is a duplicate: named, not acted on; an asset event that the watcher did
+    not make (posted through the REST API: ``extra`` ``from_rest_api``), not as the trigger makes it, of another
+    kind than its asset, or about another cluster or task is ignored and named. A run started by events (any run
+    not triggered by hand) with no new event left skips itself and its steps (``record_run`` records it); a retry
+    of this step adopts its own claims. A run triggered by hand (``run_type`` manual) has no events and goes on:
+    a person decided.
 
     XCom: ``{"events": [new events], "duplicates": [{"event_id", "claimed_by"}], "ignored": [why], "manual"}``.
 
@@ -41,14 +43,14 @@ class ClaimEventsOperator(PipelineStepOperator):
     def execute(self, context) -> dict:
         pipeline, dag_run = self.pipeline, context["dag_run"]
         assets = {cdc_event_name(pipeline.name, EventKind(kind)): EventKind(kind) for kind in self.kinds}
-        payloads = [(assets[asset.name], event.extra.get("payload"))
-                    for asset, events in context["triggering_asset_events"].items() if asset.name in assets
-                    for event in events]
-        result = {"events": [], "duplicates": [], "ignored": [], "manual": not payloads}
+        arrived = [(assets[asset.name], event.extra) for asset, events in context["triggering_asset_events"].items()
+                   if isinstance(asset, Asset) and asset.name in assets for event in events]
+        manual = dag_run.run_type == "manual"
+        result = {"events": [], "duplicates": [], "ignored": [], "manual": manual}
         me = {"dag_id": dag_run.dag_id, "run_id": dag_run.run_id, "claimed_at": datetime.now(UTC).isoformat()}
-        for kind, payload in payloads:
+        for kind, extra in arrived:
             try:
-                event = CdcEvent.from_payload(payload)
+                event = CdcEvent.from_payload(_from_the_watcher(extra))
                 if event.kind is not kind:
                     raise IgnoredEvent(f"a {event.kind.value} event, not {kind.value}")
                 if not event.concerns(pipeline.source_cluster, pipeline.dms_task_arn):
@@ -64,10 +66,19 @@ class ClaimEventsOperator(PipelineStepOperator):
             else:
                 result["duplicates"].append({"event_id": event.event_id, "claimed_by": held})
         self.log.info("%s", _described(result))
-        if payloads and not result["events"]:
+        if not manual and not result["events"]:
             context["ti"].xcom_push(key="return_value", value=result)
             raise AirflowSkipException(f"nothing to do: {_described(result)}")
         return result
+
+
+def _from_the_watcher(extra: object) -> object:
+    """The payload of an asset event the triggerer made from a trigger event (``extra`` ``from_trigger``); an
+    event posted through the REST API (marked ``from_rest_api``, whatever else its ``extra`` says) is ignored."""
+    if not isinstance(extra, dict) or extra.get("from_trigger") is not True or "from_rest_api" in extra:
+        raise IgnoredEvent("not made by the event watcher (an asset event posted through the REST API or by a "
+                           "task): never acted on")
+    return extra.get("payload")
 
 
 def _same_run(held: str, me: dict) -> bool:

@@ -40,6 +40,7 @@ from cdc_runbooks.dms_task import (
     plan_drain,
     plan_pause,
     plan_restart,
+    require_as_planned,
     require_drained,
 )
 from cdc_runbooks.lookups import look_up_together
@@ -172,18 +173,25 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
     :param cdc_start_time: ISO timestamp, only when explicitly wanted (DMS maps it to a position itself).
     :param drained_to: after a switchover, old blue's drained end (the fact's ``old_blue_end``): the task's
         RecoveryCheckpoint must be there before it starts (:func:`cdc_runbooks.dms_task.require_drained`).
+    :param planned_status: the task's status when the restart was planned (and approved): the task must still be
+        in it, with ``planned_checkpoint`` as its RecoveryCheckpoint (:func:`cdc_runbooks.dms_task.require_as_planned`):
+        a task stopped, restarted or failed again meanwhile is not restarted on an old decision.
+    :param planned_checkpoint: its RecoveryCheckpoint then.
     :param dry_run: check everything, log exactly the call it would make, change nothing (default True).
     """
 
     template_fields: Sequence[str] = ("pipeline_name", "cdc_start_position", "cdc_start_time", "drained_to",
-                                      "dry_run", "max_latency_s", "sustain_s")
+                                      "planned_status", "planned_checkpoint", "dry_run", "max_latency_s", "sustain_s")
 
     def __init__(self, *, cdc_start_position: str | None = None, cdc_start_time: str | None = None,
-                 drained_to: str | None = None, dry_run: bool = True, **kwargs) -> None:
+                 drained_to: str | None = None, planned_status: str | None = None,
+                 planned_checkpoint: str | None = None, dry_run: bool = True, **kwargs) -> None:
         super().__init__(dry_run=dry_run, **kwargs)
         self.cdc_start_position = cdc_start_position
         self.cdc_start_time = cdc_start_time
         self.drained_to = drained_to
+        self.planned_status = planned_status
+        self.planned_checkpoint = planned_checkpoint
 
     @records_failure
     def execute(self, context) -> dict:
@@ -194,7 +202,9 @@ class DmsRestartCdcOperator(_DmsCdcOperator):
         run_started = run_started_at(context)
         action = plan_restart(state, start.get("CdcStartPosition"), run_started)
         if action is Action.ACT:
-            if drained_to is not None:  # pure: refused before any other call
+            if self.planned_status:  # pure: refused before any other call
+                require_as_planned(state, self.planned_status, self.planned_checkpoint)
+            if drained_to is not None:
                 require_drained(state, drained_to, start["CdcStartPosition"], run_started)
             writer = describe_writer(pipeline.aws_conn_id, pipeline.source_cluster)
             if drained_to is not None:
