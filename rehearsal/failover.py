@@ -63,6 +63,7 @@ class FailoverController:
         self.faults = FailoverFaults()
         self.outcomes: list[FailoverOutcome] = []
         self._done = threading.Event()
+        self._done.set()  # no failover in flight (start clears it): stopping the estate never waits for one
         self._error: BaseException | None = None
         self._patches = Patches()
 
