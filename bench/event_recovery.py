@@ -5,8 +5,10 @@ Each round: the writer stays down longer than DMS retries a lost source (the tas
 goes EventBridge -> SQS -> the triggerer's watcher -> the pipeline's asset, and cdc_recover_after_failure.shop
 resumes CDC from the task's checkpoint and reconciles. Prints, per round,
 ``BENCH event_recovery detect_s=… cdc_gap_s=… drift=… recovery=…``: detect_s = event published -> recovery run
-queued; cdc_gap_s = DMS task failed (its event) -> running again (restart_cdc's running_since); drift from the
-run's reconcile. Target: detect_s <= 10 with the documented SQS settings (long poll 10 s), drift 0.
+queued (the incident's first event -> its first run); cdc_gap_s = DMS task failed (its event) -> running again
+(restart_cdc's running_since, in the run that restarted: the failover's event and the task failure's can start one
+run or two); drift from that run's reconcile. Target: detect_s <= 10 with the documented SQS settings (long poll
+10 s), drift 0.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sys
 from datetime import datetime
 
 from rehearsal.airflow_cluster import AirflowCluster, poll
-from rehearsal.airflow_runs import RECOVER, all_dags_parsed, finished_runs, published, queued_after_s, run_records
+from rehearsal.airflow_runs import RECOVER, all_dags_parsed, incident_runs, published, queued_after_s, runs
 from rehearsal.estate import Estate
 
 TARGET_DETECT_S = 10.0
@@ -24,25 +26,32 @@ ROUNDS = 3
 DAG_ID = f"{RECOVER}.shop"
 
 
-def _round(cluster: AirflowCluster, estate: Estate, number: int) -> tuple[float, int]:
+def _round(cluster: AirflowCluster, estate: Estate) -> tuple[float, int]:
+    earlier = {run["dag_run_id"] for run in runs(cluster, DAG_ID)}
     traffic = estate.traffic().start()
     try:
         estate.fail_over()
         estate.wait_task_status("failed", timeout=60)
-        run = finished_runs(cluster, DAG_ID, number)[-1]
+        incident = incident_runs(cluster, estate, DAG_ID, earlier)
     finally:
         traffic.stop()
-    record = next(r for r in run_records(estate.aws.client("s3"), estate.resources.records_bucket, DAG_ID)
-                  if r["run_id"] == run["dag_run_id"])
-    steps = {step["task_id"]: step for step in record["steps"]}
-    detect_s = queued_after_s(run, published(estate, "EventID", "RDS-EVENT-0071")[-1])
+    # The failover's event and the task failure's can start one run or two: the one that restarted CDC recovered.
+    run = next(r for r in incident if _steps(r)["restart_cdc"]["state"] == "success")
+    steps = _steps(run)
+    first = min(published(estate, "EventID", "RDS-EVENT-0071")[-1], published(estate, "eventId", "DMS-EVENT-0078")[-1],
+                key=lambda event: event["at"])
+    detect_s = min(queued_after_s(r, first) for r in incident)
     failed = published(estate, "eventId", "DMS-EVENT-0078")[-1]
-    restarted = (steps["restart_cdc"]["result"] or {}).get("running_since")
-    gap = f"{(datetime.fromisoformat(restarted) - failed['at']).total_seconds():.1f}" if restarted else "n/a"
+    restarted = steps["restart_cdc"]["result"]["running_since"]
+    gap = (datetime.fromisoformat(restarted) - failed["at"]).total_seconds()
     drift = (steps["reconcile"]["result"] or {}).get("drift", -1)
-    print(f"BENCH event_recovery detect_s={detect_s:.1f} cdc_gap_s={gap} drift={drift} "
-          f"recovery={(steps['assess']['result'] or {}).get('recovery')} run={run['state']}", flush=True)
+    print(f"BENCH event_recovery detect_s={detect_s:.1f} cdc_gap_s={gap:.1f} drift={drift} "
+          f"recovery={steps['assess']['result']['recovery']} runs={len(incident)} run={run['state']}", flush=True)
     return detect_s, drift
+
+
+def _steps(run: dict) -> dict:
+    return {step["task_id"]: step for step in (run["record"] or {}).get("steps", [])}
 
 
 def main() -> int:
@@ -54,7 +63,7 @@ def main() -> int:
             poll(lambda: all_dags_parsed(cluster), 180, "every DAG file parsed", check=cluster.check_alive)
             poll(lambda: re.search(r"trigger ID \d+ starting", cluster.component_log("triggerer", 200_000)), 120,
                  "the failover watcher running", check=cluster.check_alive)
-            results = [_round(cluster, estate, number) for number in range(1, ROUNDS + 1)]
+            results = [_round(cluster, estate) for _ in range(ROUNDS)]
     met = all(detect <= TARGET_DETECT_S and drift == 0 for detect, drift in results)
     print(f"BENCH event_recovery target detect_s<={TARGET_DETECT_S:g} drift=0: {'met' if met else 'MISSED'}")
     return 0 if met else 1

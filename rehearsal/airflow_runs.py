@@ -109,6 +109,22 @@ def finished_runs(cluster: AirflowCluster, dag_id: str, count: int) -> list[dict
     return poll(done, RUN_TIMEOUT_S, f"{count} run(s) of {dag_id}", check=cluster.check_alive)
 
 
+def incident_runs(cluster: AirflowCluster, estate, dag_id: str, earlier: set[str]) -> list[dict]:
+    """The runs of ``dag_id`` an incident started after the runs ``earlier`` (a failover and the task failure it
+    causes can start one run or two), once the in-process estate's event queue is empty and all of them have
+    finished, oldest first, each with its run record under ``record``."""
+    def finished():
+        if sum(estate.events.queued().values()):
+            return None
+        new = [run for run in runs(cluster, dag_id) if run["dag_run_id"] not in earlier]
+        if not new or any(run["state"] not in TERMINAL for run in new):
+            return None
+        kept = {r["run_id"]: r for r in run_records(estate.aws.client("s3"), estate.resources.records_bucket, dag_id)}
+        return sorted(({**run, "record": kept.get(run["dag_run_id"])} for run in new), key=lambda r: r["queued_at"])
+
+    return poll(finished, RUN_TIMEOUT_S, f"the incident's runs of {dag_id} finished", check=cluster.check_alive)
+
+
 def published(estate, key: str, value: str) -> list[dict]:
     """The events an in-process estate published whose detail has ``key`` = ``value``, oldest first."""
     return [event for event in estate.events.published if event["detail"].get(key) == value]

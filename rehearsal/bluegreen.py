@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from moto.rds import models as rds_models
 from moto.rds.exceptions import InvalidBlueGreenDeploymentStateFault
 
-from rehearsal.events import EventPublisher
+from rehearsal.events import EventPublisher, RdsEvent
 from rehearsal.operations import AwsOperationLog
 from rehearsal.patching import Patches
 from rehearsal.source import BlueGreenSource
@@ -45,18 +45,6 @@ class BlueGreenFaults:
     # Extra coordinates events from the old green writer at completion: (file:position, date offset from now) —
     # a replayed, injected or skewed event.
     extra_coordinates: list[tuple[str, timedelta]] = field(default_factory=list)
-
-
-@dataclass
-class RdsEvent:
-    """Duck-typed like moto's Event so DescribeEvents serialises it."""
-
-    source_identifier: str
-    source_type: str
-    message: str
-    event_categories: list[str]
-    source_arn: str
-    date: datetime
 
 
 class BlueGreenController:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cdc_runbooks.cdc_event import WatchedPipeline, event_patterns
@@ -21,6 +22,18 @@ from cdc_runbooks.cdc_event import WatchedPipeline, event_patterns
 QUEUE_NAME = "cdc-runbooks-events"
 DEAD_LETTERS = "cdc-runbooks-events-dlq"
 MAX_RECEIVES = 10  # a message no watcher stores after this many receives moves to the dead-letter queue
+
+
+@dataclass
+class RdsEvent:
+    """Duck-typed like moto's Event so DescribeEvents serialises it."""
+
+    source_identifier: str
+    source_type: str
+    message: str
+    event_categories: list[str]
+    source_arn: str
+    date: datetime
 
 
 class EventPublisher:

@@ -27,11 +27,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from moto.rds import models as rds_models
 
 from rehearsal.applier import StartPoint
-from rehearsal.events import EventPublisher
+from rehearsal.events import EventPublisher, RdsEvent
 from rehearsal.mariadb import MariaDBServer
 from rehearsal.patching import Patches
 from rehearsal.schema import SOURCE_DATABASE
@@ -89,9 +90,9 @@ class FailoverController:
         self._done.clear()
         self._error = None
         cluster.status = "failing-over"
-        self._publish(cluster, "RDS-EVENT-0073", f"Started cross AZ failover to DB instance: "
-                                                 f"{cluster.writer.db_instance_identifier}")
-        threading.Thread(target=self._run, args=(cluster, old_writer), name="failover", daemon=True).start()
+        self._publish(backend, cluster, "RDS-EVENT-0073", f"Started cross AZ failover to DB instance: "
+                                                          f"{cluster.writer.db_instance_identifier}")
+        threading.Thread(target=self._run, args=(backend, cluster, old_writer), name="failover", daemon=True).start()
 
     def wait(self, timeout: float = 60, raise_error: bool = True) -> FailoverOutcome | None:
         if not self._done.wait(timeout) and raise_error:
@@ -100,7 +101,7 @@ class FailoverController:
             raise RuntimeError(f"the estate's failover failed: {self._error}") from self._error
         return self.outcomes[-1] if self.outcomes else None
 
-    def _run(self, cluster, old_writer: str) -> None:
+    def _run(self, backend, cluster, old_writer: str) -> None:
         try:
             server = self._writer()
             lost, truncated_to = self._crash(server)
@@ -108,7 +109,7 @@ class FailoverController:
             new_writer = cluster.writer.db_instance_identifier
             self.outcomes.append(FailoverOutcome(cluster.db_cluster_identifier, old_writer, new_writer, lost,
                                                  truncated_to))
-            self._publish(cluster, "RDS-EVENT-0071", f"Completed failover to DB instance: {new_writer}")
+            self._publish(backend, cluster, "RDS-EVENT-0071", f"Completed failover to DB instance: {new_writer}")
         except BaseException as error:  # the test that asked for the failover reads it in wait()
             self._error = error
         finally:
@@ -149,6 +150,9 @@ class FailoverController:
             time.sleep(0.02)
         return ids, StartPoint(begin.file, begin.position)
 
-    def _publish(self, cluster, event_id: str, message: str) -> None:
+    def _publish(self, backend, cluster, event_id: str, message: str) -> None:
+        """To EventBridge, and to RDS's event history (DescribeEvents, as RDS keeps it for 14 days)."""
         self._events.rds(CLUSTER_EVENT, event_id, cluster.db_cluster_identifier, cluster.db_cluster_arn, message,
                          ["failover"], "CLUSTER")
+        backend.events.append(RdsEvent(cluster.db_cluster_identifier, "db-cluster", message, ["failover"],
+                                       cluster.db_cluster_arn, datetime.now(UTC)))

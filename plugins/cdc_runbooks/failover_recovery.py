@@ -64,13 +64,15 @@ class RecoveryPlan:
     cost: str | None = None
     failure: str | None = None
     stopped_at: str | None = None  # when the task stopped or failed (ISO), for matching a failover to the failure
+    failovers: tuple[str, ...] = ()  # when RDS's event history says the cluster failed over (ISO), around then
 
     @property
     def restarts(self) -> bool:
         return self.recovery is not Recovery.VERIFY
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "recovery": self.recovery.value, "restarts": self.restarts}
+        return {**asdict(self), "recovery": self.recovery.value, "restarts": self.restarts,
+                "failovers": list(self.failovers)}
 
     def describe(self) -> str:
         if not self.restarts:
@@ -134,10 +136,12 @@ def plan_recovery(state: ReplicationTask, writer: str, binlog_files: dict[str, i
 def next_step(plan: dict | None, claimed: dict | None) -> tuple[str | None, str]:
     """The step after ``assess`` and why, from its ``plan`` and what ``claim_events`` claimed: ``reconcile`` for a
     verification, ``restart_cdc`` for a restart asked for by a person (the run triggered by hand) or of a task that
-    failed within :data:`FAILOVER_EXPLAINS_FAILURE` after a failover of the run, ``approve_restart`` for any other
-    restart (a failure no failover of the run explains), and None (nothing to do) when a run of task-failure events
-    finds the task running again: its failure was dealt with (by a failover's recovery, or a person). Refused
-    without a plan or claim (a step marked success by hand, or its result cleared)."""
+    failed within :data:`FAILOVER_EXPLAINS_FAILURE` after a failover (an event of the run, or in RDS's event
+    history: the plan's ``failovers``, so that a task-failure event that arrives before the failover's own does not
+    make a person approve the recovery of a failover), ``approve_restart`` for any other restart, and None
+    (nothing to do) when a run of task-failure events finds the task running again: its failure was dealt with (by
+    a failover's recovery, or a person). Refused without a plan or claim (a step marked success by hand, or its
+    result cleared)."""
     if not isinstance(plan, dict) or "restarts" not in plan:
         raise DmsTaskStateError("no recovery plan from assess (was it marked success by hand, or its result "
                                 "cleared?): nothing was changed. Clear assess so that it plans again.")
@@ -153,21 +157,22 @@ def next_step(plan: dict | None, claimed: dict | None) -> tuple[str | None, str]
                       "recovery or a person restarted it); nothing to do")
     if manual:
         return "restart_cdc", "triggered by hand: the recovery restarts CDC on its own"
-    failover = next((event for event in events if _explains(event, plan.get("stopped_at"))), None)
-    if failover is not None:
-        return "restart_cdc", (f"the task failed after the failover {failover.get('event_id')} at "
-                               f"{failover.get('time')}: the recovery restarts CDC on its own")
+    seen = [(event.get("time"), f"event {event.get('event_id')}") for event in events
+            if event.get("kind") == EventKind.FAILOVER.value]
+    seen += [(time, "RDS's event history") for time in plan.get("failovers") or ()]
+    explained = next(((time, where) for time, where in seen if _explains(time, plan.get("stopped_at"))), None)
+    if explained is not None:
+        return "restart_cdc", (f"the task failed after the cluster failed over at {explained[0]} "
+                               f"({explained[1]}): the recovery restarts CDC on its own")
     return "approve_restart", ("the DMS task failed with no failover that explains it (a fatal error after its own "
                                "retries, cause unknown): a person approves the restart")
 
 
-def _explains(event: dict, stopped_at: object) -> bool:
-    """Whether ``event`` is a failover that explains a task failure at ``stopped_at`` (both ISO times with a zone;
-    anything unreadable explains nothing)."""
-    if event.get("kind") != EventKind.FAILOVER.value:
-        return False
+def _explains(failover_time: object, stopped_at: object) -> bool:
+    """Whether a failover at ``failover_time`` explains a task failure at ``stopped_at`` (both ISO times with a
+    zone; anything unreadable explains nothing)."""
     try:
-        failed, failover = datetime.fromisoformat(stopped_at), datetime.fromisoformat(event.get("time"))
+        failed, failover = datetime.fromisoformat(stopped_at), datetime.fromisoformat(failover_time)
         return -CLOCK_SKEW <= failed - failover <= FAILOVER_EXPLAINS_FAILURE
     except (TypeError, ValueError):
         return False

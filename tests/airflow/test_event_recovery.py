@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from conftest import run_record
@@ -19,10 +19,10 @@ from rehearsal.airflow_cluster import AirflowCluster, poll
 from rehearsal.airflow_runs import (
     RECOVER,
     RUN_TIMEOUT_S,
-    TERMINAL,
     all_dags_parsed,
     answer_approvals,
     finished_runs,
+    incident_runs,
     json_of,
     published,
     queued_after_s,
@@ -63,20 +63,6 @@ def step(run_record: dict, task_id: str) -> dict:
 
 def last_failover_event(estate) -> dict:
     return published(estate, "EventID", "RDS-EVENT-0071")[-1]
-
-
-def finished_run_of(cluster, estate, event: dict) -> dict:
-    """The finished run that claimed ``event`` (one incident can start two runs: a failover that fails the task
-    publishes a task-failure event too)."""
-    def found():
-        for run in runs(cluster, DAG_ID):
-            done = run["state"] in TERMINAL and record(estate, run)
-            claimed = done and step(done, "claim_events")["result"] or {}
-            if event["id"] in [e["event_id"] for e in claimed.get("events", [])]:
-                return run
-        return None
-
-    return poll(found, RUN_TIMEOUT_S, f"the run that claimed {event['id']}", check=cluster.check_alive)
 
 
 def test_a_failover_under_traffic_recovers_by_itself_with_no_drift(deployment):
@@ -179,22 +165,26 @@ def test_a_task_failed_on_its_own_restarts_from_its_checkpoint_once_a_person_app
 
 def test_a_truncated_tail_ends_in_a_run_that_names_the_rows_the_source_lost(deployment):
     cluster, estate = deployment
+    earlier, began = {run["dag_run_id"] for run in runs(cluster, DAG_ID)}, datetime.now(UTC)
     estate.failover.faults.truncated_tail_rows = 2
     try:
         outcome = estate.fail_over()
     finally:
         estate.failover.faults.truncated_tail_rows = 0
-    run = finished_run_of(cluster, estate, last_failover_event(estate))
+    (failed, *_) = poll(lambda: [e for e in published(estate, "eventId", "DMS-EVENT-0078") if e["at"] > began],
+                        RUN_TIMEOUT_S, "the task's failure event", check=cluster.check_alive)
+    incident = incident_runs(cluster, estate, DAG_ID, earlier)
 
-    assert run["state"] == "failed"
-    done = record(estate, run)
+    (run,) = [r for r in incident if step(r["record"], "restart_cdc")["state"] == "success"]  # one restart
+    assert run["state"] == "failed" and all(r["state"] == "failed" for r in incident)  # none hides the loss
+    done = run["record"]
     assert step(done, "assess")["result"]["recovery"] == "resume_after_loss"
-    assert step(done, "restart_cdc")["state"] == "success"
     failure = step(done, "reconcile")["failure"]
     assert all(str(order_id) in failure for order_id in outcome.lost_order_ids), failure
     note = json_of(cluster.api("GET", f"/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}"))["note"]
     assert note.startswith(f"**{DAG_ID} / shop: FAILED at `reconcile`**"), note
-    failed = published(estate, "eventId", "DMS-EVENT-0078")[-1]
     running_since = datetime.fromisoformat(step(done, "restart_cdc")["result"]["running_since"])
-    print(f"event_recovery resume_after_loss: detect_s={queued_after_s(run, last_failover_event(estate)):.1f} "
-          f"cdc_gap_s={(running_since - failed['at']).total_seconds():.1f} (task failed -> running again)")
+    first = min(failed, last_failover_event(estate), key=lambda event: event["at"])
+    print(f"event_recovery resume_after_loss: detect_s={queued_after_s(run, first):.1f} "
+          f"cdc_gap_s={(running_since - failed['at']).total_seconds():.1f} (task failed -> running again), "
+          f"{len(incident)} run(s)")

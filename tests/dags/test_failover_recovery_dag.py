@@ -59,9 +59,10 @@ def test_a_task_failed_after_its_retries_resumes_from_its_checkpoint_with_no_dri
     assert row.settled(estate, f"{run_outcome(record)}; resumed at {plan['position']}") == 0
 
 
-def task_failed_events(estate) -> dict[str, list[dict]]:
-    """The task-failure events in the estate's queue, as the watcher hands them to the pipeline's asset."""
-    events = [read_event(body) for body in estate.events.take(1)]
+def task_failed_events(estate, messages: int = 1) -> dict[str, list[dict]]:
+    """The task-failure events among the next ``messages`` in the estate's queue, as the watcher hands them to the
+    pipeline's asset."""
+    events = [read_event(body) for body in estate.events.take(messages)]
     return {"cdc_event.shop.task_failed": [e.to_payload() for e in events if e.kind is EventKind.TASK_FAILED]}
 
 
@@ -89,6 +90,21 @@ def test_a_task_failed_on_its_own_resumes_only_once_a_person_approves(estate, ru
     asked = json.loads(asked)["default"]  # SNS's message structure (the notifier sends JSON)
     assert r"Lost connection to the \*target\*" in asked and f"`{plan['position']}`" in asked
     assert row.settled(estate, f"{run_outcome(record)}; approved, resumed at {plan['position']}") == 0
+
+
+def test_a_failure_event_ahead_of_the_failovers_own_recovers_without_a_person(estate, run_dag):
+    """The writer is down longer than DMS retries: the task fails before the failover completes, and its event can
+    start the run before the failover's does. RDS's event history names the failover: no approval."""
+    estate.dms.faults.recoverable_error_s = 1.0
+    estate.failover.faults.outage_s = 3.0
+    fail_over_under_traffic(estate)
+    estate.wait_task_status("failed")
+    dag_run, record = run_dag.started_by_events(estate, DAG_ID, task_failed_events(estate, messages=2))
+
+    assert (dag_run.state, record["outcome"]) == ("success", "success")
+    assert [e["kind"] for e in step(record, "claim_events")["result"]["events"]] == ["task_failed"]
+    assert step(record, "assess")["result"]["failovers"]  # RDS-EVENT-0073 and 0071 of the cluster
+    assert [step(record, t)["state"] for t in ("approve_restart", "restart_cdc")] == ["skipped", "success"]
 
 
 def test_a_rejected_restart_changes_nothing_and_a_late_failure_event_does_nothing(estate, run_dag, answer_approval,

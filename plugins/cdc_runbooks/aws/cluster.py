@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import datetime
 
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 from airflow.sdk import Connection
@@ -54,6 +55,18 @@ def describe_writer(conn_id: str, cluster: str) -> ClusterWriter:
                          parameter_group=found["DBClusterParameterGroup"],
                          parameter_apply_status=writer.get("DBClusterParameterGroupStatus", "unknown"),
                          engine_version=found.get("EngineVersion", ""))
+
+
+def failover_times(conn_id: str, cluster: str, since: datetime) -> list[str]:
+    """When RDS says the cluster failed over (started or completed) since ``since``, as ISO times: its event history
+    (DescribeEvents, SourceType db-cluster, category failover, kept 14 days:
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeEvents.html), independent of whether
+    EventBridge delivered the events yet, or at all."""
+    identifiers.cluster_identifier(cluster)
+    events = rds_hook(conn_id).conn.describe_events(SourceType="db-cluster", SourceIdentifier=cluster,
+                                                    StartTime=since, EventCategories=["failover"])["Events"]
+    return [event["Date"].isoformat() for event in events if event.get("SourceIdentifier") == cluster
+            and "failover" in event.get("EventCategories", []) and isinstance(event.get("Date"), datetime)]
 
 
 def cluster_parameters(conn_id: str, parameter_group: str) -> dict[str, str | None]:
