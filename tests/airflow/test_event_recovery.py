@@ -65,12 +65,47 @@ def last_failover_event(estate) -> dict:
     return published(estate, "EventID", "RDS-EVENT-0071")[-1]
 
 
+def test_a_task_failed_on_its_own_restarts_from_its_checkpoint_once_a_person_approves(deployment, fault_row):
+    """First in the module: no failover of the cluster yet (one within the hour before a failure explains it, and
+    the restart then needs no person)."""
+    row = fault_row("DMS task failed on its own (fatal error, no failover)",
+                    expected="the run asks a person, showing the failure and the restart position; approved: CDC "
+                             "resumes from the task's checkpoint; drift 0")
+    cluster, estate = deployment
+    earlier = {run["dag_run_id"] for run in runs(cluster, DAG_ID)}
+    traffic = estate.traffic().start()
+    try:
+        estate.dms.fail(estate.resources.replication_task_arn, "Last Error Target database is unreachable. "
+                                                                 "Task error notification received.")
+        run_id = poll(lambda: next((r["dag_run_id"] for r in runs(cluster, DAG_ID) if r["dag_run_id"] not in earlier),
+                                   None), RUN_TIMEOUT_S, "a run started by the task's failure",
+                      check=cluster.check_alive)
+        answer_approvals(cluster, [run_id], DAG_ID, "approve_restart")
+        (run,) = [r for r in finished_runs(cluster, DAG_ID, len(earlier) + 1) if r["dag_run_id"] == run_id]
+    finally:
+        traffic.stop()
+
+    assert run["run_type"] == "asset_triggered" and run["state"] == "success", states(cluster, run)
+    asked = json_of(cluster.api("GET", f"{run_path(DAG_ID, run_id)}/taskInstances/approve_restart/-1/"
+                                       "hitlDetails"))
+    done = record(estate, run)
+    plan = step(done, "assess")["result"]
+    assert "Target database is unreachable" in asked["body"] and f"`{plan['position']}`" in asked["body"]
+    assert [e["kind"] for e in step(done, "claim_events")["result"]["events"]] == ["task_failed"]
+    assert (plan["recovery"], plan["failure"]) == ("resume", "Last Error Target database is unreachable. Task "
+                                                             "error notification received.")
+    assert step(done, "restart_cdc")["state"] == "success" and estate.task()["Status"] == "running"
+    assert row.settled(estate, f"one run, approval asked and answered, {run['state']}; resumed at "
+                               f"{plan['position']}") == 0
+
+
 def test_a_failover_under_traffic_recovers_by_itself_with_no_drift(deployment):
     cluster, estate = deployment
+    before = len(runs(cluster, DAG_ID))
     traffic = estate.traffic().start()
     try:
         outcome = estate.fail_over()
-        (run,) = finished_runs(cluster, DAG_ID, 1)
+        run = finished_runs(cluster, DAG_ID, before + 1)[-1]
     finally:
         traffic.stop()
 
@@ -129,38 +164,6 @@ def test_a_triggerer_killed_while_the_event_waits_loses_nothing(deployment, faul
         last_failover_event(estate)["id"]]
     delay = queued_after_s(run, last_failover_event(estate))
     assert row.settled(estate, f"one run, {run['state']}, queued {delay:.0f} s after the event") == 0
-
-
-def test_a_task_failed_on_its_own_restarts_from_its_checkpoint_once_a_person_approves(deployment, fault_row):
-    row = fault_row("DMS task failed on its own (fatal error, no failover)",
-                    expected="the run asks a person, showing the failure and the restart position; approved: CDC "
-                             "resumes from the task's checkpoint; drift 0")
-    cluster, estate = deployment
-    earlier = {run["dag_run_id"] for run in runs(cluster, DAG_ID)}
-    traffic = estate.traffic().start()
-    try:
-        estate.dms.fail(estate.resources.replication_task_arn, "Last Error Target database is unreachable. "
-                                                                 "Task error notification received.")
-        run_id = poll(lambda: next((r["dag_run_id"] for r in runs(cluster, DAG_ID) if r["dag_run_id"] not in earlier),
-                                   None), RUN_TIMEOUT_S, "a run started by the task's failure",
-                      check=cluster.check_alive)
-        answer_approvals(cluster, [run_id], DAG_ID, "approve_restart")
-        (run,) = [r for r in finished_runs(cluster, DAG_ID, len(earlier) + 1) if r["dag_run_id"] == run_id]
-    finally:
-        traffic.stop()
-
-    assert run["run_type"] == "asset_triggered" and run["state"] == "success", states(cluster, run)
-    asked = json_of(cluster.api("GET", f"{run_path(DAG_ID, run_id)}/taskInstances/approve_restart/-1/"
-                                       "hitlDetails"))
-    done = record(estate, run)
-    plan = step(done, "assess")["result"]
-    assert "Target database is unreachable" in asked["body"] and f"`{plan['position']}`" in asked["body"]
-    assert [e["kind"] for e in step(done, "claim_events")["result"]["events"]] == ["task_failed"]
-    assert (plan["recovery"], plan["failure"]) == ("resume", "Last Error Target database is unreachable. Task "
-                                                             "error notification received.")
-    assert step(done, "restart_cdc")["state"] == "success" and estate.task()["Status"] == "running"
-    assert row.settled(estate, f"one run, approval asked and answered, {run['state']}; resumed at "
-                               f"{plan['position']}") == 0
 
 
 def test_a_truncated_tail_ends_in_a_run_that_names_the_rows_the_source_lost(deployment):
