@@ -9,6 +9,7 @@ from airflow.sdk import DAG, Param, TriggerRule, task
 
 from cdc_runbooks.assets import SWITCHOVER_COMPLETED, switchover_completed
 from cdc_runbooks.dag_params import (
+    coordinates_wait_param,
     deployment_param,
     dry_run_param,
     one_run_per_pipeline,
@@ -52,9 +53,7 @@ with DAG(**runbook_dag_args(
         "window_hours": Param(24, type="integer", minimum=1, maximum=2160, title="Maintenance window (h)",
                               description="How long CDC may stay stopped, in whole hours, 1-2160 (90 days); "
                                           "binlog retention must cover it"),
-        "coordinates_wait_s": Param(300, type="integer", minimum=0, maximum=3600, title="Wait for coordinates (s)",
-                                    description="How long to wait for the RDS coordinates event before the "
-                                                "fallback (green's binlog), in whole seconds, 0-3600"),
+        "coordinates_wait_s": coordinates_wait_param(300),
         "pre_approved": Param(False, type="boolean", title="Pre-approved (rehearsals only)",
                               description="On: skip the human approval (rehearsals and tests). Off: ask a person"),
         "dry_run": dry_run_param(False),

@@ -221,11 +221,12 @@ class Estate:
 
     def _publish_metrics(self, interval: float = 1.0) -> None:
         """CloudWatch gets the running task's CDC latency every second (DMS publishes per minute); DMS notices a
-        failed task on its own (and says so in an event)."""
+        failed task on its own (and says so in an event); a due switchover completes."""
         cloudwatch = self.aws.client("cloudwatch")
         while not self._stopping.wait(interval):
             self.dms.publish_latency(cloudwatch, self.resources.replication_instance)
             self.dms.tick(self.aws.backend("dms"))
+            self.bluegreen.advance(self.aws.backend("rds"))  # a switchover completes whether or not anyone polls
 
     # -- failover --------------------------------------------------------------------------------
     def add_reader(self) -> str:

@@ -78,3 +78,9 @@ def settle_param() -> Param:
     return Param(120, type="number", minimum=0, maximum=3600, title="Settle window (s)",
                  description="How long a difference may take to disappear under live CDC, in seconds, 0-3600; "
                              "longer than the CDC latency")
+
+
+def coordinates_wait_param(default: int) -> Param:
+    return Param(default, type="integer", minimum=0, maximum=3600, title="Wait for coordinates (s)",
+                 description="How long to wait for the RDS coordinates event before the fallback (green's binlog), "
+                             "in whole seconds, 0-3600")

@@ -77,6 +77,22 @@ def plan_pause(state: ReplicationTask, run_started: datetime | None) -> Action:
         f"pause; if the task failed, read its last failure before restarting it with dms_cdc_restart.{checkpoint}")
 
 
+def plan_stop_at_once(state: ReplicationTask) -> Action:
+    """Stop at once, not drained (a switchover started outside Airflow: every second DMS runs it may read green
+    from blue's coordinates). Running: stop it. Stopping: wait. Stopped, failed or ready: nothing reads, so adopt the
+    stop as it is (its StopDate and RecoveryCheckpoint, whoever made it). Starting: refuse (somebody is starting the
+    task during the switchover; a person must look)."""
+    if state.status == "running":
+        return Action.ACT
+    if state.status == "stopping":
+        return Action.WAIT
+    if state.status in RESTARTABLE:
+        return Action.ADOPT
+    raise DmsTaskStateError(
+        f"refusing to stop: {state.describe()}. Somebody is starting it while a switchover runs; stop it by hand "
+        "(StopReplicationTask) once it runs, and tell whoever started it to wait for this runbook.")
+
+
 def plan_restart(state: ReplicationTask, position: str | None, run_started: datetime | None) -> Action:
     """Restart = start-replication of a stopped CDC-only task from a position. Refuses a running task unless
     this run started it from that very position."""

@@ -84,6 +84,8 @@ class RunRecord:
         positions = [f"{label} `{facts[key]}`" for key, label in _POSITIONS if facts.get(key)]
         if positions:
             lines.append("- positions: " + ", ".join(positions))
+        if facts.get("damage"):  # e.g. DMS read green from blue's coordinates before it was stopped
+            lines.append(f"- damage: {_first_line(str(facts['damage']))}")
         if failed:
             nxt = (f"follow the runbook page's recovery for `{failed[0]}` (the DAG's Docs), fix the cause, then clear "
                    "that step or trigger a new run")
@@ -107,7 +109,7 @@ class RunRecord:
 # Result keys the summary shows, in the order of a runbook: where CDC paused, where it restarts.
 _POSITIONS = (("recovery_checkpoint", "paused at"), ("checkpoint", "checkpoint"), ("position", "restart from"),
               ("cdc_start_position", "CDC start"))
-_SUMMARY_KEYS = ("drift", "cdc_gap_s", *(key for key, _ in _POSITIONS))
+_SUMMARY_KEYS = ("drift", "cdc_gap_s", "damage", *(key for key, _ in _POSITIONS))
 
 
 def _facts(steps: list[StepRecord]) -> dict:

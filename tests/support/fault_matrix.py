@@ -59,6 +59,8 @@ FAULTS = (
     "triggerer killed while the event waits",
     "DMS task failed on its own (fatal error, no failover)",
     "restart of a failed task rejected, then its event again",
+    "blue/green switchover started in the console while DMS reads blue",
+    "console switchover completed before DMS was stopped (the event came late)",
 )
 COLUMNS = ("fault", "expected outcome", "observed", "drift", "test")
 _ROWS = pytest.StashKey[dict]()  # the rows of the tests run in this process

@@ -23,6 +23,7 @@ from cdc_runbooks.dms_task import (
     plan_drain,
     plan_pause,
     plan_restart,
+    plan_stop_at_once,
     require_as_planned,
     require_drained,
 )
@@ -502,3 +503,19 @@ def test_a_planned_restart_goes_ahead_only_on_the_task_as_it_was_planned(status,
     else:
         with pytest.raises(DmsTaskStateError, match="changed since"):
             require_as_planned(task, "failed", planned)
+
+
+# -- plan_stop_at_once -------------------------------------------------------------------------------------------
+@given(st.sampled_from(["running", "stopping", "stopped", "failed", "ready", "starting", "creating", "deleting",
+                        "modifying", "moving", "failed-move", "testing"]),
+       st.none() | st.datetimes(timezones=st.just(UTC)))
+def test_stop_at_once_stops_a_running_task_waits_for_a_stopping_one_and_adopts_one_that_reads_nothing(
+        status, stop_date):
+    expected = {"running": Action.ACT, "stopping": Action.WAIT, "stopped": Action.ADOPT, "failed": Action.ADOPT,
+                "ready": Action.ADOPT}
+    task = state(status, stop_date=stop_date)
+    if status in expected:
+        assert plan_stop_at_once(task) is expected[status]  # whoever stopped it, whenever
+    else:
+        with pytest.raises(DmsTaskStateError, match=f"is {status}"):
+            plan_stop_at_once(task)

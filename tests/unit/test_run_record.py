@@ -223,3 +223,12 @@ def test_summary_of_a_dry_run_says_nothing_changed_and_shortens_long_reasons():
         "- next: dry run: nothing was changed; trigger again with dry_run off to make the change"
     long = record(StepRecord("s", "failed", failure="E: " + "x" * 1000)).summary_markdown().splitlines()[2]
     assert len(long) < 340 and long.endswith("…")
+
+
+def test_summary_says_what_damage_a_step_reported_and_nothing_when_none():
+    damaged = record(StepRecord("follow_switchover", "success", {"damage": "DMS stopped at 03:00:01, not before "
+                                                                           "the switchover completed at 03:00:00"}),
+                     StepRecord("reconcile", "failed", failure="ReconciliationDrift: 2 rows"))
+    assert "- damage: DMS stopped at 03:00:01, not before the switchover completed at 03:00:00" in \
+        damaged.summary_markdown().splitlines()
+    assert "damage" not in record(StepRecord("follow_switchover", "success", {"damage": None})).summary_markdown()

@@ -12,6 +12,7 @@ from cdc_runbooks.aws.cluster import describe_cluster
 from cdc_runbooks.aws.hooks import rds_hook
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.blue_green import BlueGreenStateError, DeploymentState, find_coordinates, production_is_blue
+from cdc_runbooks.console_switchover import ConsoleSwitchover, find_console_switchover
 from cdc_runbooks.pipelines import Pipeline
 
 
@@ -27,6 +28,20 @@ def deployment_state(conn_id: str, deployment_identifier: str, region_name: str 
         raise BlueGreenStateError(f"deployment_id: no blue/green deployment {deployment_identifier} in the account "
                                   f"and Region of connection {conn_id}") from None
     return DeploymentState.from_api(found["BlueGreenDeployments"][0])
+
+
+def console_switchover(pipeline: Pipeline, since: datetime) -> ConsoleSwitchover:
+    """The deployment switching the pipeline's production cluster over since ``since``
+    (:func:`cdc_runbooks.console_switchover.find_console_switchover`): every deployment of the account and Region
+    (DescribeBlueGreenDeployments), and their events since then (DescribeEvents, SourceType
+    ``blue-green-deployment``, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeEvents.html)."""
+    rds = rds_hook(pipeline.aws_conn_id).conn
+    production = describe_cluster(pipeline.aws_conn_id, pipeline.source_cluster)["DBClusterArn"]
+    deployments = [DeploymentState.from_api(d) for page in rds.get_paginator("describe_blue_green_deployments")
+                   .paginate() for d in page["BlueGreenDeployments"]]
+    events = [e for page in rds.get_paginator("describe_events").paginate(
+        SourceType="blue-green-deployment", StartTime=since) for e in page["Events"]]
+    return find_console_switchover(deployments, events, production, since)
 
 
 def switchover_coordinates(conn_id: str, green_writer: str, since: datetime, max_clock_skew_s: float,

@@ -49,17 +49,23 @@ def claim_once(pipeline: Pipeline, key: str, claimant: str) -> str | None:
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
 
 
+def lock_holder(pipeline: Pipeline, dag_id: str) -> LockHolder | None:
+    """Who holds the pipeline's lock of runbook ``dag_id`` now (GetObject of the lock), None when nobody does."""
+    s3 = aws_client(pipeline.aws_conn_id, "s3")
+    key = LockHolder(dag_id, "", pipeline.name, "").key
+    try:
+        return LockHolder.from_json(s3.get_object(Bucket=records_bucket(pipeline), Key=key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return None
+
+
 def release_lock(pipeline: Pipeline, dag_id: str, run_id: str) -> bool:
     """Delete the pipeline's lock of this runbook if this run holds it; True when it did."""
-    bucket, key = records_bucket(pipeline), LockHolder(dag_id, run_id, pipeline.name, "").key
-    s3 = aws_client(pipeline.aws_conn_id, "s3")
-    try:
-        holder = LockHolder.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except s3.exceptions.NoSuchKey:
+    holder = lock_holder(pipeline, dag_id)
+    if holder is None or (holder.dag_id, holder.run_id) != (dag_id, run_id):
         return False
-    if (holder.dag_id, holder.run_id) != (dag_id, run_id):
-        return False
-    s3.delete_object(Bucket=bucket, Key=key)
+    key = LockHolder(dag_id, run_id, pipeline.name, "").key
+    aws_client(pipeline.aws_conn_id, "s3").delete_object(Bucket=records_bucket(pipeline), Key=key)
     return True
 
 

@@ -9,13 +9,14 @@ RDS through :mod:`cdc_runbooks.aws.blue_green` and wait with our triggers
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from airflow.providers.standard.operators.branch import BaseBranchOperator
 
 from cdc_runbooks import identifiers
 from cdc_runbooks.action import Action
 from cdc_runbooks.aws.blue_green import (
+    console_switchover,
     deployment_clusters,
     deployment_state,
     production_still_on_blue,
@@ -32,6 +33,7 @@ from cdc_runbooks.blue_green import (
     plan_switchover,
     require_completed,
 )
+from cdc_runbooks.console_switchover import dms_read_green
 from cdc_runbooks.pipelines import Pipeline
 from cdc_runbooks.refusal import Refusal
 from cdc_runbooks.resume_handoff import resume_dag_id, why_resume_cannot_run
@@ -53,6 +55,13 @@ def _unverifiable_tables(pipeline: Pipeline, cluster: str) -> str | None:
     except Refusal as refusal:
         return str(refusal)
     return None
+
+
+def _until_switchover_ends(step: WaitingStepOperator, deployment: str) -> BlueGreenSwitchoverTrigger:
+    """The wait until the deployment's switchover has ended, with the step's wait settings."""
+    return BlueGreenSwitchoverTrigger(aws_conn_id=step.pipeline.aws_conn_id, deployment_identifier=deployment,
+                                      waiter_delay=step.delay(step.pipeline),
+                                      waiter_max_attempts=step.waiter_max_attempts)
 
 
 class BlueGreenSwitchoverOperator(WaitingStepOperator):
@@ -101,10 +110,7 @@ class BlueGreenSwitchoverOperator(WaitingStepOperator):
             self.log.info("Not switching again: %s; adopting it", state.describe())
         if not self.wait_for_completion:
             return done
-        trigger = BlueGreenSwitchoverTrigger(aws_conn_id=pipeline.aws_conn_id, deployment_identifier=state.identifier,
-                                             waiter_delay=self.delay(pipeline),
-                                             waiter_max_attempts=self.waiter_max_attempts)
-        return wait_for(self, context, trigger, "switchover_ended", done)
+        return wait_for(self, context, _until_switchover_ends(self, state.identifier), "switchover_ended", done)
 
     @records_failure
     def switchover_ended(self, context, event: dict, deployment: str, **done) -> dict:
@@ -114,6 +120,65 @@ class BlueGreenSwitchoverOperator(WaitingStepOperator):
         require_completed(state)
         return {"deployment": deployment, **done, "status": state.status,
                 "finished_at": datetime.now(UTC).isoformat()}
+
+
+class BlueGreenFollowSwitchoverOperator(WaitingStepOperator):
+    """Follow a switchover of the pipeline's production cluster that somebody started outside Airflow (the RDS
+    console, the CLI) until it ends; never calls SwitchoverBlueGreenDeployment.
+
+    Finds the deployment (:func:`cdc_runbooks.aws.blue_green.console_switchover`: the latest whose switchover of
+    production started in the ``lookback_s`` before the run) and pushes its id (XCom ``deployment``) before waiting,
+    so that the failure branch can check where production is. A switchover RDS rolled back fails the step
+    (SwitchoverRolledBack: production is still blue). A completed one returns the deployment, the clusters, green's
+    writer, when it started and completed, and ``damage``: why DMS may have read green from blue's coordinates
+    before ``stopped_at`` (:func:`cdc_runbooks.console_switchover.dms_read_green`), None when it stopped in time.
+    Wait settings: :class:`~cdc_runbooks.step.WaitingStepOperator`.
+
+    :param stopped_at: when the DMS task stopped (its StopDate, ISO), from the step that stopped it.
+    :param lookback_s: how long before the run the switchover may have started.
+    """
+
+    template_fields: Sequence[str] = ("pipeline_name", "stopped_at")
+
+    def __init__(self, *, stopped_at: str | None, lookback_s: float = 3600, waiter_max_attempts: int = 720,
+                 **kwargs) -> None:
+        super().__init__(waiter_max_attempts=waiter_max_attempts, **kwargs)
+        self.stopped_at = stopped_at
+        self.lookback_s = lookback_s
+
+    @records_failure
+    def execute(self, context) -> dict:
+        pipeline = self.pipeline
+        since = (run_started_at(context) or datetime.now(UTC)) - timedelta(seconds=self.lookback_s)
+        found = console_switchover(pipeline, since)
+        context["ti"].xcom_push(key="deployment", value=found.deployment.identifier)
+        self.log.info("Following %s (switchover started %s)", found.deployment.describe(),
+                      found.started_at.isoformat())
+        blue, green = deployment_clusters(pipeline.aws_conn_id, found.deployment)
+        done = {"deployment": found.deployment.identifier, "since": since.isoformat(),
+                "green_writer": writer_instance(green), "started_at": found.started_at.isoformat(),
+                "clusters": sorted({blue["DBClusterIdentifier"], green["DBClusterIdentifier"]})}
+        if found.deployment.status != "SWITCHOVER_IN_PROGRESS" or not self.wait_for_completion:
+            return self._ended(found, done)
+        return wait_for(self, context, _until_switchover_ends(self, found.deployment.identifier), "switchover_ended",
+                        done)
+
+    @records_failure
+    def switchover_ended(self, context, event: dict, **done) -> dict:
+        if event.get("status") != "success":
+            raise BlueGreenStateError(event.get("message", f"switchover wait failed: {event}"))
+        return self._ended(console_switchover(self.pipeline, datetime.fromisoformat(done["since"])), done)
+
+    def _ended(self, found, done: dict) -> dict:
+        require_completed(found.deployment)
+        stopped = identifiers.iso_datetime(self.stopped_at, "stopped_at") if self.stopped_at else None
+        damage = dms_read_green(found, stopped)
+        if damage:
+            self.log.warning("DMS may have read green from blue's coordinates: %s. Old blue is not drained from its "
+                             "checkpoint; CDC restarts from green's coordinates, and the reconciliation names what "
+                             "differs.", damage)
+        return {**done, "status": found.deployment.status, "completed_at":
+                found.completed_at.isoformat() if found.completed_at else None, "damage": damage}
 
 
 class SwitchoverFailureBranchOperator(BaseBranchOperator, PipelineStepOperator):
@@ -141,6 +206,9 @@ class SwitchoverFailureBranchOperator(BaseBranchOperator, PipelineStepOperator):
         states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id],
                                     task_ids=[self.switchover_task_id])
         if states.get(dag_run.run_id, states).get(self.switchover_task_id) != "failed":
+            return []
+        if not self.deployment_identifier:  # the switchover step failed before it knew which deployment
+            self.log.error("No deployment to check: where production is, is for a person to say; CDC stays stopped")
             return []
         on_blue = production_still_on_blue(self.pipeline.aws_conn_id, self.deployment_identifier)
         return [self.resume_task_id] if on_blue else []

@@ -40,6 +40,7 @@ from cdc_runbooks.dms_task import (
     plan_drain,
     plan_pause,
     plan_restart,
+    plan_stop_at_once,
     require_as_planned,
     require_drained,
 )
@@ -111,37 +112,48 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
 
     :param give_up_rising_s: fail early, with the reason, when the latency has risen at every poll for this long
         (CDC falls behind instead of draining); default: ten polls of the CloudWatch period, at least 5 minutes.
+    :param drain: wait for CDC to drain before stopping (default). Off: stop at once, and adopt a task that is not
+        running as it is, stopped or failed by whoever (:func:`cdc_runbooks.dms_task.plan_stop_at_once`): for a
+        switchover that is already under way.
     """
 
     template_fields: Sequence[str] = ("pipeline_name", "dry_run", "max_latency_s", "sustain_s")
 
-    def __init__(self, *, give_up_rising_s: float | None = None, **kwargs) -> None:
+    def __init__(self, *, give_up_rising_s: float | None = None, drain: bool = True, **kwargs) -> None:
         super().__init__(**kwargs)
         self.give_up_rising_s = give_up_rising_s
+        self.drain = drain
 
     @records_failure
     def execute(self, context) -> dict:
         pipeline = self.pipeline
         state = task_state(pipeline.aws_conn_id, pipeline.dms_task_arn)
-        action = plan_pause(state, run_started_at(context))
+        action = plan_pause(state, run_started_at(context)) if self.drain else plan_stop_at_once(state)
         if self.dry_run:
-            self.log.info("DRY RUN: %s. Would wait for CDC to drain, then call StopReplicationTask("
-                          "ReplicationTaskArn=%r) and wait for 'stopped'. Nothing was changed.", state.describe(),
-                          state.arn)
+            self.log.info("DRY RUN: %s. Would %s call StopReplicationTask(ReplicationTaskArn=%r) and wait for "
+                          "'stopped'. Nothing was changed.", state.describe(),
+                          "wait for CDC to drain, then" if self.drain else "at once", state.arn)
             return {"dry_run": True, "task": state.arn, "status": state.status, "action": action.value}
         done = {"task": state.arn, "action": action.value}
-        if action is Action.ACT:
+        if action is Action.ACT and self.drain:
             rising = self.give_up_rising_s or max(300.0, 10 * pipeline.metric_period_s)
             return wait_for(self, context, self._until_latency(pipeline, state, "drain", rising),
                             "stop_when_drained", done)
+        if action is Action.ACT:
+            return self._stop(context, state.arn, done)
+        if action is Action.ADOPT and not self.drain:  # not reading: stopped or failed as it is
+            self.log.info("Not stopping: %s; adopting its stop", state.describe())
+            return self._stopped(state, done)
         return wait_for(self, context, self._until_stopped(pipeline, state.arn), "record_stopped", done)
 
     @records_failure
     def stop_when_drained(self, context, event: dict, task: str, action: str) -> dict:
-        done = {"task": task, "action": action, "drained": self._fired(event)}
+        return self._stop(context, task, {"task": task, "action": action, "drained": self._fired(event)})
+
+    def _stop(self, context, task: str, done: dict) -> dict:
         pipeline = self.pipeline
         stop_task(pipeline.aws_conn_id, task)
-        self.log.info("%s; StopReplicationTask(ReplicationTaskArn=%r) called", done["drained"], task)
+        self.log.info("%s; StopReplicationTask(ReplicationTaskArn=%r) called", done.get("drained", "At once"), task)
         if not self.wait_for_completion:
             return {**done, "status": "stopping"}
         return wait_for(self, context, self._until_stopped(pipeline, task), "record_stopped", done)
@@ -149,8 +161,11 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
     @records_failure
     def record_stopped(self, context, event: dict, task: str, **done) -> dict:
         self._fired(event)
-        stopped = task_state(self.pipeline.aws_conn_id, task)
-        return {"task": task, **done, "status": stopped.status, "recovery_checkpoint": stopped.recovery_checkpoint,
+        return self._stopped(task_state(self.pipeline.aws_conn_id, task), {"task": task, **done})
+
+    @staticmethod
+    def _stopped(stopped: ReplicationTask, done: dict) -> dict:
+        return {**done, "status": stopped.status, "recovery_checkpoint": stopped.recovery_checkpoint,
                 "stop_reason": stopped.stop_reason,
                 "stopped_at": stopped.stop_date.isoformat() if stopped.stop_date else None}
 
