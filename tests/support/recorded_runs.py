@@ -1,18 +1,18 @@
-"""One compact set of runbook runs on one estate, recorded for the IAM and secrets tests (test helper).
+"""One compact set of runbook runs on two estates, recorded for the IAM and secrets tests (test helper).
 
-Every path of every DAG that calls AWS runs once, in an order one estate allows:
-the binlog guard; pause; restart; the recovery of a task that failed on its own (started by its event,
-approved), and the same event again (a duplicate: the run skips); a reconciliation of the running pipeline; the snapshot
-export for two consecutive days, the second keeping one interval (so retention deletes
-the first day's snapshot, files and partitions); a switchover that RDS rolls back (so CDC
-resumes on blue); a switchover that completes, under traffic; the data platform's resume
-after it (draining what old blue wrote). While they run, it records every AWS call the DAGs
-make (signed with the Airflow connection's key, apart from the estate's), every log
-line (Airflow's task output and all stdlib logging at DEBUG), and afterwards the run
-records, SNS notifications, XComs and asset events, and the estate's secrets.
+Every path of every DAG that calls AWS runs once, in an order one estate allows: the binlog guard; pause; restart;
+the recovery of a task that failed on its own (started by its event, approved), and the same event again (a
+duplicate: the run skips); a reconciliation of the running pipeline; the snapshot export for two consecutive days,
+the second keeping one interval (so retention deletes the first day's snapshot, files and partitions); a switchover
+that RDS rolls back (so CDC resumes on blue); a switchover that completes, under traffic; the data platform's resume
+after it (draining what old blue wrote); then, on a second estate, two switchovers started in the console (rolled
+back; completed under traffic), each followed by the run its event starts. While they run, it records every AWS call
+the DAGs make (signed with the Airflow connection's key, apart from the estate's), every log line (Airflow's task
+output and all stdlib logging at DEBUG), and afterwards the run records, SNS notifications, XComs and asset events,
+and the estate's secrets.
 
-:func:`recorded_runs` runs the set once per test session (cached): the tests that use it
-share the runs instead of repeating them.
+:func:`recorded_runs` runs the set once per test session (cached): the tests that use it share the runs instead of
+repeating them.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Run:
     started_by: str | None = None
 
 
-RUN_SET = (
+FIRST_SET = (
     Run("cdc_binlog_guard"),
     Run("dms_cdc_pause", {"pipeline": "shop"}),
     Run("dms_cdc_restart", {"pipeline": "shop", "dry_run": False}, "position_at_writer_end"),
@@ -79,6 +79,18 @@ RUN_SET = (
     # Traffic during the switchover leaves old blue with writes after the pause: the drain has work to do.
     Run("cdc_resume_after_switchover.shop", traffic=True),
 )
+# On an estate of their own (the deployment above has switched over): switchovers started in the console, each
+# starting its run by its event. RDS rolls the first back (CDC resumes on blue, the run fails); the second completes
+# under traffic (old blue drained, CDC restarted on green).
+CONSOLE_SET = (
+    Run("cdc_follow_console_switchover.shop", started_by="console_switchover_times_out", expected="failed"),
+    Run("cdc_follow_console_switchover.shop", started_by="console_switchover_completes", traffic=True),
+    # The same event delivered again: claimed already (the claim is read), the run skips.
+    Run("cdc_follow_console_switchover.shop", started_by="the_same_events_again"),
+    # A new event while a switchover run of ours holds the pipeline (its lock is read): the run stands aside.
+    Run("cdc_follow_console_switchover.shop", started_by="a_switchover_of_ours_holds_the_pipeline"),
+)
+RUN_SET = FIRST_SET + CONSOLE_SET
 
 
 @dataclass(frozen=True)
@@ -187,6 +199,36 @@ class _Runner:
         self.estate.bluegreen.faults.outcome = "complete"
         return {"deployment_id": self.estate.deployment_id}
 
+    def console_switchover_times_out(self, undo: contextlib.ExitStack) -> dict:
+        self.estate.bluegreen.faults.outcome = "timeout"
+        return self._console_switchover()
+
+    def console_switchover_completes(self, undo: contextlib.ExitStack) -> dict:
+        self.estate.bluegreen.faults.outcome = "complete"
+        return self._console_switchover()
+
+    def a_switchover_of_ours_holds_the_pipeline(self, undo: contextlib.ExitStack) -> dict:
+        from cdc_runbooks.pipeline_lock import LockHolder
+
+        s3, bucket = self.estate.aws.client("s3"), self.estate.resources.records_bucket
+        ours = LockHolder("aurora_blue_green_switchover", "manual__ours", "shop", "2026-12-01T03:00:00+00:00")
+        s3.put_object(Bucket=bucket, Key=ours.key, Body=ours.to_json())
+        undo.callback(s3.delete_object, Bucket=bucket, Key=ours.key)
+        return {name: [{**payload, "event_id": f"{payload['event_id']}-again"} for payload in payloads]
+                for name, payloads in self.events.items()}
+
+    def _console_switchover(self) -> dict:
+        """A switchover called on the estate's RDS API (the console), long enough for the run to stop DMS first;
+        its started event, as the watcher hands it to the pipeline's asset."""
+        from cdc_runbooks.cdc_event import read_event
+
+        self.estate.bluegreen.switchover_s = 8.0
+        self.estate.aws.client("rds").switchover_blue_green_deployment(
+            BlueGreenDeploymentIdentifier=self.estate.deployment_id)
+        self.events = {"cdc_event.shop.switchover_started": [read_event(body).to_payload()
+                                                              for body in self.estate.events.take(1)]}
+        return self.events
+
     def stored(self) -> dict[str, list[str]]:
         """What the runs left behind: run records, SNS notifications, XComs, asset events."""
         from airflow.models.asset import AssetEvent
@@ -217,6 +259,18 @@ def _secrets(estate) -> dict[str, str]:
 
 @functools.cache
 def _run_set() -> RecordedRuns:
+    first, console = _record(FIRST_SET), _record(CONSOLE_SET)
+    calls = {dag_id: first.calls.get(dag_id, []) + console.calls.get(dag_id, [])
+             for dag_id in {**first.calls, **console.calls}}
+    return RecordedRuns(states=first.states + console.states, calls=calls, logs=first.logs + console.logs,
+                        records=first.records + console.records,
+                        notifications=first.notifications + console.notifications,
+                        xcoms=first.xcoms + console.xcoms, asset_events=first.asset_events + console.asset_events,
+                        secrets={**first.secrets, **console.secrets})
+
+
+def _record(runs: tuple[Run, ...]) -> RecordedRuns:
+    """``runs`` on an estate of their own, recorded."""
     from rehearsal.estate import Estate
 
     with Estate.running() as estate, pytest.MonkeyPatch.context() as env:
@@ -225,7 +279,7 @@ def _run_set() -> RecordedRuns:
         runner, states, calls = _Runner(estate), [], {}
         # One recording for the whole set: the runbooks cache their AWS clients across runs.
         with _captured_logs() as logs, recording() as recorded:
-            for run in RUN_SET:
+            for run in runs:
                 first = len(recorded)
                 states.append((run.dag_id, runner.run(run)))
                 calls.setdefault(run.dag_id, []).extend(

@@ -50,12 +50,18 @@ def claim_once(pipeline: Pipeline, key: str, claimant: str) -> str | None:
 
 
 def lock_holder(pipeline: Pipeline, dag_id: str) -> LockHolder | None:
-    """Who holds the pipeline's lock of runbook ``dag_id`` now (GetObject of the lock), None when nobody does."""
-    s3 = aws_client(pipeline.aws_conn_id, "s3")
+    """Who holds the pipeline's lock of runbook ``dag_id`` now, None when nobody does. Listed first
+    (ListObjectsV2 with the key as prefix): S3 answers GetObject of a missing key with 403 AccessDenied, not 404,
+    to a caller without s3:ListBucket (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html), and
+    "nobody holds it" is the usual answer here."""
+    bucket, s3 = records_bucket(pipeline), aws_client(pipeline.aws_conn_id, "s3")
     key = LockHolder(dag_id, "", pipeline.name, "").key
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+    if not any(item["Key"] == key for item in listed):
+        return None
     try:
-        return LockHolder.from_json(s3.get_object(Bucket=records_bucket(pipeline), Key=key)["Body"].read())
-    except s3.exceptions.NoSuchKey:
+        return LockHolder.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3.exceptions.NoSuchKey:  # released between the list and the read
         return None
 
 
