@@ -53,9 +53,9 @@ def test_dms_stops_before_the_switchover_completes_and_resumes_on_green_with_no_
     assert step(record, "new_position")["result"]["position"] == str(estate.bluegreen.coordinates)
     assert estate.task()["CdcStartPosition"] == str(estate.bluegreen.coordinates)
     assert step(record, "reconcile")["result"]["drift"] == 0
-    assert row.settled(estate, f"{run_outcome(record)}; stopped {followed['completed_at']} - "
-                               f"{stopped_at.isoformat()} before completion, resumed at "
-                               f"{estate.bluegreen.coordinates}") == 0
+    ahead_s = (datetime.fromisoformat(followed["completed_at"]) - stopped_at).total_seconds()
+    assert row.settled(estate, f"{run_outcome(record)}; DMS stopped {ahead_s:.1f} s before the completion, old blue "
+                               f"drained, resumed at {estate.bluegreen.coordinates}") == 0
 
 
 def test_dms_still_running_when_the_switchover_completed_is_damage_the_reconciliation_names(estate, run_dag,
