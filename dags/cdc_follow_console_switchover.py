@@ -14,11 +14,12 @@ from cdc_runbooks.operators.binlog_readiness import BinlogReadinessOperator
 from cdc_runbooks.operators.blue_green import (
     BlueGreenCoordinatesOperator,
     BlueGreenFollowSwitchoverOperator,
+    ConsoleSwitchoverGateOperator,
     SwitchoverFailureBranchOperator,
 )
 from cdc_runbooks.operators.cdc_events import ClaimEventsOperator
 from cdc_runbooks.operators.dms import DmsDrainOldBlueOperator, DmsPauseTaskOperator, DmsRestartCdcOperator
-from cdc_runbooks.operators.pipeline_lock import ClaimPipelineOperator, StandAsideOperator
+from cdc_runbooks.operators.pipeline_lock import ClaimPipelineOperator
 from cdc_runbooks.operators.reconcile import ReconcileOperator
 from cdc_runbooks.operators.run_record import RecordRunOperator
 from cdc_runbooks.pipelines import load_pipelines
@@ -45,9 +46,10 @@ for name, pipeline in sorted(pipelines.items()):
     )):
         claim_events = ClaimEventsOperator(task_id="claim_events", pipeline_name=name,
                                            kinds=[EventKind.SWITCHOVER_STARTED.value])
-        # A switchover of ours pauses and resumes CDC around itself: this run gives way to it.
-        stand_aside = StandAsideOperator(task_id="stand_aside", pipeline_name=name,
-                                         runbook="aurora_blue_green_switchover")
+        # A switchover of ours pauses and resumes CDC around itself: this run gives way to it (and a run triggered by
+        # hand with no switchover to follow changes nothing).
+        stand_aside = ConsoleSwitchoverGateOperator(task_id="stand_aside", pipeline_name=name,
+                                                    runbook="aurora_blue_green_switchover")
         # Every second DMS runs once the switchover completes, it may read green from blue's coordinates: stop it
         # before anything else, not drained (the switchover fences writes, so there is nothing left to drain).
         pause = DmsPauseTaskOperator(task_id="pause_dms_task", pipeline_name=name, drain=False, dry_run=False)

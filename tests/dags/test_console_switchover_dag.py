@@ -94,3 +94,13 @@ def test_a_switchover_of_ours_is_left_to_its_run(estate, run_dag):
     assert [step(record, t)["state"] for t in ("pause_dms_task", "restart_cdc")] == ["skipped", "skipped"]
     assert estate.task()["Status"] == "running" and not [
         r for r in estate.dms.requests if r["action"] == "StopReplicationTask"]
+
+
+def test_a_run_triggered_by_hand_with_no_switchover_to_follow_leaves_dms_alone(estate, run_dag):
+    dag_run, record = run_dag(estate, DAG_ID)
+
+    assert (dag_run.state, record["outcome"]) == ("success", "success")
+    assert step(record, "stand_aside")["state"] == "skipped"
+    assert "nothing to follow" in step(record, "stand_aside")["failure"]
+    assert estate.task()["Status"] == "running" and not [
+        r for r in estate.dms.requests if r["action"] == "StopReplicationTask"]

@@ -508,14 +508,20 @@ def test_a_planned_restart_goes_ahead_only_on_the_task_as_it_was_planned(status,
 # -- plan_stop_at_once -------------------------------------------------------------------------------------------
 @given(st.sampled_from(["running", "stopping", "stopped", "failed", "ready", "starting", "creating", "deleting",
                         "modifying", "moving", "failed-move", "testing"]),
-       st.none() | st.datetimes(timezones=st.just(UTC)))
-def test_stop_at_once_stops_a_running_task_waits_for_a_stopping_one_and_adopts_one_that_reads_nothing(
-        status, stop_date):
+       st.none() | st.datetimes(timezones=st.just(UTC)), st.none() | st.datetimes(timezones=st.just(UTC)))
+def test_stop_at_once_stops_a_task_running_since_before_the_run_waits_for_a_stopping_one_and_adopts_the_rest(
+        status, start_date, stop_date):
     expected = {"running": Action.ACT, "stopping": Action.WAIT, "stopped": Action.ADOPT, "failed": Action.ADOPT,
                 "ready": Action.ADOPT}
-    task = state(status, stop_date=stop_date)
-    if status in expected:
-        assert plan_stop_at_once(task) is expected[status]  # whoever stopped it, whenever
+    started_since = start_date is not None and start_date >= RUN_STARTED
+    task = state(status, start_date=start_date, stop_date=stop_date)
+    if status in expected and not (status == "running" and started_since):
+        assert plan_stop_at_once(task, RUN_STARTED) is expected[status]  # whoever stopped it, whenever
     else:
-        with pytest.raises(DmsTaskStateError, match=f"is {status}"):
-            plan_stop_at_once(task)
+        with pytest.raises(DmsTaskStateError, match="after this run began" if status == "running" else
+                           f"is {status}"):
+            plan_stop_at_once(task, RUN_STARTED)
+
+
+def test_stop_at_once_without_a_run_start_stops_a_running_task():
+    assert plan_stop_at_once(state("running", start_date=AFTER), None) is Action.ACT

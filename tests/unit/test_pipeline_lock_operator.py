@@ -52,27 +52,3 @@ def test_other_runbooks_of_the_same_pipeline_are_not_blocked(records_s3):
 def test_releasing_without_a_lock_is_a_no_op(records_s3):
     assert release("run-1") is False
 
-
-def stand_aside(pushed: dict) -> dict:
-    from cdc_runbooks.operators.pipeline_lock import StandAsideOperator
-
-    ti = SimpleNamespace(xcom_push=lambda key, value: pushed.__setitem__(key, value))
-    return StandAsideOperator(task_id="stand_aside", pipeline_name="shop", runbook="aurora_blue_green_switchover"
-                              ).execute({"ti": ti})
-
-
-def test_stand_aside_skips_while_the_named_runbook_holds_the_pipeline_and_goes_on_once_released(records_s3):
-    from airflow.sdk.exceptions import AirflowSkipException
-
-    claim("manual__switch", dag_id="aurora_blue_green_switchover")
-    pushed: dict = {}
-    with pytest.raises(AirflowSkipException, match="manual__switch"):
-        stand_aside(pushed)
-    assert pushed["return_value"]["held_by"]["dag_id"] == "aurora_blue_green_switchover"
-    release("manual__switch", dag_id="aurora_blue_green_switchover")
-    assert stand_aside({}) == {"held_by": None}
-
-
-def test_stand_aside_ignores_other_runbooks_holding_the_pipeline(records_s3):
-    claim("run-1", dag_id="dms_cdc_pause")
-    assert stand_aside({}) == {"held_by": None}

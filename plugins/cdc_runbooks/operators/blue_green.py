@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from airflow.providers.standard.operators.branch import BaseBranchOperator
+from airflow.sdk.exceptions import AirflowSkipException
 
 from cdc_runbooks import identifiers
 from cdc_runbooks.action import Action
@@ -24,6 +25,7 @@ from cdc_runbooks.aws.blue_green import (
     switchover_blue_green,
 )
 from cdc_runbooks.aws.cluster import describe_writer, replica_lag_s, writer_binlog, writer_instance
+from cdc_runbooks.aws.records import lock_holder
 from cdc_runbooks.binlog_position import BinlogPosition
 from cdc_runbooks.blue_green import (
     BlueGreenStateError,
@@ -33,7 +35,7 @@ from cdc_runbooks.blue_green import (
     plan_switchover,
     require_completed,
 )
-from cdc_runbooks.console_switchover import dms_read_green
+from cdc_runbooks.console_switchover import SwitchoverNotFound, dms_read_green
 from cdc_runbooks.pipelines import Pipeline
 from cdc_runbooks.refusal import Refusal
 from cdc_runbooks.resume_handoff import resume_dag_id, why_resume_cannot_run
@@ -120,6 +122,52 @@ class BlueGreenSwitchoverOperator(WaitingStepOperator):
         require_completed(state)
         return {"deployment": deployment, **done, "status": state.status,
                 "finished_at": datetime.now(UTC).isoformat()}
+
+
+class ConsoleSwitchoverGateOperator(PipelineStepOperator):
+    """Whether a run of the console-switchover follower has anything to do; changes nothing. It skips the rest of the
+    run (its steps are skipped, ``record_run`` records it) while a run of ``runbook`` holds the pipeline (a switchover
+    of ours pauses and resumes CDC around itself: GetObject of ``locks/<runbook>/<pipeline>.json``), and, in a run
+    triggered by hand, when no switchover of production is in progress or completed in the ``lookback_s`` before the
+    run (:func:`cdc_runbooks.aws.blue_green.console_switchover`): a healthy DMS task is not stopped on a mistaken
+    trigger. A run started by the switchover's event does not look: its event is the evidence, and RDS's event
+    history may lag it.
+
+    :param runbook: the DAG id whose run this one gives way to.
+    :param lookback_s: how long before the run the switchover may have started.
+    """
+
+    template_fields: Sequence[str] = ("pipeline_name", "runbook")
+
+    def __init__(self, *, runbook: str, lookback_s: float = 3600, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.runbook = runbook
+        self.lookback_s = lookback_s
+
+    @records_failure
+    def execute(self, context) -> dict:
+        pipeline, dag_run = self.pipeline, context["dag_run"]
+        holder = lock_holder(pipeline, self.runbook)
+        if holder is not None:
+            self._skip(context, f"{holder.dag_id} run {holder.run_id!r} holds {holder.pipeline} since "
+                                f"{holder.claimed_at}: it pauses and resumes CDC around its switchover; nothing to "
+                                "do here")
+        if dag_run.run_type != "manual":
+            return {"held_by": None}
+        since = (run_started_at(context) or datetime.now(UTC)) - timedelta(seconds=self.lookback_s)
+        try:
+            found = console_switchover(pipeline, since)
+        except SwitchoverNotFound as nothing:
+            self._skip(context, f"triggered by hand, and nothing to follow: {nothing} The DMS task was not touched.")
+        if found.deployment.status not in ("SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED"):
+            self._skip(context, f"triggered by hand, and {found.deployment.describe()}: no switchover to follow. "
+                                "The DMS task was not touched.")
+        return {"held_by": None, "deployment": found.deployment.identifier}
+
+    @staticmethod
+    def _skip(context, why: str) -> None:
+        context["ti"].xcom_push(key="return_value", value={"skipped": why})
+        raise AirflowSkipException(why)
 
 
 class BlueGreenFollowSwitchoverOperator(WaitingStepOperator):

@@ -128,7 +128,8 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
     def execute(self, context) -> dict:
         pipeline = self.pipeline
         state = task_state(pipeline.aws_conn_id, pipeline.dms_task_arn)
-        action = plan_pause(state, run_started_at(context)) if self.drain else plan_stop_at_once(state)
+        run_started = run_started_at(context)
+        action = plan_pause(state, run_started) if self.drain else plan_stop_at_once(state, run_started)
         if self.dry_run:
             self.log.info("DRY RUN: %s. Would %s call StopReplicationTask(ReplicationTaskArn=%r) and wait for "
                           "'stopped'. Nothing was changed.", state.describe(),

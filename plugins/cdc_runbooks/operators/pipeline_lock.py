@@ -1,16 +1,12 @@
-"""Claim a pipeline for one run of a runbook (``claim_pipeline``), released by ``record_run``; give way to a run
-of another runbook that holds it (``stand_aside``)."""
+"""Claim a pipeline for one run of a runbook (``claim_pipeline``), released by ``record_run``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime
 
-from airflow.sdk.exceptions import AirflowSkipException
-
 from cdc_runbooks.action import Action
-from cdc_runbooks.aws.records import lock_holder, put_lock, records_bucket
+from cdc_runbooks.aws.records import put_lock, records_bucket
 from cdc_runbooks.pipeline_lock import LockHolder, check_holder
 from cdc_runbooks.step import PipelineStepOperator, records_failure
 
@@ -40,27 +36,3 @@ class ClaimPipelineOperator(PipelineStepOperator):
                       bucket, me.key, me.dag_id, me.run_id)
         return {"lock": f"s3://{bucket}/{me.key}", "claimed_at": me.claimed_at, "action": action.value}
 
-
-class StandAsideOperator(PipelineStepOperator):
-    """Skip the rest of the run (its steps are skipped, ``record_run`` records it) while a run of ``runbook``
-    holds the pipeline: that run does this one's work (a switchover of ours pauses and resumes CDC around itself).
-    Reads the lock (GetObject of ``locks/<runbook>/<pipeline>.json``); changes nothing.
-
-    :param runbook: the DAG id whose run this one gives way to.
-    """
-
-    template_fields: Sequence[str] = ("pipeline_name", "runbook")
-
-    def __init__(self, *, runbook: str, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.runbook = runbook
-
-    @records_failure
-    def execute(self, context) -> dict:
-        holder = lock_holder(self.pipeline, self.runbook)
-        if holder is not None:
-            context["ti"].xcom_push(key="return_value", value={"held_by": asdict(holder)})
-            raise AirflowSkipException(f"{holder.dag_id} run {holder.run_id!r} holds {holder.pipeline} since "
-                                       f"{holder.claimed_at}: it does this run's work; nothing to do here")
-        self.log.info("No run of %s holds %s", self.runbook, self.pipeline_name)
-        return {"held_by": None}
