@@ -49,10 +49,14 @@ for name, pipeline in sorted(pipelines.items()):
         # A switchover of ours pauses and resumes CDC around itself: this run gives way to it (and a run triggered by
         # hand with no switchover to follow changes nothing).
         stand_aside = ConsoleSwitchoverGateOperator(task_id="stand_aside", pipeline_name=name,
-                                                    runbook="aurora_blue_green_switchover")
+                                                    runbook="aurora_blue_green_switchover",
+                                                    claimed="{{ ti.xcom_pull(task_ids='claim_events') }}")
         # Every second DMS runs once the switchover completes, it may read green from blue's coordinates: stop it
         # before anything else, not drained (the switchover fences writes, so there is nothing left to drain).
-        pause = DmsPauseTaskOperator(task_id="pause_dms_task", pipeline_name=name, drain=False, dry_run=False)
+        # A task started since the switchover began was resumed by somebody: it is not stopped (refused).
+        pause = DmsPauseTaskOperator(
+            task_id="pause_dms_task", pipeline_name=name, drain=False, dry_run=False,
+            resumed_after="{{ ti.xcom_pull(task_ids='stand_aside')['switchover_started_at'] or '' }}")
         claim = ClaimPipelineOperator(task_id="claim_pipeline", pipeline_name=name)
         follow = BlueGreenFollowSwitchoverOperator(task_id="follow_switchover", pipeline_name=name,
                                                    stopped_at=PAUSED.format("stopped_at"))

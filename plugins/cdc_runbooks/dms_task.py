@@ -77,18 +77,19 @@ def plan_pause(state: ReplicationTask, run_started: datetime | None) -> Action:
         f"pause; if the task failed, read its last failure before restarting it with dms_cdc_restart.{checkpoint}")
 
 
-def plan_stop_at_once(state: ReplicationTask, run_started: datetime | None) -> Action:
+def plan_stop_at_once(state: ReplicationTask, resumed_after: datetime | None) -> Action:
     """Stop at once, not drained (a switchover started outside Airflow: every second DMS runs it may read green
-    from blue's coordinates). Running: stop it — unless it was started after the run began (a cleared stop of a run
-    that has resumed CDC, or a person's restart: the follow-up would restart from green's coordinates again and
-    re-apply rows), which is refused. Stopping: wait. Stopped, failed or ready: nothing reads, so adopt the stop as
-    it is (its StopDate and RecoveryCheckpoint, whoever made it). Starting: refuse (somebody is starting the task
-    during the switchover; a person must look)."""
-    if state.status == "running" and _since(state.start_date, run_started):
+    from blue's coordinates). Running: stop it — unless it was started at or after ``resumed_after`` (when the
+    switchover began, or the run: somebody — a person, or this run before a clear — resumed CDC since, and the
+    follow-up would restart it from green's coordinates again and re-apply rows), which is refused. Stopping: wait.
+    Stopped, failed or ready: nothing reads, so adopt the stop as it is (its StopDate and RecoveryCheckpoint,
+    whoever made it). Starting: refuse (somebody is starting the task during the switchover; a person must look)."""
+    if state.status == "running" and _since(state.start_date, resumed_after):
         raise DmsTaskStateError(
-            f"refusing to stop: {state.describe()}, started at {state.start_date.isoformat()}, after this run began: "
-            "CDC was resumed since (by this run or a person), and stopping it again would have it restarted from "
-            "green's coordinates a second time. Nothing was changed; if CDC must stop, use dms_cdc_pause.")
+            f"refusing to stop: {state.describe()}, started at {state.start_date.isoformat()}, not before "
+            f"{resumed_after.isoformat()} (the switchover's start, or this run's): CDC was resumed since, and stopping "
+            "it would have it restarted from green's coordinates again. Nothing was changed; compare source and "
+            "warehouse (cdc_reconcile), and if CDC must stop, use dms_cdc_pause.")
     if state.status == "running":
         return Action.ACT
     if state.status == "stopping":

@@ -104,3 +104,21 @@ def test_a_run_triggered_by_hand_with_no_switchover_to_follow_leaves_dms_alone(e
     assert "nothing to follow" in step(record, "stand_aside")["failure"]
     assert estate.task()["Status"] == "running" and not [
         r for r in estate.dms.requests if r["action"] == "StopReplicationTask"]
+
+
+def test_a_late_event_finds_cdc_resumed_by_a_person_and_does_not_stop_it(estate, run_dag):
+    switch_over_in_the_console(estate)
+    events = switchover_started_events(estate)
+    estate.wait_deployment_status("SWITCHOVER_COMPLETED")
+    if estate.task()["Status"] == "running":  # a person stops it, and restarts it from green's coordinates
+        estate.aws.client("dms").stop_replication_task(ReplicationTaskArn=estate.resources.replication_task_arn)
+        estate.wait_task_status("stopped")
+    estate.start_cdc(str(estate.bluegreen.coordinates))
+    stops = len([r for r in estate.dms.requests if r["action"] == "StopReplicationTask"])
+    dag_run, record = run_dag.started_by_events(estate, DAG_ID, events)
+
+    assert (dag_run.state, record["outcome"]) == ("failed", "failed")
+    assert "CDC was resumed since" in step(record, "pause_dms_task")["failure"]
+    assert [step(record, t)["state"] for t in ("follow_switchover", "restart_cdc")] == ["upstream_failed"] * 2
+    assert estate.task()["Status"] == "running"
+    assert len([r for r in estate.dms.requests if r["action"] == "StopReplicationTask"]) == stops

@@ -18,13 +18,13 @@ def claim(run_id: str, dag_id: str) -> None:
         {"dag_run": SimpleNamespace(dag_id=dag_id, run_id=run_id), "ti": None})
 
 
-def stand_aside(pushed: dict) -> dict:
+def stand_aside(pushed: dict, claimed: dict | None = None) -> dict:
     from cdc_runbooks.operators.blue_green import ConsoleSwitchoverGateOperator
 
     ti = SimpleNamespace(xcom_push=lambda key, value: pushed.__setitem__(key, value))
     dag_run = SimpleNamespace(run_type="asset_triggered", run_after=None, start_date=None)
-    return ConsoleSwitchoverGateOperator(task_id="stand_aside", pipeline_name="shop", runbook=OURS).execute(
-        {"ti": ti, "dag_run": dag_run})
+    return ConsoleSwitchoverGateOperator(task_id="stand_aside", pipeline_name="shop", runbook=OURS,
+                                         claimed=claimed).execute({"ti": ti, "dag_run": dag_run})
 
 
 def test_a_switchover_run_of_ours_holding_the_pipeline_skips_the_run_and_its_release_lets_it_go_on(records_s3):
@@ -39,9 +39,15 @@ def test_a_switchover_run_of_ours_holding_the_pipeline_skips_the_run_and_its_rel
         stand_aside(pushed)
     assert "pauses and resumes CDC around its switchover" in pushed["return_value"]["skipped"]
     release_lock(get_pipeline("shop"), OURS, "manual__switch")
-    assert stand_aside({}) == {"held_by": None}
+    assert stand_aside({}) == {"switchover_started_at": None}
 
 
 def test_other_runbooks_holding_the_pipeline_do_not_stop_it(records_s3):
     claim("run-1", "dms_cdc_pause")
-    assert stand_aside({}) == {"held_by": None}
+    assert stand_aside({}) == {"switchover_started_at": None}
+
+
+def test_the_switchover_started_at_its_latest_event_in_any_time_zone(records_s3):
+    claimed = {"events": [{"time": "2026-12-01T03:00:05+00:00"}, {"time": "2026-12-01T04:00:07+01:00"},
+                          {"time": "2026-12-01T02:59:00+00:00"}]}
+    assert stand_aside({}, claimed) == {"switchover_started_at": "2026-12-01T03:00:07+00:00"}

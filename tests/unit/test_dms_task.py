@@ -509,7 +509,7 @@ def test_a_planned_restart_goes_ahead_only_on_the_task_as_it_was_planned(status,
 @given(st.sampled_from(["running", "stopping", "stopped", "failed", "ready", "starting", "creating", "deleting",
                         "modifying", "moving", "failed-move", "testing"]),
        st.none() | st.datetimes(timezones=st.just(UTC)), st.none() | st.datetimes(timezones=st.just(UTC)))
-def test_stop_at_once_stops_a_task_running_since_before_the_run_waits_for_a_stopping_one_and_adopts_the_rest(
+def test_stop_at_once_stops_a_task_running_since_before_the_moment_waits_for_a_stopping_one_and_adopts_the_rest(
         status, start_date, stop_date):
     expected = {"running": Action.ACT, "stopping": Action.WAIT, "stopped": Action.ADOPT, "failed": Action.ADOPT,
                 "ready": Action.ADOPT}
@@ -518,10 +518,10 @@ def test_stop_at_once_stops_a_task_running_since_before_the_run_waits_for_a_stop
     if status in expected and not (status == "running" and started_since):
         assert plan_stop_at_once(task, RUN_STARTED) is expected[status]  # whoever stopped it, whenever
     else:
-        with pytest.raises(DmsTaskStateError, match="after this run began" if status == "running" else
+        with pytest.raises(DmsTaskStateError, match="CDC was resumed since" if status == "running" else
                            f"is {status}"):
             plan_stop_at_once(task, RUN_STARTED)
 
 
-def test_stop_at_once_without_a_run_start_stops_a_running_task():
+def test_stop_at_once_without_a_moment_stops_a_running_task():
     assert plan_stop_at_once(state("running", start_date=AFTER), None) is Action.ACT

@@ -125,23 +125,28 @@ class BlueGreenSwitchoverOperator(WaitingStepOperator):
 
 
 class ConsoleSwitchoverGateOperator(PipelineStepOperator):
-    """Whether a run of the console-switchover follower has anything to do; changes nothing. It skips the rest of the
-    run (its steps are skipped, ``record_run`` records it) while a run of ``runbook`` holds the pipeline (a switchover
-    of ours pauses and resumes CDC around itself: GetObject of ``locks/<runbook>/<pipeline>.json``), and, in a run
-    triggered by hand, when no switchover of production is in progress or completed in the ``lookback_s`` before the
-    run (:func:`cdc_runbooks.aws.blue_green.console_switchover`): a healthy DMS task is not stopped on a mistaken
-    trigger. A run started by the switchover's event does not look: its event is the evidence, and RDS's event
-    history may lag it.
+    """Whether a run of the console-switchover follower has anything to do, and since when the switchover runs;
+    changes nothing. It skips the rest of the run (its steps are skipped, ``record_run`` records it) while a run of
+    ``runbook`` holds the pipeline (a switchover of ours pauses and resumes CDC around itself: GetObject of
+    ``locks/<runbook>/<pipeline>.json``), and, in a run triggered by hand, when no switchover of production is in
+    progress or completed in the ``lookback_s`` before the run (:func:`cdc_runbooks.aws.blue_green.console_switchover`):
+    a healthy DMS task is not stopped on a mistaken trigger. A run started by the switchover's events does not ask
+    RDS (its events are the evidence, and RDS's event history may lag them): the switchover started at the latest
+    event's time.
+
+    XCom: ``{"switchover_started_at": ISO time or None}`` (a DMS task started since was resumed by somebody).
 
     :param runbook: the DAG id whose run this one gives way to.
+    :param claimed: what ``claim_events`` returned (its ``events``, each with its ``time``).
     :param lookback_s: how long before the run the switchover may have started.
     """
 
-    template_fields: Sequence[str] = ("pipeline_name", "runbook")
+    template_fields: Sequence[str] = ("pipeline_name", "runbook", "claimed")
 
-    def __init__(self, *, runbook: str, lookback_s: float = 3600, **kwargs) -> None:
+    def __init__(self, *, runbook: str, claimed: dict | None, lookback_s: float = 3600, **kwargs) -> None:
         super().__init__(**kwargs)
         self.runbook = runbook
+        self.claimed = claimed
         self.lookback_s = lookback_s
 
     @records_failure
@@ -153,7 +158,9 @@ class ConsoleSwitchoverGateOperator(PipelineStepOperator):
                                 f"{holder.claimed_at}: it pauses and resumes CDC around its switchover; nothing to "
                                 "do here")
         if dag_run.run_type != "manual":
-            return {"held_by": None}
+            claimed = (self.claimed or {}).get("events", [])
+            times = [identifiers.iso_datetime(event.get("time"), "event time") for event in claimed]
+            return {"switchover_started_at": max(times).astimezone(UTC).isoformat() if times else None}
         since = (run_started_at(context) or datetime.now(UTC)) - timedelta(seconds=self.lookback_s)
         try:
             found = console_switchover(pipeline, since)
@@ -162,7 +169,7 @@ class ConsoleSwitchoverGateOperator(PipelineStepOperator):
         if found.deployment.status not in ("SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED"):
             self._skip(context, f"triggered by hand, and {found.deployment.describe()}: no switchover to follow. "
                                 "The DMS task was not touched.")
-        return {"held_by": None, "deployment": found.deployment.identifier}
+        return {"switchover_started_at": found.started_at.isoformat(), "deployment": found.deployment.identifier}
 
     @staticmethod
     def _skip(context, why: str) -> None:

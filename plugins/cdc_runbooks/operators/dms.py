@@ -115,21 +115,26 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
     :param drain: wait for CDC to drain before stopping (default). Off: stop at once, and adopt a task that is not
         running as it is, stopped or failed by whoever (:func:`cdc_runbooks.dms_task.plan_stop_at_once`): for a
         switchover that is already under way.
+    :param resumed_after: with ``drain`` off, a running task started at or after this ISO time (or the run's start,
+        if earlier) was resumed by somebody since and is not stopped (refused).
     """
 
-    template_fields: Sequence[str] = ("pipeline_name", "dry_run", "max_latency_s", "sustain_s")
+    template_fields: Sequence[str] = ("pipeline_name", "dry_run", "max_latency_s", "sustain_s", "resumed_after")
 
-    def __init__(self, *, give_up_rising_s: float | None = None, drain: bool = True, **kwargs) -> None:
+    def __init__(self, *, give_up_rising_s: float | None = None, drain: bool = True, resumed_after: str | None = None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.give_up_rising_s = give_up_rising_s
         self.drain = drain
+        self.resumed_after = resumed_after
 
     @records_failure
     def execute(self, context) -> dict:
         pipeline = self.pipeline
         state = task_state(pipeline.aws_conn_id, pipeline.dms_task_arn)
         run_started = run_started_at(context)
-        action = plan_pause(state, run_started) if self.drain else plan_stop_at_once(state, run_started)
+        action = plan_pause(state, run_started) if self.drain else plan_stop_at_once(state, self._resumed_after(
+            run_started))
         if self.dry_run:
             self.log.info("DRY RUN: %s. Would %s call StopReplicationTask(ReplicationTaskArn=%r) and wait for "
                           "'stopped'. Nothing was changed.", state.describe(),
@@ -146,6 +151,10 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
             self.log.info("Not stopping: %s; adopting its stop", state.describe())
             return self._stopped(state, done)
         return wait_for(self, context, self._until_stopped(pipeline, state.arn), "record_stopped", done)
+
+    def _resumed_after(self, run_started: datetime | None) -> datetime | None:
+        given = identifiers.iso_datetime(self.resumed_after, "resumed_after") if self.resumed_after else None
+        return min((m for m in (given, run_started) if m is not None), default=None)
 
     @records_failure
     def stop_when_drained(self, context, event: dict, task: str, action: str) -> dict:
