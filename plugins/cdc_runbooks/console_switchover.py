@@ -42,11 +42,12 @@ class ConsoleSwitchover:
 
 def find_console_switchover(deployments: list[DeploymentState], events: list[dict], production_arn: str,
                             since: datetime) -> ConsoleSwitchover:
-    """The deployment whose switchover of ``production_arn`` started last, at or after ``since``: its source is
-    production (in progress, failed or rolled back) or, once completed, its target is (RDS renames the clusters),
-    and a "Switchover ... started" event of it in ``events`` is dated at or after ``since``. Its latest start, and
-    the first completion at or after that start. Refuses (SwitchoverNotFound) none, or two started at the same
-    instant, naming them."""
+    """The deployment switching ``production_arn`` over now: the one whose switchover of it is in progress (its
+    source is production), or else the one whose switchover of it started last, at or after ``since``: its source is
+    production (failed or rolled back) or, once completed, its target is (RDS renames the clusters), with a
+    "Switchover ... started" event in ``events`` dated at or after ``since``. Its latest start (``since`` for one in
+    progress whose start event is not in RDS's history yet), and the first completion at or after that start.
+    Refuses (SwitchoverNotFound) none, or two (in progress, or started at the same instant), naming them."""
     switching = [d for d in deployments if d.source == production_arn
                  or (d.status == "SWITCHOVER_COMPLETED" and d.target == production_arn)]
     found = []
@@ -54,21 +55,26 @@ def find_console_switchover(deployments: list[DeploymentState], events: list[dic
         own = [e for e in events if e.get("SourceIdentifier") == deployment.identifier
                and isinstance(e.get("Date"), datetime) and e["Date"] >= since]
         starts = [e["Date"] for e in own if STARTED.match(str(e.get("Message", "")))]
-        if starts:
-            started = max(starts)
+        switching_now = deployment.status == "SWITCHOVER_IN_PROGRESS" and deployment.source == production_arn
+        if starts or switching_now:
+            started = max(starts, default=since)
             completions = [e["Date"] for e in own
                            if COMPLETED.match(str(e.get("Message", ""))) and e["Date"] >= started]
             found.append(ConsoleSwitchover(deployment, started, min(completions, default=None)))
+    in_progress = [s for s in found if s.deployment.status == "SWITCHOVER_IN_PROGRESS"]
     found.sort(key=lambda s: s.started_at, reverse=True)
-    if found and (len(found) == 1 or found[0].started_at > found[1].started_at):
+    if len(in_progress) == 1:
+        return in_progress[0]
+    if not in_progress and found and (len(found) == 1 or found[0].started_at > found[1].started_at):
         return found[0]
-    named = ", ".join(s.deployment.describe() for s in found) or \
+    now = in_progress or found
+    named = ", ".join(s.deployment.describe() for s in now) or \
         ", ".join(d.describe() for d in switching) or "none"
+    what = "switch it at once" if now else f"started a switchover of it since {since.isoformat()}"
     raise SwitchoverNotFound(
-        f"{'two' if found else 'no'} blue/green deployments of {production_arn} started a switchover "
-        f"{'at the same instant' if found else 'since ' + since.isoformat()} (RDS's deployment events): {named}. "
-        "Which one moves production is for a person to say: find it in the RDS console (Databases, the blue/green "
-        "deployment's Events).")
+        f"{'two' if now else 'no'} blue/green deployments of {production_arn} {what} (RDS's deployments and their "
+        f"events): {named}. Which one moves production is for a person to say: find it in the RDS console "
+        "(Databases, the blue/green deployment's Events).")
 
 
 def dms_read_green(switchover: ConsoleSwitchover, stopped_at: datetime | None) -> str | None:

@@ -4,12 +4,12 @@ the switchover's event (the real-Airflow test starts it through the triggerer)."
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fault_matrix import run_outcome
 
-from cdc_runbooks.cdc_event import EventKind, read_event
+from cdc_runbooks.cdc_event import CdcEvent, EventKind, read_event
 from cdc_runbooks.pipeline_lock import LockHolder
 
 pytestmark = pytest.mark.estate
@@ -122,3 +122,19 @@ def test_a_late_event_finds_cdc_resumed_by_a_person_and_does_not_stop_it(estate,
     assert [step(record, t)["state"] for t in ("follow_switchover", "restart_cdc")] == ["upstream_failed"] * 2
     assert estate.task()["Status"] == "running"
     assert len([r for r in estate.dms.requests if r["action"] == "StopReplicationTask"]) == stops
+
+
+def test_a_switchover_event_hours_late_with_no_switchover_going_on_leaves_dms_alone(estate, run_dag):
+    """A backlog after a triggerer outage, or a dead-letter redrive: the event is older than the hour the runbook
+    looks back, so it asks RDS, finds no switchover of production, and changes nothing."""
+    stale = CdcEvent(event_id="3d9a4b6c-0259-stale", kind=EventKind.SWITCHOVER_STARTED, code="RDS-EVENT-0259",
+                     resource="prod", time=(datetime.now(UTC) - timedelta(hours=3)).isoformat(),
+                     message="Switchover from DB cluster prod to prod-green-abc started.")
+    estate.dms.runtime(estate.resources.replication_task_arn).start_date = datetime.now(UTC) - timedelta(days=1)
+    dag_run, record = run_dag.started_by_events(estate, DAG_ID,
+                                                {"cdc_event.shop.switchover_started": [stale.to_payload()]})
+
+    assert (dag_run.state, record["outcome"]) == ("success", "success")
+    assert "started by events older than" in step(record, "stand_aside")["failure"]
+    assert estate.task()["Status"] == "running" and not [
+        r for r in estate.dms.requests if r["action"] == "StopReplicationTask"]

@@ -72,25 +72,40 @@ def starts(d: DeploymentState, events: list[dict]) -> list[datetime]:
             and e.get("Message") in (STARTED, STARTED.rstrip("."))]
 
 
+def switching_now(d: DeploymentState) -> bool:
+    return d.status == "SWITCHOVER_IN_PROGRESS" and d.source == PROD
+
+
 @settings(max_examples=500)
 @given(histories())
-def test_the_switchover_found_is_the_latest_start_of_production_since_the_window(history):
+def test_the_switchover_found_is_the_one_in_progress_or_else_the_latest_start_since_the_window(history):
     deployments, events = history
+    now = [d for d in deployments if switching_now(d)]
     latest = sorted(((max(starts(d, events)), d) for d in deployments if switches_production(d) and starts(d, events)),
                     key=lambda started: started[0])
     try:
         found = find_console_switchover(deployments, events, PROD, SINCE)
     except SwitchoverNotFound as refused:
-        assert not latest or latest[-1][0] == latest[-2][0], "refused although one switchover started last"
+        assert len(now) > 1 or (not now and (not latest or latest[-1][0] == latest[-2][0])), "refused a clear case"
         assert "RDS console" in str(refused)
         return
     assert switches_production(found.deployment)
-    assert found.started_at == max(starts(found.deployment, events)) == latest[-1][0]
-    assert all(when < found.started_at for when, d in latest if d != found.deployment)
+    if now:
+        assert [found.deployment] == now
+        assert found.started_at == max(starts(found.deployment, events), default=SINCE)
+    else:
+        assert found.started_at == max(starts(found.deployment, events)) == latest[-1][0]
+        assert all(when < found.started_at for when, d in latest if d != found.deployment)
     own_completions = [e["Date"] for e in events if e.get("SourceIdentifier") == found.deployment.identifier
                        and e.get("Message") in (COMPLETED, COMPLETED.rstrip("."))
                        and isinstance(e.get("Date"), datetime) and e["Date"] >= found.started_at]
     assert found.completed_at == min(own_completions, default=None)
+
+
+def test_a_switchover_in_progress_is_followed_before_rds_history_shows_its_start():
+    found = find_console_switchover([deployment(1)], [], PROD, SINCE)
+    assert (found.deployment.identifier, found.started_at, found.completed_at) == (deployment(1).identifier, SINCE,
+                                                                                  None)
 
 
 def test_a_deployment_of_another_account_region_or_cluster_is_never_followed():
@@ -114,9 +129,9 @@ def test_last_months_completed_upgrade_does_not_hide_todays_switchover():
 
 
 def test_two_switchovers_started_at_the_same_instant_are_for_a_person():
-    with pytest.raises(SwitchoverNotFound, match="two .* at the same instant"):
-        find_console_switchover([deployment(1), deployment(2)],
-                                [event(1, STARTED, SINCE), event(2, STARTED, SINCE)], PROD, SINCE)
+    rolled_back = [deployment(n, status="AVAILABLE") for n in (1, 2)]
+    with pytest.raises(SwitchoverNotFound, match="two .* at once"):
+        find_console_switchover(rolled_back, [event(1, STARTED, SINCE), event(2, STARTED, SINCE)], PROD, SINCE)
 
 
 def completed(at: datetime | None) -> ConsoleSwitchover:

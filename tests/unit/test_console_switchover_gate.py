@@ -3,6 +3,7 @@ ours holding the pipeline, and a run the switchover's event started goes on with
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -18,7 +19,11 @@ def claim(run_id: str, dag_id: str) -> None:
         {"dag_run": SimpleNamespace(dag_id=dag_id, run_id=run_id), "ti": None})
 
 
-def stand_aside(pushed: dict, claimed: dict | None = None) -> dict:
+NOW = datetime.now(UTC).replace(microsecond=0)
+FRESH = {"events": [{"time": NOW.isoformat()}]}
+
+
+def stand_aside(pushed: dict, claimed: dict = FRESH) -> dict:
     from cdc_runbooks.operators.blue_green import ConsoleSwitchoverGateOperator
 
     ti = SimpleNamespace(xcom_push=lambda key, value: pushed.__setitem__(key, value))
@@ -39,15 +44,17 @@ def test_a_switchover_run_of_ours_holding_the_pipeline_skips_the_run_and_its_rel
         stand_aside(pushed)
     assert "pauses and resumes CDC around its switchover" in pushed["return_value"]["skipped"]
     release_lock(get_pipeline("shop"), OURS, "manual__switch")
-    assert stand_aside({}) == {"switchover_started_at": None}
+    assert stand_aside({}) == {"switchover_started_at": NOW.isoformat()}
 
 
 def test_other_runbooks_holding_the_pipeline_do_not_stop_it(records_s3):
     claim("run-1", "dms_cdc_pause")
-    assert stand_aside({}) == {"switchover_started_at": None}
+    assert stand_aside({}) == {"switchover_started_at": NOW.isoformat()}
 
 
 def test_the_switchover_started_at_its_latest_event_in_any_time_zone(records_s3):
-    claimed = {"events": [{"time": "2026-12-01T03:00:05+00:00"}, {"time": "2026-12-01T04:00:07+01:00"},
-                          {"time": "2026-12-01T02:59:00+00:00"}]}
-    assert stand_aside({}, claimed) == {"switchover_started_at": "2026-12-01T03:00:07+00:00"}
+    plus_one = timezone(timedelta(hours=1))
+    claimed = {"events": [{"time": (NOW - timedelta(seconds=5)).isoformat()},
+                          {"time": (NOW - timedelta(seconds=2)).astimezone(plus_one).isoformat()},
+                          {"time": (NOW - timedelta(hours=3)).isoformat()}]}
+    assert stand_aside({}, claimed) == {"switchover_started_at": (NOW - timedelta(seconds=2)).isoformat()}

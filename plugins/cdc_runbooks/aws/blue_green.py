@@ -34,13 +34,14 @@ def console_switchover(pipeline: Pipeline, since: datetime) -> ConsoleSwitchover
     """The deployment switching the pipeline's production cluster over since ``since``
     (:func:`cdc_runbooks.console_switchover.find_console_switchover`): every deployment of the account and Region
     (DescribeBlueGreenDeployments), and their events since then (DescribeEvents, SourceType
-    ``blue-green-deployment``, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeEvents.html)."""
+    ``blue-green-deployment``, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeEvents.html;
+    EndTime given: DescribeEvents's default window is an hour)."""
     rds = rds_hook(pipeline.aws_conn_id).conn
     production = describe_cluster(pipeline.aws_conn_id, pipeline.source_cluster)["DBClusterArn"]
     deployments = [DeploymentState.from_api(d) for page in rds.get_paginator("describe_blue_green_deployments")
                    .paginate() for d in page["BlueGreenDeployments"]]
     events = [e for page in rds.get_paginator("describe_events").paginate(
-        SourceType="blue-green-deployment", StartTime=since) for e in page["Events"]]
+        SourceType="blue-green-deployment", StartTime=since, EndTime=datetime.now(UTC)) for e in page["Events"]]
     return find_console_switchover(deployments, events, production, since)
 
 
@@ -51,7 +52,8 @@ def switchover_coordinates(conn_id: str, green_writer: str, since: datetime, max
     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeEvents.html), dated from ``since`` to
     now plus ``max_clock_skew_s`` (:func:`cdc_runbooks.blue_green.find_coordinates`); None while there is none."""
     rds = rds_hook(conn_id, region_name).conn
-    events = rds.describe_events(SourceType="db-instance", StartTime=since - timedelta(minutes=1))["Events"]
+    events = rds.describe_events(SourceType="db-instance", StartTime=since - timedelta(minutes=1),
+                                 EndTime=datetime.now(UTC))["Events"]
     until = datetime.now(UTC) + timedelta(seconds=max_clock_skew_s)
     return find_coordinates(events, green_writer, since, until)
 

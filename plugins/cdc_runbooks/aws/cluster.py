@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 from airflow.sdk import Connection
@@ -64,7 +64,8 @@ def failover_times(conn_id: str, cluster: str, since: datetime) -> list[str]:
     EventBridge delivered the events yet, or at all."""
     identifiers.cluster_identifier(cluster)
     events = rds_hook(conn_id).conn.describe_events(SourceType="db-cluster", SourceIdentifier=cluster,
-                                                    StartTime=since, EventCategories=["failover"])["Events"]
+                                                    StartTime=since, EndTime=datetime.now(UTC),
+                                                    EventCategories=["failover"])["Events"]
     return [event["Date"].isoformat() for event in events if event.get("SourceIdentifier") == cluster
             and "failover" in event.get("EventCategories", []) and isinstance(event.get("Date"), datetime)]
 

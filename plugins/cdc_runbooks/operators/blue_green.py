@@ -8,6 +8,7 @@ RDS through :mod:`cdc_runbooks.aws.blue_green` and wait with our triggers
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -128,11 +129,11 @@ class ConsoleSwitchoverGateOperator(PipelineStepOperator):
     """Whether a run of the console-switchover follower has anything to do, and since when the switchover runs;
     changes nothing. It skips the rest of the run (its steps are skipped, ``record_run`` records it) while a run of
     ``runbook`` holds the pipeline (a switchover of ours pauses and resumes CDC around itself: GetObject of
-    ``locks/<runbook>/<pipeline>.json``), and, in a run triggered by hand, when no switchover of production is in
-    progress or completed in the ``lookback_s`` before the run (:func:`cdc_runbooks.aws.blue_green.console_switchover`):
-    a healthy DMS task is not stopped on a mistaken trigger. A run started by the switchover's events does not ask
-    RDS (its events are the evidence, and RDS's event history may lag them): the switchover started at the latest
-    event's time.
+    ``locks/<runbook>/<pipeline>.json``), and, in a run triggered by hand or by events all older than ``lookback_s``
+    (a backlog, a redrive), when no switchover of production is in progress or completed in the ``lookback_s`` before
+    the run (:func:`cdc_runbooks.aws.blue_green.console_switchover`): a healthy DMS task is not stopped on a mistaken
+    trigger or a stale event. A run started by a fresh event does not ask RDS (the event is the evidence, and RDS's
+    event history may lag it): the switchover started at the latest event's time.
 
     XCom: ``{"switchover_started_at": ISO time or None}`` (a DMS task started since was resumed by somebody).
 
@@ -157,18 +158,19 @@ class ConsoleSwitchoverGateOperator(PipelineStepOperator):
             self._skip(context, f"{holder.dag_id} run {holder.run_id!r} holds {holder.pipeline} since "
                                 f"{holder.claimed_at}: it pauses and resumes CDC around its switchover; nothing to "
                                 "do here")
-        if dag_run.run_type != "manual":
-            claimed = (self.claimed or {}).get("events", [])
-            times = [identifiers.iso_datetime(event.get("time"), "event time") for event in claimed]
-            return {"switchover_started_at": max(times).astimezone(UTC).isoformat() if times else None}
         since = (run_started_at(context) or datetime.now(UTC)) - timedelta(seconds=self.lookback_s)
+        claimed = (self.claimed or {}).get("events", [])
+        times = [identifiers.iso_datetime(event.get("time"), "event time") for event in claimed]
+        if dag_run.run_type != "manual" and times and max(times) >= since:
+            return {"switchover_started_at": max(times).astimezone(UTC).isoformat()}
+        why = "triggered by hand" if dag_run.run_type == "manual" else f"started by events older than {since}"
         try:
             found = console_switchover(pipeline, since)
         except SwitchoverNotFound as nothing:
-            self._skip(context, f"triggered by hand, and nothing to follow: {nothing} The DMS task was not touched.")
+            self._skip(context, f"{why}, and nothing to follow: {nothing} The DMS task was not touched.")
         if found.deployment.status not in ("SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED"):
-            self._skip(context, f"triggered by hand, and {found.deployment.describe()}: no switchover to follow. "
-                                "The DMS task was not touched.")
+            self._skip(context, f"{why}, and {found.deployment.describe()}: no switchover to follow. The DMS task "
+                                "was not touched.")
         return {"switchover_started_at": found.started_at.isoformat(), "deployment": found.deployment.identifier}
 
     @staticmethod
@@ -191,15 +193,17 @@ class BlueGreenFollowSwitchoverOperator(WaitingStepOperator):
 
     :param stopped_at: when the DMS task stopped (its StopDate, ISO), from the step that stopped it.
     :param lookback_s: how long before the run the switchover may have started.
+    :param completion_event_wait_s: how long to wait for the completion event once RDS says completed.
     """
 
     template_fields: Sequence[str] = ("pipeline_name", "stopped_at")
 
-    def __init__(self, *, stopped_at: str | None, lookback_s: float = 3600, waiter_max_attempts: int = 720,
-                 **kwargs) -> None:
+    def __init__(self, *, stopped_at: str | None, lookback_s: float = 3600, completion_event_wait_s: float = 60,
+                 waiter_max_attempts: int = 720, **kwargs) -> None:
         super().__init__(waiter_max_attempts=waiter_max_attempts, **kwargs)
         self.stopped_at = stopped_at
         self.lookback_s = lookback_s
+        self.completion_event_wait_s = completion_event_wait_s
 
     @records_failure
     def execute(self, context) -> dict:
@@ -226,6 +230,7 @@ class BlueGreenFollowSwitchoverOperator(WaitingStepOperator):
 
     def _ended(self, found, done: dict) -> dict:
         require_completed(found.deployment)
+        found = self._with_completion(found, datetime.fromisoformat(done["since"]))
         stopped = identifiers.iso_datetime(self.stopped_at, "stopped_at") if self.stopped_at else None
         damage = dms_read_green(found, stopped)
         if damage:
@@ -234,6 +239,16 @@ class BlueGreenFollowSwitchoverOperator(WaitingStepOperator):
                              "differs.", damage)
         return {**done, "status": found.deployment.status, "completed_at":
                 found.completed_at.isoformat() if found.completed_at else None, "damage": damage}
+
+    def _with_completion(self, found, since: datetime):
+        """The completed switchover with its completion event, read again for up to ``completion_event_wait_s``
+        (RDS's event history may lag the deployment's status; without the event, the stop cannot be shown to be
+        in time)."""
+        deadline = time.monotonic() + self.completion_event_wait_s
+        while found.completed_at is None and time.monotonic() < deadline:
+            time.sleep(self.delay(self.pipeline))
+            found = console_switchover(self.pipeline, since)
+        return found
 
 
 class SwitchoverFailureBranchOperator(BaseBranchOperator, PipelineStepOperator):
