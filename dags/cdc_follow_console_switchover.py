@@ -5,7 +5,7 @@ created unpaused, as nobody is awake to unpause it."""
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, TriggerRule, task
+from airflow.sdk import DAG, Param, TriggerRule, task
 
 from cdc_runbooks.assets import cdc_event
 from cdc_runbooks.cdc_event import EventKind
@@ -41,7 +41,11 @@ for name, pipeline in sorted(pipelines.items()):
         description=f"A blue/green switchover of {name}'s cluster started outside Airflow: stop DMS at once, "
                     "resume CDC on green, and prove nothing was lost",
         is_paused_upon_creation=False,
-        params={"settle_s": settle_param(), "coordinates_wait_s": coordinates_wait_param(60)},
+        params={"settle_s": settle_param(), "coordinates_wait_s": coordinates_wait_param(60),
+                "resume_stopped_task": Param(False, type="boolean", title="Resume a task stopped before the switchover",
+                                             description="On: a DMS task stopped or failed before the switchover "
+                                                         "began (paused on purpose, or failed for another reason) is "
+                                                         "resumed on green too. Off: such a run refuses")},
         tags=["cdc", "dms", "blue-green", "runbook", "event-driven", name],
     )):
         claim_events = ClaimEventsOperator(task_id="claim_events", pipeline_name=name,
@@ -56,7 +60,8 @@ for name, pipeline in sorted(pipelines.items()):
         # A task started since the switchover began was resumed by somebody: it is not stopped (refused).
         pause = DmsPauseTaskOperator(
             task_id="pause_dms_task", pipeline_name=name, drain=False, dry_run=False,
-            resumed_after="{{ ti.xcom_pull(task_ids='stand_aside')['switchover_started_at'] or '' }}")
+            resumed_after="{{ ti.xcom_pull(task_ids='stand_aside')['switchover_started_at'] or '' }}",
+            resume_earlier_stop="{{ params.resume_stopped_task }}")
         claim = ClaimPipelineOperator(task_id="claim_pipeline", pipeline_name=name)
         follow = BlueGreenFollowSwitchoverOperator(task_id="follow_switchover", pipeline_name=name,
                                                    stopped_at=PAUSED.format("stopped_at"))

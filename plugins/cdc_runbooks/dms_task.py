@@ -77,13 +77,18 @@ def plan_pause(state: ReplicationTask, run_started: datetime | None) -> Action:
         f"pause; if the task failed, read its last failure before restarting it with dms_cdc_restart.{checkpoint}")
 
 
-def plan_stop_at_once(state: ReplicationTask, resumed_after: datetime | None) -> Action:
+def plan_stop_at_once(state: ReplicationTask, resumed_after: datetime | None, resume_earlier_stop: bool = False
+                      ) -> Action:
     """Stop at once, not drained (a switchover started outside Airflow: every second DMS runs it may read green
-    from blue's coordinates). Running: stop it — unless it was started at or after ``resumed_after`` (when the
-    switchover began, or the run: somebody — a person, or this run before a clear — resumed CDC since, and the
-    follow-up would restart it from green's coordinates again and re-apply rows), which is refused. Stopping: wait.
-    Stopped, failed or ready: nothing reads, so adopt the stop as it is (its StopDate and RecoveryCheckpoint,
-    whoever made it). Starting: refuse (somebody is starting the task during the switchover; a person must look)."""
+    from blue's coordinates). ``resumed_after``: when the switchover began (or the run, if earlier).
+
+    Running: stop it — unless it was started at or after ``resumed_after`` (somebody — a person, or this run before a
+    clear — resumed CDC since, and the follow-up would restart it from green's coordinates again and re-apply rows),
+    which is refused. Stopping: wait. Stopped or failed since then (DMS gives up on a source lost in the
+    switchover): adopt the stop as it is (its StopDate and RecoveryCheckpoint). Stopped, failed or never started
+    before then: paused on purpose, or failed for another reason — refused (the follow-up would resume it), unless
+    ``resume_earlier_stop`` (a person decided), then adopted. Starting: refuse (somebody is starting the task during
+    the switchover; a person must look)."""
     if state.status == "running" and _since(state.start_date, resumed_after):
         raise DmsTaskStateError(
             f"refusing to stop: {state.describe()}, started at {state.start_date.isoformat()}, not before "
@@ -94,8 +99,15 @@ def plan_stop_at_once(state: ReplicationTask, resumed_after: datetime | None) ->
         return Action.ACT
     if state.status == "stopping":
         return Action.WAIT
-    if state.status in RESTARTABLE:
+    if state.status in RESTARTABLE and (resume_earlier_stop or _since(state.stop_date, resumed_after)):
         return Action.ADOPT
+    if state.status in RESTARTABLE:
+        since = resumed_after.isoformat() if resumed_after else "the switchover"
+        raise DmsTaskStateError(
+            f"refusing to follow the switchover: {state.describe()}, since before {since}: CDC was paused on purpose "
+            "or failed for another reason, and following the switchover would resume it on green. Nothing was "
+            "changed. When CDC should resume, trigger this DAG by hand with resume_stopped_task on: it drains old "
+            "blue from the task's checkpoint and restarts CDC from green's coordinates.")
     raise DmsTaskStateError(
         f"refusing to stop: {state.describe()}. Somebody is starting it while a switchover runs; stop it by hand "
         "(StopReplicationTask) once it runs, and tell whoever started it to wait for this runbook.")

@@ -138,3 +138,32 @@ def test_a_switchover_event_hours_late_with_no_switchover_going_on_leaves_dms_al
     assert "started by events older than" in step(record, "stand_aside")["failure"]
     assert estate.task()["Status"] == "running" and not [
         r for r in estate.dms.requests if r["action"] == "StopReplicationTask"]
+
+
+def test_a_task_paused_on_purpose_is_not_resumed_until_a_person_says_so(estate, run_dag, fault_row):
+    row = fault_row("DMS paused on purpose, then a switchover started in the console",
+                    expected="the event's run refuses at pause_dms_task, nothing changed; triggered by hand with "
+                             "resume_stopped_task: old blue drained from the pause's checkpoint, CDC restarted from "
+                             "green's coordinates; drift 0")
+    estate.aws.client("dms").stop_replication_task(ReplicationTaskArn=estate.resources.replication_task_arn)
+    estate.wait_task_status("stopped")
+    estate.bluegreen.switchover_s = 3.0
+    traffic = estate.traffic().start()
+    try:
+        switch_over_in_the_console(estate)
+        before = len(estate.dms.requests)
+        refused, refusal = run_dag.started_by_events(estate, DAG_ID, switchover_started_events(estate))
+        during = estate.dms.requests[before:]
+        estate.wait_deployment_status("SWITCHOVER_COMPLETED")
+        dag_run, record = run_dag(estate, DAG_ID, resume_stopped_task=True, coordinates_wait_s=5)
+    finally:
+        traffic.stop()
+
+    assert (refused.state, refusal["outcome"]) == ("failed", "failed")
+    assert "paused on purpose" in step(refusal, "pause_dms_task")["failure"]
+    assert during == [] and estate.task()["CdcStartPosition"] == str(estate.bluegreen.coordinates)
+    assert (dag_run.state, record["outcome"]) == ("success", "success"), record
+    assert step(record, "follow_switchover")["result"]["damage"] is None
+    assert step(record, "drain_old_blue")["result"]["action"] == "act"
+    assert row.settled(estate, f"event: {run_outcome(refusal)}; by hand: {run_outcome(record)}, old blue drained, "
+                               f"resumed at {estate.bluegreen.coordinates}") == 0

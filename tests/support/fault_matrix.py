@@ -61,6 +61,7 @@ FAULTS = (
     "restart of a failed task rejected, then its event again",
     "blue/green switchover started in the console while DMS reads blue",
     "console switchover completed before DMS was stopped (the event came late)",
+    "DMS paused on purpose, then a switchover started in the console",
 )
 COLUMNS = ("fault", "expected outcome", "observed", "drift", "test")
 _ROWS = pytest.StashKey[dict]()  # the rows of the tests run in this process

@@ -508,19 +508,24 @@ def test_a_planned_restart_goes_ahead_only_on_the_task_as_it_was_planned(status,
 # -- plan_stop_at_once -------------------------------------------------------------------------------------------
 @given(st.sampled_from(["running", "stopping", "stopped", "failed", "ready", "starting", "creating", "deleting",
                         "modifying", "moving", "failed-move", "testing"]),
-       st.none() | st.datetimes(timezones=st.just(UTC)), st.none() | st.datetimes(timezones=st.just(UTC)))
-def test_stop_at_once_stops_a_task_running_since_before_the_moment_waits_for_a_stopping_one_and_adopts_the_rest(
-        status, start_date, stop_date):
-    expected = {"running": Action.ACT, "stopping": Action.WAIT, "stopped": Action.ADOPT, "failed": Action.ADOPT,
-                "ready": Action.ADOPT}
-    started_since = start_date is not None and start_date >= RUN_STARTED
+       st.none() | st.datetimes(timezones=st.just(UTC)), st.none() | st.datetimes(timezones=st.just(UTC)),
+       st.booleans())
+def test_stop_at_once_stops_what_runs_since_before_the_switchover_and_adopts_only_a_stop_made_since(
+        status, start_date, stop_date, resume_earlier_stop):
+    """RUN_STARTED stands for the switchover's start: a task started since was resumed by somebody (refused); a
+    task stopped before it was paused on purpose or failed for another reason (refused unless a person said so)."""
     task = state(status, start_date=start_date, stop_date=stop_date)
-    if status in expected and not (status == "running" and started_since):
-        assert plan_stop_at_once(task, RUN_STARTED) is expected[status]  # whoever stopped it, whenever
-    else:
-        with pytest.raises(DmsTaskStateError, match="CDC was resumed since" if status == "running" else
-                           f"is {status}"):
-            plan_stop_at_once(task, RUN_STARTED)
+    started_since = start_date is not None and start_date >= RUN_STARTED
+    stopped_since = stop_date is not None and stop_date >= RUN_STARTED
+    expected = {"running": None if started_since else Action.ACT, "stopping": Action.WAIT,
+                **dict.fromkeys(RESTARTABLE, Action.ADOPT if stopped_since or resume_earlier_stop else None)}
+    if expected.get(status) is not None:
+        assert plan_stop_at_once(task, RUN_STARTED, resume_earlier_stop) is expected[status]
+        return
+    match = {"running": "CDC was resumed since", **dict.fromkeys(RESTARTABLE, "paused on purpose")}.get(
+        status, f"is {status}")
+    with pytest.raises(DmsTaskStateError, match=match):
+        plan_stop_at_once(task, RUN_STARTED, resume_earlier_stop)
 
 
 def test_stop_at_once_without_a_moment_stops_a_running_task():

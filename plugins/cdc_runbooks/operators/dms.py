@@ -115,26 +115,30 @@ class DmsPauseTaskOperator(_DmsCdcOperator):
     :param drain: wait for CDC to drain before stopping (default). Off: stop at once, and adopt a task that is not
         running as it is, stopped or failed by whoever (:func:`cdc_runbooks.dms_task.plan_stop_at_once`): for a
         switchover that is already under way.
-    :param resumed_after: with ``drain`` off, a running task started at or after this ISO time (or the run's start,
-        if earlier) was resumed by somebody since and is not stopped (refused).
+    :param resumed_after: with ``drain`` off, when the switchover began (ISO; the run's start if earlier): a running
+        task started since was resumed by somebody and is not stopped, a task stopped before it was paused on
+        purpose and is not adopted (both refused).
+    :param resume_earlier_stop: with ``drain`` off, adopt a task stopped before ``resumed_after`` (a person decided).
     """
 
-    template_fields: Sequence[str] = ("pipeline_name", "dry_run", "max_latency_s", "sustain_s", "resumed_after")
+    template_fields: Sequence[str] = ("pipeline_name", "dry_run", "max_latency_s", "sustain_s", "resumed_after",
+                                      "resume_earlier_stop")
 
     def __init__(self, *, give_up_rising_s: float | None = None, drain: bool = True, resumed_after: str | None = None,
-                 **kwargs) -> None:
+                 resume_earlier_stop: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.give_up_rising_s = give_up_rising_s
         self.drain = drain
         self.resumed_after = resumed_after
+        self.resume_earlier_stop = resume_earlier_stop
 
     @records_failure
     def execute(self, context) -> dict:
         pipeline = self.pipeline
         state = task_state(pipeline.aws_conn_id, pipeline.dms_task_arn)
         run_started = run_started_at(context)
-        action = plan_pause(state, run_started) if self.drain else plan_stop_at_once(state, self._resumed_after(
-            run_started))
+        action = plan_pause(state, run_started) if self.drain else plan_stop_at_once(
+            state, self._resumed_after(run_started), bool(self.resume_earlier_stop))
         if self.dry_run:
             self.log.info("DRY RUN: %s. Would %s call StopReplicationTask(ReplicationTaskArn=%r) and wait for "
                           "'stopped'. Nothing was changed.", state.describe(),
