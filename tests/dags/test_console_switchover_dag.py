@@ -147,6 +147,8 @@ def test_a_task_paused_on_purpose_is_not_resumed_until_a_person_says_so(estate, 
                              "green's coordinates; drift 0")
     estate.aws.client("dms").stop_replication_task(ReplicationTaskArn=estate.resources.replication_task_arn)
     estate.wait_task_status("stopped")
+    with estate.source.connect_app() as conn, conn.cursor() as cur:  # blue goes on after the pause: a drain's work
+        cur.execute("INSERT INTO customers (name) VALUES ('after the pause')")
     estate.bluegreen.switchover_s = 3.0
     traffic = estate.traffic().start()
     try:
