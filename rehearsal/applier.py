@@ -6,22 +6,42 @@ updates and deletes of the mapped tables to the warehouse, one source
 transaction per warehouse transaction. Its checkpoint is always the end of the
 last applied transaction. Started from a wrong position it does exactly what
 DMS would: it silently skips or re-applies transactions.
+
+Source DDL is treated as DMS treats it for a MySQL source and a Redshift target
+(HandleSourceTableAltered/Truncated/Dropped true, TableErrorPolicy SUSPEND_TABLE):
+:mod:`rehearsal.ddl_rules` decides, against the task's own copy of each table's
+definition (read from the source when the applier starts, then changed only by the
+DDL it captures), whether a statement is applied, ignored or suspends the table.
+A table the target rejects a change for is suspended: its later events are
+skipped until the task is started again (a new applier). Each row event and DDL
+runs in a SAVEPOINT, so a rejected one leaves the other tables' changes in the
+same transaction intact. docs/reference/dms-ddl-emulation.md lists the rules.
+
+Row events are decoded with the columns of the TableMapEvent that precedes them
+(pymysqlreplication re-reads it for every event group unless ``freeze_schema``),
+and the names come from the binlog itself because the source runs with
+``binlog_row_metadata=FULL`` (otherwise the reader would ask information_schema for
+today's columns, wrong for events written before an ALTER).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import psycopg2
 import pymysql
 from psycopg2 import sql
 from pymysqlreplication import BinLogStreamReader
-from pymysqlreplication.event import RotateEvent, XidEvent
+from pymysqlreplication.event import QueryEvent, RotateEvent, XidEvent
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+
+from rehearsal import ddl_rules
 
 log = logging.getLogger(__name__)
 # The reader logs its settings at INFO on every reconnect (ten times a second here).
@@ -31,6 +51,10 @@ KEY_COLUMN = "id"
 _POLL_SECONDS = 0.05
 # Connection-level MySQL errors that DMS treats as recoverable and retries.
 _RECOVERABLE = {2003, 2006, 2013}
+# The target refusing one table's change (unknown column, type, value): a table error, not a task error. A lost
+# connection (OperationalError, InterfaceError) still fails the task.
+_TABLE_ERRORS = (psycopg2.DataError, psycopg2.IntegrityError, psycopg2.ProgrammingError, psycopg2.NotSupportedError)
+_ROW_KINDS = {WriteRowsEvent: "Inserts", UpdateRowsEvent: "Updates", DeleteRowsEvent: "Deletes"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +70,9 @@ class ApplierStats:
     source_latency_s: float = 0.0
     target_latency_s: float = 0.0
     transactions: int = 0
-    per_table: Counter | None = None
+    # (table, "Inserts" | "Updates" | "Deletes" | "Ddls" | "AppliedDdls") -> count
+    per_table: Counter = field(default_factory=Counter)
+    suspended: dict[str, str] = field(default_factory=dict)  # table -> why (TableState "Table error")
 
 
 class CdcApplier:
@@ -64,7 +90,8 @@ class CdcApplier:
         self._lock = threading.Lock()
         self.connected = threading.Event()
         self.error: Exception | None = None
-        self.stats = ApplierStats(per_table=Counter())
+        self.stats = ApplierStats()
+        self._definitions: dict[str, dict] | None = None  # the task's table definitions (see ddl_rules)
         self._thread = threading.Thread(target=self._run, name="cdc-applier", daemon=True)
 
     @property
@@ -129,11 +156,13 @@ class CdcApplier:
 
     def _read_once(self, warehouse) -> bool:
         """Read the binlog from the checkpoint to its current end; True when nothing was left."""
+        if self._definitions is None:
+            self._definitions = self._read_definitions()
         stream = BinLogStreamReader(
             connection_settings=self._connection, server_id=self._server_id,
             log_file=self._file, log_pos=self._position, resume_stream=True, blocking=False,
-            only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, XidEvent, RotateEvent],
-            is_mariadb=False,
+            only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, XidEvent, RotateEvent, QueryEvent],
+            is_mariadb=False, freeze_schema=False,
         )
         events = 0
         try:
@@ -148,8 +177,10 @@ class CdcApplier:
                 if isinstance(event, XidEvent):
                     warehouse.commit()
                     self._commit_checkpoint(stream.log_file, stream.log_pos, event.timestamp)
+                elif isinstance(event, QueryEvent):
+                    self._on_query(warehouse, event, stream.log_file, stream.log_pos)
                 elif event.schema == self._schema and event.table in self._tables:
-                    self._apply(warehouse, event)
+                    self._apply_rows(warehouse, event)
                 if self._stop.is_set() and not self._has_open_transaction(warehouse):
                     break
             self.connected.set()
@@ -169,20 +200,76 @@ class CdcApplier:
             self.stats.transactions += 1
             self.stats.target_latency_s = max(0.0, time.time() - timestamp)
 
-    def _apply(self, warehouse, event) -> None:
-        table = sql.Identifier(self._schema, event.table)
-        with warehouse.cursor() as cur:
-            for row in event.rows:
-                if isinstance(event, WriteRowsEvent):
-                    self._insert(cur, table, row["values"])
-                    self.stats.per_table[(event.table, "Inserts")] += 1
-                elif isinstance(event, UpdateRowsEvent):
-                    self._delete(cur, table, row["before_values"])
-                    self._insert(cur, table, row["after_values"])
-                    self.stats.per_table[(event.table, "Updates")] += 1
-                else:
-                    self._delete(cur, table, row["values"])
-                    self.stats.per_table[(event.table, "Deletes")] += 1
+    def _read_definitions(self) -> dict[str, dict]:
+        """The mapped tables' columns as the source has them now: what DMS reads when a task starts."""
+        with pymysql.connect(**self._connection, connect_timeout=5) as conn, conn.cursor() as cur:
+            cur.execute("SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
+                        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME IN %s ORDER BY TABLE_NAME, ORDINAL_POSITION",
+                        (self._schema, list(self._tables)))
+            return ddl_rules.definitions_from_columns(list(cur.fetchall()))
+
+    def _suspend(self, table: str, reason: str) -> None:
+        self.stats.suspended[table] = reason
+        log.warning("table %s.%s suspended (TableErrorPolicy SUSPEND_TABLE): %s", self._schema, table, reason)
+
+    def _on_query(self, warehouse, event, file: str, position: int) -> None:
+        """A statement in the binlog. BEGIN/SAVEPOINT belong to the transaction in hand; anything else but
+        COMMIT/ROLLBACK (DDL above all) is logged as a transaction by itself, so it ends with a checkpoint."""
+        marker = ddl_rules.transaction_marker(event.query)
+        if marker == "inside":
+            return
+        if marker is None:
+            self._apply_ddl(warehouse, event)
+        warehouse.commit()
+        self._commit_checkpoint(file, position, event.timestamp)
+
+    def _apply_ddl(self, warehouse, event) -> None:
+        decision = ddl_rules.decide(
+            event.query, default_schema=event.schema.decode(errors="replace"), schema=self._schema,
+            tables=self._tables, definitions=self._definitions,
+            ansi_quotes=bool(getattr(event, "sql_mode", 0) & ddl_rules.MODE_ANSI_QUOTES))
+        table = decision.table
+        if table is None or table in self.stats.suspended:
+            log.debug("DDL skipped (%s): %s", "table suspended" if table else decision.reason, event.query)
+            return
+        if decision.action == ddl_rules.IGNORE:
+            log.info("DDL on %s.%s not captured: %s: %s", self._schema, table, decision.reason, event.query)
+            return
+        self.stats.per_table[(table, "Ddls")] += 1
+        if decision.action == ddl_rules.SUSPEND:
+            self._suspend(table, f"{decision.reason}: {event.query}")
+            return
+        try:
+            with _table_savepoint(warehouse), warehouse.cursor() as cur:
+                for statement in decision.statements:
+                    cur.execute(statement)
+        except _TABLE_ERRORS as exc:
+            self._suspend(table, f"the target rejected {event.query!r}: {exc}".strip())
+            return
+        if decision.definition is not None:
+            self._definitions[table] = dict(decision.definition)
+        if decision.counted_as_applied:
+            self.stats.per_table[(table, "AppliedDdls")] += 1
+        log.info("DDL on %s.%s applied: %s", self._schema, table, decision.reason)
+
+    def _apply_rows(self, warehouse, event) -> None:
+        if event.table in self.stats.suspended:
+            return
+        table, kind = sql.Identifier(self._schema, event.table), _ROW_KINDS[type(event)]
+        try:
+            with _table_savepoint(warehouse), warehouse.cursor() as cur:
+                for row in event.rows:
+                    if kind == "Inserts":
+                        self._insert(cur, table, row["values"])
+                    elif kind == "Updates":
+                        self._delete(cur, table, row["before_values"])
+                        self._insert(cur, table, row["after_values"])
+                    else:
+                        self._delete(cur, table, row["values"])
+        except _TABLE_ERRORS as exc:
+            self._suspend(event.table, f"the target rejected {kind.lower()[:-1]} of a row: {exc}".strip())
+            return
+        self.stats.per_table[(event.table, kind)] += len(event.rows)
 
     @staticmethod
     def _insert(cur, table, values: dict) -> None:
@@ -198,3 +285,18 @@ class CdcApplier:
     def _delete(cur, table, values: dict) -> None:
         cur.execute(sql.SQL("DELETE FROM {} WHERE {} = %s").format(table, sql.Identifier(KEY_COLUMN)),
                     [values[KEY_COLUMN]])
+
+
+@contextlib.contextmanager
+def _table_savepoint(warehouse):
+    """One table's statements, undone alone if the target rejects them (the transaction goes on)."""
+    with warehouse.cursor() as cur:
+        cur.execute("SAVEPOINT cdc_table")
+    try:
+        yield
+    except _TABLE_ERRORS:
+        with warehouse.cursor() as cur:
+            cur.execute("ROLLBACK TO SAVEPOINT cdc_table")
+        raise
+    with warehouse.cursor() as cur:
+        cur.execute("RELEASE SAVEPOINT cdc_table")

@@ -14,6 +14,8 @@ patches moto's DMS responses in-process so that, on the estate:
 * StopReplicationTask records RecoveryCheckpoint, StopDate and StopReason;
 * DescribeTableStatistics, ModifyReplicationTask, ModifyEndpoint and ReloadTables (data-reload:
   the tables are re-copied at a frozen writer position while CDC catches up to it) exist;
+  table statistics count DDL (Ddls, AppliedDdls) and show a table the applier suspended
+  (TableErrorPolicy SUSPEND_TABLE) as "Table error" (docs/reference/dms-ddl-emulation.md);
 * CDCLatencySource/CDCLatencyTarget are published to CloudWatch (AWS/DMS).
 """
 
@@ -390,11 +392,16 @@ class DmsController:
         return described
 
     def table_statistics(self, task) -> list[dict]:
+        """DescribeTableStatistics from the running (or last) applier: a table it suspended (TableErrorPolicy
+        SUSPEND_TABLE) is in "Table error" until the task is started again."""
         applier = self.runtime(task.arn).applier
         counts = applier.stats.per_table if applier else {}
-        return [{"SchemaName": self._schema, "TableName": table, "TableState": "Table completed",
-                 **{kind: counts.get((table, kind), 0) for kind in ("Inserts", "Updates", "Deletes")},
-                 "Ddls": 0, "FullLoadRows": 0, "LastUpdateTime": datetime.now(UTC).isoformat()}
+        suspended = applier.stats.suspended if applier else {}
+        return [{"SchemaName": self._schema, "TableName": table,
+                 "TableState": "Table error" if table in suspended else "Table completed",
+                 **{kind: counts.get((table, kind), 0) for kind in ("Inserts", "Updates", "Deletes", "Ddls",
+                                                                    "AppliedDdls")},
+                 "FullLoadRows": 0, "LastUpdateTime": datetime.now(UTC).isoformat()}
                 for table in self._tables]
 
     def publish_latency(self, cloudwatch, instance_identifier: str) -> None:

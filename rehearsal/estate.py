@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -44,6 +45,20 @@ BINLOG_PARAMETERS = {
     "binlog_format": "ROW", "binlog_row_image": "full", "binlog_checksum": "CRC32",
     "binlog_row_value_options": "", "binlog_transaction_compression": "OFF", "aurora_enhanced_binlog": "0",
 }
+
+
+_COLUMN = r"[a-z_][a-z0-9_]{0,62}"
+_COLUMN_LIST = re.compile(rf"{_COLUMN}(?:, {_COLUMN})*")
+
+
+def _column_list(columns: tuple[str, ...] | None) -> str:
+    """``*`` or the named columns, each a plain lower-case name (the same unquoted in MariaDB and PostgreSQL)."""
+    if columns is None:
+        return "*"
+    what = ", ".join(columns)
+    if not _COLUMN_LIST.fullmatch(what):
+        raise ValueError(f"not plain column names: {columns!r}")
+    return what
 
 
 @dataclass(frozen=True)
@@ -324,15 +339,17 @@ class Estate:
     def warehouse_counts(self) -> dict[str, int]:
         return {t: self._select("warehouse", "COUNT(*)", t)[0][0] for t in TABLES}
 
-    def source_rows(self, table: str) -> list[tuple]:
-        return sorted(self._select("source", "*", table))
+    def source_rows(self, table: str, columns: tuple[str, ...] | None = None) -> list[tuple]:
+        """The table's rows, sorted; all columns in table order, or ``columns`` (plain lower-case names) in that
+        order, which compares rows by name when a DDL left the two sides with other columns or another order."""
+        return sorted(self._select("source", _column_list(columns), table))
 
-    def warehouse_rows(self, table: str) -> list[tuple]:
-        return sorted(self._select("warehouse", "*", table))
+    def warehouse_rows(self, table: str, columns: tuple[str, ...] | None = None) -> list[tuple]:
+        return sorted(self._select("warehouse", _column_list(columns), table))
 
     def _select(self, side: str, what: str, table: str) -> list[tuple]:
         """Read one of the estate's own tables (names from schema.TABLES only) on either side."""
-        if table not in TABLES or what not in ("*", "COUNT(*)"):
+        if table not in TABLES or (what not in ("*", "COUNT(*)") and not _COLUMN_LIST.fullmatch(what)):
             raise ValueError(f"not an estate table query: {what} {table}")
         statement = f"SELECT {what} FROM {SOURCE_DATABASE}.{table}"  # noqa: S608 - fixed identifiers only
         return self.source.writer.execute(statement) if side == "source" else self.warehouse.query(statement)
