@@ -14,6 +14,7 @@ default.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -149,6 +150,21 @@ EXPORT_FIELDS = ("export_bucket", "export_prefix", "export_kms_key_arn", "export
 # libyaml's safe loader parses a 50-pipeline file ~15x faster; every DAG file's parse pays for it.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FIELDS = {f.name for f in fields(Pipeline)} - {"name"}
+
+
+class UnknownTable(Refusal, ValueError):
+    """A table asked for is not one of the pipeline's configured tables."""
+
+
+def selected_tables(pipeline: Pipeline, tables: Sequence[str] | None) -> tuple[str, ...]:
+    """The pipeline's tables, or the requested subset (each validated and required to be configured)."""
+    if not tables:
+        return pipeline.tables
+    unknown = [t for t in tables if identifiers.table_name(t, "tables") not in pipeline.tables]
+    if unknown:
+        raise UnknownTable(f"tables: {identifiers.shown(unknown)} are not tables of pipeline {pipeline.name} "
+                           f"({', '.join(pipeline.tables)})")
+    return tuple(tables)
 
 
 def pipelines_path() -> Path:

@@ -11,7 +11,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
 from cdc_runbooks import identifiers
-from cdc_runbooks.pipelines import Pipeline, get_pipeline
+from cdc_runbooks.pipelines import UnknownTable, get_pipeline, selected_tables
 from cdc_runbooks.reconcile.engine import Settings, reconcile
 from cdc_runbooks.reconcile.report import Report
 from cdc_runbooks.reconcile.sides import source_side, target_side
@@ -21,21 +21,6 @@ from cdc_runbooks.step import records_failure
 
 class ReconciliationDrift(Refusal, RuntimeError):
     """Source and warehouse still differ after the settle window; the message has the tables and keys."""
-
-
-class UnknownTable(Refusal, ValueError):
-    """A table asked for is not one of the pipeline's configured tables."""
-
-
-def selected_tables(pipeline: Pipeline, tables: Sequence[str] | None) -> tuple[str, ...]:
-    """The pipeline's tables, or the requested subset (each validated and required to be configured)."""
-    if not tables:
-        return pipeline.tables
-    unknown = [t for t in tables if identifiers.table_name(t, "tables") not in pipeline.tables]
-    if unknown:
-        raise UnknownTable(f"tables: {identifiers.shown(unknown)} are not tables of pipeline {pipeline.name} "
-                           f"({', '.join(pipeline.tables)})")
-    return tuple(tables)
 
 
 class ReconcileOperator(BaseOperator):

@@ -16,6 +16,7 @@ throttling past the SDK's retries) :class:`SideUnreachable` (transient: the step
 
 from __future__ import annotations
 
+from airflow.providers.common.sql.hooks.sql import DbApiHook
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 from airflow.sdk import BaseHook
 from botocore.exceptions import ClientError
@@ -86,13 +87,18 @@ def target_side(pipeline: Pipeline) -> Side:
     ``target_conn_id``."""
     if pipeline.redshift_data is not None:
         return Side(Dialect.REDSHIFT, pipeline.target_schema, _data_api(pipeline))
+    dialect, hook = target_sql_hook(pipeline)
+    return Side(dialect, pipeline.target_schema, _reading("warehouse", pipeline.target_conn_id, hook.get_records))
+
+
+def target_sql_hook(pipeline: Pipeline) -> tuple[Dialect, DbApiHook]:
+    """The warehouse's SQL hook over ``target_conn_id`` (conn type ``redshift`` → Redshift SQL, anything else →
+    PostgreSQL) and its dialect."""
     if BaseHook.get_connection(pipeline.target_conn_id).conn_type == "redshift":
         from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
 
-        dialect, hook = Dialect.REDSHIFT, RedshiftSQLHook(redshift_conn_id=pipeline.target_conn_id)
-    else:
-        dialect, hook = Dialect.POSTGRES, PostgresHook(postgres_conn_id=pipeline.target_conn_id)
-    return Side(dialect, pipeline.target_schema, _reading("warehouse", pipeline.target_conn_id, hook.get_records))
+        return Dialect.REDSHIFT, RedshiftSQLHook(redshift_conn_id=pipeline.target_conn_id)
+    return Dialect.POSTGRES, PostgresHook(postgres_conn_id=pipeline.target_conn_id)
 
 
 def _data_api(pipeline: Pipeline):
