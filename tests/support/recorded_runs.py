@@ -63,6 +63,8 @@ FIRST_SET = (
     # The same event delivered again: claimed already (the claim is read), the run skips.
     Run("cdc_recover_after_failure.shop", started_by="the_same_events_again"),
     Run("cdc_reconcile", {"pipeline": "shop", "settle_s": 30}),
+    # A row lost in the warehouse: planned, approved, DMS stopped, the row re-copied, CDC restarted, drift 0.
+    Run("cdc_repair", {"pipeline": "shop", "dry_run": False, "settle_s": 5}, "a_row_lost_and_a_person_approves"),
     # The warehouse through the Redshift Data API; its first statement overruns its bound and is cancelled (the
     # step retries, and passes).
     Run("cdc_reconcile", {"pipeline": "shop", "settle_s": 30}, "warehouse_through_data_api"),
@@ -185,6 +187,14 @@ class _Runner:
                                  settings)
         undo.enter_context(pytest.MonkeyPatch.context()).setenv(ENV_VAR, str(config))
         self.estate.redshift_data.faults.hold_s = [3.0]
+        return {}
+
+    def a_row_lost_and_a_person_approves(self, undo: contextlib.ExitStack) -> dict:
+        from rehearsal import drift
+
+        self.estate.wait_cdc_idle()
+        drift.lose(self.estate, "orders", self.estate.warehouse.query("SELECT MIN(id) FROM shop.orders")[0][0])
+        undo.callback(answer_when_parked("cdc_repair", "approve_repair", "Approve").join, 5)
         return {}
 
     def position_at_writer_end(self, undo: contextlib.ExitStack) -> dict:
