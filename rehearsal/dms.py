@@ -12,8 +12,9 @@ patches moto's DMS responses in-process so that, on the estate:
   task that is not stopped/ready/failed, and starts a :class:`CdcApplier` that
   reads the binlog through the task's source endpoint from that position;
 * StopReplicationTask records RecoveryCheckpoint, StopDate and StopReason;
-* DescribeTableStatistics, ModifyReplicationTask, ModifyEndpoint and ReloadTables (data-reload:
-  the tables are re-copied at a frozen writer position while CDC catches up to it) exist;
+* DescribeTableStatistics, ModifyReplicationTask and ModifyEndpoint exist; ReloadTables refuses the
+  estate's CDC-only tasks, as AWS does ("The migration method must be full load or full load with
+  CDC": https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Tasks.ReloadTables.html);
   table statistics count DDL (Ddls, AppliedDdls) and show a table the applier suspended
   (TableErrorPolicy SUSPEND_TABLE) as "Table error" (docs/reference/dms-ddl-emulation.md);
 * CDCLatencySource/CDCLatencyTarget are published to CloudWatch (AWS/DMS).
@@ -25,7 +26,7 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from moto.dms import models as dms_models
@@ -36,8 +37,6 @@ from moto.dms.exceptions import (
     ResourceNotFoundFault,
     ValidationError,
 )
-from psycopg2 import sql
-from psycopg2.extras import execute_values
 
 from rehearsal.applier import CdcApplier, StartPoint
 from rehearsal.events import EventPublisher
@@ -96,20 +95,18 @@ class TaskRuntime:
     start_date: datetime | None = None
     stop_date: datetime | None = None
     checkpoints: int = 0
-    reloads: list[dict] = field(default_factory=list)
 
 
 class DmsController:
     """Owns every replication task's runtime while installed into moto."""
 
     def __init__(self, source_connection: Callable[[object], dict], warehouse_connect: Callable,
-                 current_writer_end: Callable[[], StartPoint], frozen_writer: Callable,
+                 current_writer_end: Callable[[], StartPoint],
                  schema: str, tables: tuple[str, ...], operations: AwsOperationLog,
                  events: EventPublisher | None = None, transition_s: float = 1.0) -> None:
         self._source_connection = source_connection
         self._warehouse_connect = warehouse_connect
         self._current_writer_end = current_writer_end
-        self._frozen_writer = frozen_writer
         self._schema = schema
         self._tables = tables
         self.operations = operations
@@ -298,48 +295,21 @@ class DmsController:
         return endpoint.to_dict()
 
     def reload(self, backend, arn: str, tables: list, option: str) -> None:
-        """ReloadTables (data-reload): re-copy tables into the warehouse without losing CDC.
-
-        The applier stops, the writer is frozen (FLUSH TABLES WITH READ LOCK) at a
-        position P, CDC catches up to P, the tables are copied as they are at P,
-        the writer is released and CDC goes on from P.
-        """
+        """ReloadTables: checks its input, then refuses, as AWS does for a task whose migration type is not full
+        load or full load and CDC (every task the estate runs is CDC-only). The error AWS returns for it is not
+        documented; InvalidResourceStateFault is the API's fault for a task that cannot reload now."""
         task = self._task(backend, arn)
-        names = [t.get("TableName") for t in tables]
-        if option != "data-reload":
-            raise ValidationError(f"ReloadOption {option!r} is not emulated by the rehearsal estate")
-        if not names or any(t.get("SchemaName") != self._schema or t.get("TableName") not in self._tables
-                            for t in tables):
+        if option not in ("data-reload", "validate-only"):
+            raise ValidationError(f"Invalid ReloadOption {option!r}")
+        if not tables or any(t.get("SchemaName") != self._schema or t.get("TableName") not in self._tables
+                             for t in tables):
             raise ValidationError(f"TablesToReload must name tables of {self._schema}: {sorted(self._tables)}")
-        with self._lock:
-            runtime = self.runtime(arn)
-            if runtime.status != "running":
-                raise InvalidResourceStateFault("Replication task is not running")
-            checkpoint = runtime.applier.stop()
-            with self._frozen_writer() as (end, writer):
-                catch_up = self._applier(backend, task, checkpoint)
-                catch_up.start()
-                catch_up.wait_for(end)
-                for name in names:
-                    self._copy_table(writer, name)
-            runtime.applier = self._applier(backend, task, end)
-            runtime.applier.start()
-            runtime.reloads.append({"tables": names, "option": option, "position": f"{end.file}:{end.position}"})
-
-    def _copy_table(self, writer, table: str) -> None:
-        with writer.cursor() as cur:
-            cur.execute(f"SELECT * FROM `{self._schema}`.`{table}`")  # noqa: S608 - names checked by reload()
-            columns, rows = [d[0] for d in cur.description], cur.fetchall()
-        warehouse = self._warehouse_connect()
-        try:
-            target = sql.Identifier(self._schema, table)
-            with warehouse.cursor() as cur:
-                cur.execute(sql.SQL("TRUNCATE {}").format(target))
-                execute_values(cur, sql.SQL("INSERT INTO {} ({}) VALUES %s").format(
-                    target, sql.SQL(", ").join(map(sql.Identifier, columns))).as_string(cur), rows)
-            warehouse.commit()
-        finally:
-            warehouse.close()
+        self.requests.append({"action": "ReloadTables", "arn": arn, "tables": [t["TableName"] for t in tables]})
+        if task.migration_type == "cdc":
+            raise InvalidResourceStateFault(
+                "Reloading tables needs a task whose migration type is full-load or full-load-and-cdc; "
+                f"{task.id} is CDC-only")
+        raise ValidationError("the rehearsal estate runs CDC-only tasks only")
 
     # -- describing ------------------------------------------------------------------------------
     def describe(self, task) -> dict:

@@ -105,7 +105,7 @@ class Estate:
         self.events = EventPublisher(self.aws, ACCOUNT_ID, REGION)
         self.bluegreen = BlueGreenController(self.source, self.endpoints, self.operations, self.events)
         self.dms = DmsController(self._dms_source_connection, self.warehouse.connect,
-                                 self._writer_end, self._frozen_writer, SOURCE_DATABASE, TABLES, self.operations,
+                                 self._writer_end, SOURCE_DATABASE, TABLES, self.operations,
                                  self.events)
         self.failover = FailoverController(lambda: self.source.writer, self._cdc_checkpoint, self.events)
         self.exports = ExportController(self.source, self.aws)
@@ -272,18 +272,6 @@ class Estate:
     def _writer_end(self, server: MariaDBServer | None = None) -> StartPoint:
         status = (server or self.source.writer).master_status()
         return StartPoint(status.file, status.position)
-
-    @contextlib.contextmanager
-    def _frozen_writer(self) -> Iterator[tuple[StartPoint, object]]:
-        """Block writes on the writer (FLUSH TABLES WITH READ LOCK); yield its binlog end and the connection."""
-        with self.source.writer.admin() as conn:
-            with conn.cursor() as cur:
-                cur.execute("FLUSH TABLES WITH READ LOCK")
-            try:
-                yield self._writer_end(), conn
-            finally:
-                with conn.cursor() as cur:
-                    cur.execute("UNLOCK TABLES")
 
     @staticmethod
     def _dms_source_connection(endpoint) -> dict:

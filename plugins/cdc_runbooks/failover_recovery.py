@@ -100,7 +100,7 @@ def plan_recovery(state: ReplicationTask, writer: str, binlog_files: dict[str, i
         raise DmsTaskStateError(
             f"refusing to recover: {state.describe()} and has no RecoveryCheckpoint, so nothing says where CDC "
             "stopped. A person decides: compare source and warehouse (cdc_reconcile), then restart from a position "
-            "(dms_cdc_restart) or reload the tables.")
+            "(dms_cdc_restart), then repair what the reconcile finds (cdc_repair).")
     at = BinlogPosition.parse(state.recovery_checkpoint, "RecoveryCheckpoint")
     plan = RecoveryPlan(Recovery.RESUME, state.status, writer, state.recovery_checkpoint, str(at), failure=failure,
                         stopped_at=stopped_at)
@@ -109,8 +109,8 @@ def plan_recovery(state: ReplicationTask, writer: str, binlog_files: dict[str, i
         raise DmsTaskStateError(
             f"refusing to recover: the task's RecoveryCheckpoint {at} names a binlog file the writer {writer} does "
             f"not have (its files: {listed}). The file was purged (binlog retention too short) or the position is "
-            "another server's; no restart can be proven lossless. A person decides: reload the tables, or restart "
-            "from a position on this writer (dms_cdc_restart) and repair what the reconcile finds.")
+            "another server's; no restart can be proven lossless. A person decides: restart from a position on "
+            "this writer (dms_cdc_restart) and repair what the reconcile finds (cdc_repair).")
     size = binlog_files[at.file]
     if at.position <= size:
         return plan
@@ -119,8 +119,8 @@ def plan_recovery(state: ReplicationTask, writer: str, binlog_files: dict[str, i
             f"refusing to recover: the task's RecoveryCheckpoint {at} lies {at.position - size} bytes past the end of "
             f"{at.file} ({size} bytes) on {writer}: more than a crash truncates (at most {MAX_TRUNCATED_TAIL} bytes, "
             "a whole binlog file) or a damaged file. It is most likely another server's position (blue and green "
-            "use the same file names). A person decides: reload the tables, or restart from a position on this "
-            "writer (dms_cdc_restart) and repair what the reconcile finds.")
+            "use the same file names). A person decides: restart from a position on this writer "
+            "(dms_cdc_restart) and repair what the reconcile finds (cdc_repair).")
     names = list(binlog_files)
     later = names[names.index(at.file) + 1:]
     safe = BinlogPosition(later[0], FIRST_EVENT_POSITION) if later else BinlogPosition(at.file, size)

@@ -226,13 +226,13 @@ def test_old_blues_checkpoint_on_green_is_refused_as_another_servers_position(es
     assert row.recovered(estate, f"{run_outcome(record)}; from green's coordinates: {run_outcome(recovered)}") == 0
 
 
-def test_a_restart_from_a_wrong_own_position_fails_at_verify_with_the_keys(estate, run_dag, fault_row):
+def test_a_restart_from_a_wrong_own_position_fails_at_verify_with_the_keys(estate, run_dag, answer_approval,
+                                                                          fault_row):
     """A position the checks cannot tell from a right one (a transaction boundary of the writer's own, but earlier
     than what CDC applied): the restart re-applies rows, and the run ends failed at verify_cdc naming the
     duplicated keys — never green."""
     row = fault_row("CDC restarted from an earlier position of the writer's own",
-                    expected="run fails at verify_cdc naming the duplicated keys; recovery: reload the tables, "
-                             "drift 0")
+                    expected="run fails at verify_cdc naming the duplicated keys; recovery: cdc_repair, drift 0")
     paused, _ = run_dag(estate, "dms_cdc_pause", pipeline="shop")
     assert paused.state == "success"
     writer = estate.source.writer
@@ -246,12 +246,7 @@ def test_a_restart_from_a_wrong_own_position_fails_at_verify_with_the_keys(estat
     assert _step(record, "verify_cdc")["state"] == "failed"
     assert "ReconciliationDrift" in _step(record, "verify_cdc")["failure"]
     assert "duplicate" in _step(record, "verify_cdc")["failure"]
-    reload_all(estate)
-    assert row.recovered(estate, f"{run_outcome(record)}; after reloading the tables: drift measured") == 0
-
-
-def reload_all(estate) -> None:
-    """The documented repair: ReloadTables (data-reload) of every table while CDC runs."""
-    estate.aws.client("dms").reload_tables(
-        ReplicationTaskArn=estate.resources.replication_task_arn, ReloadOption="data-reload",
-        TablesToReload=[{"SchemaName": "shop", "TableName": table} for table in estate.source_counts()])
+    answer_approval("cdc_repair", "approve_repair", "Approve")
+    repaired, repair = run_dag(estate, "cdc_repair", pipeline="shop", dry_run=False, settle_s=5)
+    assert repaired.state == "success", repair
+    assert row.settled(estate, f"{run_outcome(record)}; cdc_repair: {run_outcome(repair)}") == 0

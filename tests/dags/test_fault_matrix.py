@@ -176,10 +176,10 @@ def _purge_all_but_the_newest_binlog(writer, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
-def test_purged_binlog_refuses_the_restart_and_a_reload_repairs(estate, run_dag, fault_row):
+def test_purged_binlog_refuses_the_restart_and_a_repair_recovers(estate, run_dag, answer_approval, fault_row):
     row = fault_row("binlog file purged before restart (retention too short)",
                     expected="restart_cdc refuses before calling DMS, naming the purge; restart from the writer's end "
-                             "(verify_cdc fails naming the lost rows) + ReloadTables data-reload: drift 0")
+                             "(verify_cdc fails naming the lost rows) + cdc_repair: drift 0")
     position = _switched_over(estate, run_dag)["position"]
     writer = estate.source.writer
     _purge_all_but_the_newest_binlog(writer)
@@ -197,14 +197,14 @@ def test_purged_binlog_refuses_the_restart_and_a_reload_repairs(estate, run_dag,
     with _traffic(estate):
         restarted, record = run_dag(estate, "dms_cdc_restart", pipeline="shop", cdc_start_position=str(end),
                                     dry_run=False, settle_s=5)
-        estate.aws.client("dms").reload_tables(
-            ReplicationTaskArn=estate.resources.replication_task_arn, ReloadOption="data-reload",
-            TablesToReload=[{"SchemaName": "shop", "TableName": table} for table in estate.source_counts()])
+        answer_approval("cdc_repair", "approve_repair", "Approve")
+        repaired, repair = run_dag(estate, "cdc_repair", pipeline="shop", dry_run=False, settle_s=10)
     # the rows the purge took are not in any binlog: CDC runs again, and the restart's proof names them missing
     assert restarted.state == "failed" and record["failed_steps"] == ["verify_cdc"], record
     assert _step(record, "restart_cdc")["state"] == "success" and "missing" in _step(record, "verify_cdc")["failure"]
-    assert row.recovered(estate, f"{run_outcome(data)}; dms_cdc_restart from the writer's end: {run_outcome(record)}; "
-                                 "ReloadTables (data-reload) of every table") == 0
+    assert repaired.state == "success", repair
+    assert row.settled(estate, f"{run_outcome(data)}; dms_cdc_restart from the writer's end: {run_outcome(record)}; "
+                               f"cdc_repair: {run_outcome(repair)}") == 0
 
 
 def _sweep_timed_out_approvals(dag_id: str, stop: threading.Event) -> threading.Thread:

@@ -48,5 +48,5 @@ class AssessFailoverOperator(PipelineStepOperator):
                     "the binlog holds events of another server id after the checkpoint (AWS does not document "
                     "whether Aurora's instances log under one): no restart can be proven lossless. A person "
                     "decides: compare source and warehouse (cdc_reconcile), then restart from a position on this "
-                    "writer (dms_cdc_restart) and repair what the reconcile finds, or reload the tables.") from None
+                    "writer (dms_cdc_restart) and repair what the reconcile finds (cdc_repair).") from None
         return {**plan.to_dict(), "writer_endpoint": f"{writer.endpoint}:{writer.port}"}
