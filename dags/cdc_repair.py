@@ -38,6 +38,11 @@ with DAG(**runbook_dag_args(
                         uniqueItems=True, title="Tables",
                         description="Only these tables of the pipeline (e.g. orders, as a reconcile run named them); "
                                     "empty = every configured table"),
+        "reconcile_run_id": Param(None, type=["null", "string"], maxLength=250, pattern=r"^[A-Za-z0-9_.:+-]+$",
+                                  title="cdc_reconcile run to repair",
+                                  description="Instead of tables: the run id of a cdc_reconcile run (e.g. "
+                                              "scheduled__2026-12-03T06:00:00+00:00); the tables it found drifting "
+                                              "are repaired"),
         "max_rows": Param(1000, type="integer", minimum=1, maximum=100000, title="Most keys repaired row by row",
                           description="A table with more differing keys than this (1-100000) is re-copied whole"),
         "settle_s": settle_param(),
@@ -48,13 +53,13 @@ with DAG(**runbook_dag_args(
 )):
     claim = ClaimPipelineOperator(task_id="claim_pipeline", pipeline_name="{{ params.pipeline }}")
     plan = PlanRepairOperator(task_id="plan_repair", pipeline_name="{{ params.pipeline }}",
-                              tables="{{ params.tables }}",
+                              tables="{{ params.tables }}", reconcile_run_id="{{ params.reconcile_run_id }}",
                               max_rows="{{ params.max_rows }}", settle_s="{{ params.settle_s }}",
                               dry_run="{{ params.dry_run }}")
     approve = RunbookApprovalOperator(
         task_id="approve_repair", subject="Repair the drift of {{ params.pipeline }}?",
         body="{{ ti.xcom_pull(task_ids='plan_repair')['markdown'] }}", response_timeout=timedelta(hours=2))
-    pause = DmsPauseTaskOperator(task_id="pause_dms_task", pipeline_name="{{ params.pipeline }}", drain=False)
+    pause = DmsPauseTaskOperator(task_id="pause_dms_task", pipeline_name="{{ params.pipeline }}")
     repair = RepairDriftOperator(task_id="repair_drift", pipeline_name="{{ params.pipeline }}", plan=PLAN,
                                  checkpoint=CHECKPOINT)
     # CDC restarts from the checkpoint whether the repair wrote or not (a failed repair rolled back: the warehouse
@@ -64,7 +69,8 @@ with DAG(**runbook_dag_args(
                                     planned_checkpoint=CHECKPOINT,
                                     trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
     verify = ReconcileOperator(task_id="verify_repair", pipeline_name="{{ params.pipeline }}",
-                               tables="{{ params.tables }}", mode="checksum", settle_s="{{ params.settle_s }}")
+                               tables="{{ ti.xcom_pull(task_ids='plan_repair')['tables'] | map(attribute='table') "
+                                      "| list }}", mode="checksum", settle_s="{{ params.settle_s }}")
     record = RecordRunOperator(task_id="record_run", pipeline_name="{{ params.pipeline }}", step_ids=STEPS,
                                dry_run="{{ params.dry_run }}", releases_pipeline=True)
     claim >> plan >> approve >> pause >> repair

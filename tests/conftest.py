@@ -286,3 +286,32 @@ def answer_when_parked(dag_id: str, task_id: str, option: str, timeout: float = 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread
+
+
+def change_when_asked(estate, dag_id: str, *statements: str):
+    """The product team in a ``cdc_table_maintenance`` run: approve the go-ahead, and once the run asks whether the
+    change is done, make it on the writer (as the schema owner) and answer Approve; the started thread."""
+    import threading
+    import time as _time
+
+    answer_when_parked(dag_id, "approve_change", "Approve")
+
+    def change():
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        deadline = _time.monotonic() + 180
+        while _time.monotonic() < deadline:
+            with create_session() as session:
+                if session.scalar(select(TaskInstance).where(
+                        TaskInstance.dag_id == dag_id, TaskInstance.task_id == "confirm_change_done",
+                        TaskInstance.state == "awaiting_input")) is not None:
+                    break
+            _time.sleep(0.5)
+        estate.source.writer.execute("USE shop", *statements)
+        answer_when_parked(dag_id, "confirm_change_done", "Approve").join(60)
+
+    thread = threading.Thread(target=change, daemon=True)
+    thread.start()
+    return thread

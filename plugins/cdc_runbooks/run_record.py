@@ -54,8 +54,8 @@ class RunRecord:
 
     @property
     def key(self) -> str:
-        """S3 key of this record: runs/<dag_id>/<run_id>.json with the run id made path-safe."""
-        return f"runs/{self.dag_id}/{re.sub(r'[^A-Za-z0-9_.+-]', '_', self.run_id)}.json"
+        """S3 key of this record (:func:`record_key`)."""
+        return record_key(self.dag_id, self.run_id)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -125,3 +125,8 @@ def _first_line(text: str, limit: int = 300) -> str:
     """A failure's first line, shortened; the record keeps it whole."""
     line = text.strip().splitlines()[0] if text.strip() else ""
     return (line if len(line) <= limit else line[:limit - 1] + "…").replace("|", "/")
+
+
+def record_key(dag_id: str, run_id: str) -> str:
+    """S3 key of a run's record: runs/<dag_id>/<run_id>.json with the run id made path-safe."""
+    return f"runs/{dag_id}/{re.sub(r'[^A-Za-z0-9_.+-]', '_', run_id)}.json"

@@ -128,7 +128,7 @@ def test_many_keys_re_copy_the_whole_table_and_writes_during_it_are_applied_once
 
     assert (dag_run.state, record["outcome"]) == ("success", "success"), record
     (table,) = step(record, "plan_repair")["result"]["tables"]
-    assert (table["method"], table["why"]) == ("table", "5 differing keys, more than 2")
+    assert table["method"] == "table"  # more differing keys than max_rows (or not localised beyond them)
     estate.wait_cdc_idle()
     assert estate.source_rows("orders") == estate.warehouse_rows("orders")
     assert step(record, "verify_repair")["result"]["drift"] == 0
@@ -157,3 +157,43 @@ def test_nothing_to_repair_is_green_and_stops_nothing(shared_estate, run_dag):
     states = {s["task_id"]: s["state"] for s in record["steps"]}
     assert states["plan_repair"] == "skipped" and states["pause_dms_task"] == "skipped"
     assert shared_estate.task()["Status"] == "running"
+
+
+def test_a_row_the_warehouse_rejects_rolls_the_table_back_and_cdc_restarts(estate, run_dag, answer_approval,
+                                                                           fault_row):
+    row = fault_row("The warehouse rejects a row cdc_repair writes",
+                    expected="repair_drift fails naming the rejection, the table's transaction rolled back; "
+                             "restart_cdc restarts CDC from the checkpoint; the cause fixed, cdc_repair again: drift 0")
+    planted = plant_each_kind(estate)
+    lost = int(planted["missing"])
+    estate.warehouse.query(f"ALTER TABLE shop.orders ADD CONSTRAINT no_lost_rows CHECK (id <> {lost})")
+    before = estate.warehouse_rows("orders")
+    answer_approval(DAG_ID, "approve_repair", "Approve")
+    dag_run, record = run_dag(estate, DAG_ID, pipeline="shop", tables=["orders"], dry_run=False, settle_s=5)
+
+    assert dag_run.state == "failed" and record["failed_steps"] == ["repair_drift"], record
+    assert "no_lost_rows" in step(record, "repair_drift")["failure"]
+    assert step(record, "restart_cdc")["state"] == "success" and estate.task()["Status"] == "running"
+    estate.wait_cdc_idle()
+    assert estate.warehouse_rows("orders") == before  # nothing of the table was written
+    estate.warehouse.query("ALTER TABLE shop.orders DROP CONSTRAINT no_lost_rows")
+    answer_approval(DAG_ID, "approve_repair", "Approve")
+    repaired, repair = run_dag(estate, DAG_ID, pipeline="shop", tables=None, dry_run=False, settle_s=10)
+    assert repaired.state == "success", repair
+    assert row.settled(estate, f"failed at repair_drift (rejected), CDC restarted; again: {repaired.state}") == 0
+
+
+def test_the_tables_a_reconcile_run_found_drifting_are_repaired(estate, run_dag, answer_approval):
+    planted = plant_each_kind(estate)
+    found, report = run_dag(estate, "cdc_reconcile", pipeline="shop", tables=["orders"], mode="checksum", settle_s=2)
+    assert found.state == "failed" and step(report, "reconcile")["result"]["tables"]["orders"]["status"] == "drift"
+
+    answer_approval(DAG_ID, "approve_repair", "Approve")
+    dag_run, record = run_dag(estate, DAG_ID, pipeline="shop", reconcile_run_id=found.run_id, dry_run=False,
+                              settle_s=10)
+
+    assert dag_run.state == "success", record
+    (table,) = step(record, "plan_repair")["result"]["tables"]  # orders only: customers was not in that run
+    assert table["table"] == "orders" and planted["missing"] in table["keys"]
+    verified = step(record, "verify_repair")["result"]
+    assert verified["drift"] == 0 and set(verified["tables"]) == {"orders"}  # what was repaired is proven

@@ -33,7 +33,8 @@ def test_every_dag_file_makes_dags_of_its_runbook(dagbag, dag_file):
 
 @pytest.mark.parametrize("dag_id", ["aurora_blue_green_switchover", "cdc_binlog_guard", "dms_cdc_pause",
                                     "dms_cdc_restart", "cdc_resume_after_switchover.shop",
-                                    "cdc_recover_after_failure.shop", "cdc_repair"])
+                                    "cdc_recover_after_failure.shop", "cdc_repair",
+                                    "cdc_table_maintenance"])
 def test_page_steps_equal_task_ids(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     page = (RUNBOOKS_DIR / f"{runbook_of(dag.dag_id)}.md").read_text()

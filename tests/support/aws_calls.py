@@ -195,6 +195,7 @@ def _kms_key(call: AwsCall, key_id: str) -> str:
 _RESOURCE = {
     ("dms", "StartReplicationTask"): _param("ReplicationTaskArn"),
     ("dms", "StopReplicationTask"): _param("ReplicationTaskArn"),
+    ("dms", "DescribeTableStatistics"): _param("ReplicationTaskArn"),
     ("dms", "ModifyEndpoint"): _param("EndpointArn"),
     ("rds", "DescribeDBClusters"): _rds("cluster", "DBClusterIdentifier"),
     ("rds", "DescribeDBClusterParameters"): _rds("cluster-pg", "DBClusterParameterGroupName"),

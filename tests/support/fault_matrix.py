@@ -65,6 +65,9 @@ FAULTS = (
     # drift repair (issue 18)
     "Drift found by a reconcile (missing, extra, duplicate, changed, NULL-vs-value rows)",
     "A key changes on the source while cdc_repair re-copies it",
+    "Online schema change rebuild (RENAME swap DMS does not capture) under traffic",
+    "Table reload fails (a type the warehouse table cannot be created for)",
+    "The warehouse rejects a row cdc_repair writes",
 )
 COLUMNS = ("fault", "expected outcome", "observed", "drift", "test")
 _ROWS = pytest.StashKey[dict]()  # the rows of the tests run in this process

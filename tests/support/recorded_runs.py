@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import yaml
 from aws_calls import AwsCall, recording
-from conftest import answer_when_parked, asset_triggered_run, run_existing
+from conftest import answer_when_parked, asset_triggered_run, change_when_asked, run_existing
 from test_snapshot_to_athena_dag import LAG, _day
 
 from cdc_runbooks.pipelines import ENV_VAR, pipelines_path
@@ -65,6 +65,8 @@ FIRST_SET = (
     Run("cdc_reconcile", {"pipeline": "shop", "settle_s": 30}),
     # A row lost in the warehouse: planned, approved, DMS stopped, the row re-copied, CDC restarted, drift 0.
     Run("cdc_repair", {"pipeline": "shop", "dry_run": False, "settle_s": 5}, "a_row_lost_and_a_person_approves"),
+    # The tables of a reconcile run (its run record is read): that run found no drift, so nothing to repair.
+    Run("cdc_repair", {"pipeline": "shop", "dry_run": False}, "the_first_reconcile_run"),
     # The warehouse through the Redshift Data API; its first statement overruns its bound and is cancelled (the
     # step retries, and passes).
     Run("cdc_reconcile", {"pipeline": "shop", "settle_s": 30}, "warehouse_through_data_api"),
@@ -91,6 +93,9 @@ CONSOLE_SET = (
     Run("cdc_follow_console_switchover.shop", started_by="the_same_events_again"),
     # A new event while a switchover run of ours holds the pipeline (its lock is read): the run stands aside.
     Run("cdc_follow_console_switchover.shop", started_by="a_switchover_of_ours_holds_the_pipeline"),
+    # Last (it changes a table): a type change Redshift cannot follow, so orders is re-created and re-copied.
+    Run("cdc_table_maintenance", {"pipeline": "shop", "tables": ["orders"], "change": "change_type",
+                                  "dry_run": False, "settle_s": 5}, "a_type_change_when_asked"),
 )
 RUN_SET = FIRST_SET + CONSOLE_SET
 
@@ -196,6 +201,15 @@ class _Runner:
         drift.lose(self.estate, "orders", self.estate.warehouse.query("SELECT MIN(id) FROM shop.orders")[0][0])
         undo.callback(answer_when_parked("cdc_repair", "approve_repair", "Approve").join, 5)
         return {}
+
+    def a_type_change_when_asked(self, undo: contextlib.ExitStack) -> dict:
+        undo.callback(change_when_asked(self.estate, "cdc_table_maintenance",
+                                        "ALTER TABLE orders MODIFY amount DECIMAL(14,3) NOT NULL").join, 10)
+        return {}
+
+    def the_first_reconcile_run(self, undo: contextlib.ExitStack) -> dict:
+        first = next(n for n, run in enumerate(FIRST_SET) if run.dag_id == "cdc_reconcile")
+        return {"reconcile_run_id": self.run_ids[first]}
 
     def position_at_writer_end(self, undo: contextlib.ExitStack) -> dict:
         end = self.estate.source.writer.master_status()

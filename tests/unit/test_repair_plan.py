@@ -10,8 +10,16 @@ from hypothesis import strategies as st
 
 from cdc_runbooks.identifiers import InvalidIdentifier
 from cdc_runbooks.reconcile.report import ChangedRow, Cut, Segment, TableResult
-from cdc_runbooks.reconcile.row_checksum import Dialect
-from cdc_runbooks.repair.plan import RepairPlan, RepairRefused, TableDrift, TableRepair, plan_repair
+from cdc_runbooks.reconcile.row_checksum import Dialect, Kind
+from cdc_runbooks.repair.plan import (
+    RepairPlan,
+    RepairRefused,
+    TableDrift,
+    TableRepair,
+    drifted_tables,
+    inexact_key,
+    plan_repair,
+)
 
 COLUMNS = ("id", "customer_id", "amount")
 
@@ -95,3 +103,29 @@ def test_the_plan_survives_its_xcom_round_trip(keys, composite):
     assert back == plan
     assert back.tables[0].target_delete("shop", Dialect.POSTGRES) == plan.tables[0].target_delete(
         "shop", Dialect.POSTGRES)
+
+
+def test_a_whole_table_re_copy_of_a_key_the_binlog_gives_in_another_form_is_refused():
+    found = drift(result(missing=range(1, 12)), key_columns=("uuid",), integer_key=False)
+    odd = TableDrift(**{**found.__dict__, "inexact_key": inexact_key(("uuid",), (Kind.BINARY,))})
+    with pytest.raises(RepairRefused, match=r"uuid \(binary\) come from the binlog in another form"):
+        plan_repair("shop", "shop", [odd], 10)
+    assert inexact_key(("id", "day"), (Kind.INTEGER, Kind.DATE)) is None
+
+
+def test_time_columns_are_read_as_mysqls_text_of_them():
+    (repair,) = plan_repair("shop", "shop", [TableDrift(**{**drift(result(missing=[1])).__dict__,
+                                                          "text_columns": ("amount",)})], 10).tables
+    assert repair.source_select("shop").startswith("SELECT `id`, `customer_id`, CAST(`amount` AS CHAR) AS `amount` ")
+
+
+def test_the_tables_a_reconcile_run_found_drifting_are_read_from_its_record():
+    record = {"run_id": "scheduled__x", "steps": [{"task_id": "reconcile", "state": "failed", "result": {"tables": {
+        "shop.orders": {"status": "drift"}, "shop.customers": {"status": "ok"}, "other.orders": {"status": "drift"},
+        "events": {"status": "drift"}}}}]}
+    assert drifted_tables(record, "shop") == ["orders", "events"]
+    with pytest.raises(RepairRefused, match="left no report .* ended upstream_failed"):
+        drifted_tables({"steps": [{"task_id": "reconcile", "state": "upstream_failed", "result": None}]}, "shop")
+    with pytest.raises(InvalidIdentifier):
+        drifted_tables({"steps": [{"task_id": "reconcile", "result": {"tables": {"o;x": {"status": "drift"}}}}]},
+                       "shop")

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from airflow.sdk import BaseHook
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import QueryEvent
-from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+from pymysqlreplication.row_event import DeleteRowsEvent, PartialUpdateRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from cdc_runbooks.aws.cluster import ClusterWriter
 from cdc_runbooks.binlog_position import BinlogPosition
@@ -24,7 +24,6 @@ from cdc_runbooks.repair.rewind import RowChange
 
 # A replica's server id must be unique among the writer's replicas: DMS and other readers use their own.
 _SERVER_IDS = (1_000_000_000, 2_000_000_000)
-_DDL = re.compile(r"^\s*(ALTER|RENAME|TRUNCATE|DROP|CREATE)\b", re.IGNORECASE)
 
 
 class DefinitionChanged(Refusal, RuntimeError):
@@ -34,19 +33,20 @@ class DefinitionChanged(Refusal, RuntimeError):
 def row_changes_since(conn_id: str, writer: ClusterWriter, position: BinlogPosition, schema: str,
                       table: str) -> Iterator[RowChange]:
     """Every row change of ``schema.table`` from ``position`` to the binlog's end now, in binlog order. Refuses
-    (:class:`DefinitionChanged`) a DDL statement naming the table on the way."""
+    (:class:`DefinitionChanged`) any statement naming the table on the way (in ROW format that is DDL, however
+    commented or version-gated), and a partial JSON update."""
     base = BaseHook.get_connection(conn_id)
     stream = BinLogStreamReader(
         connection_settings={"host": writer.endpoint, "port": writer.port, "user": base.login,
                              "passwd": base.password or ""},
         server_id=random.randint(*_SERVER_IDS), log_file=position.file, log_pos=position.position,
         resume_stream=True, blocking=False, only_schemas=[schema], only_tables=[table],
-        only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, QueryEvent])
+        only_events=[WriteRowsEvent, UpdateRowsEvent, PartialUpdateRowsEvent, DeleteRowsEvent, QueryEvent])
     named = re.compile(rf"(^|[^\w$]){re.escape(table)}($|[^\w$])", re.IGNORECASE)
     try:
         for event in stream:
-            if isinstance(event, QueryEvent):
-                if _DDL.match(event.query) and named.search(event.query):
+            if isinstance(event, QueryEvent):  # in ROW format only DDL and transaction control are statements
+                if named.search(event.query):
                     raise DefinitionChanged(
                         f"{schema}.{table} changed definition since the DMS checkpoint {position} "
                         f"({event.query.strip()[:200]!r}): its rows cannot be rewound across it. Nothing was "
@@ -55,6 +55,10 @@ def row_changes_since(conn_id: str, writer: ClusterWriter, position: BinlogPosit
                 continue
             if event.schema != schema or event.table != table:
                 continue
+            if isinstance(event, PartialUpdateRowsEvent):
+                raise DefinitionChanged(f"{schema}.{table} has partial JSON updates since the DMS checkpoint "
+                                        "(binlog_row_value_options=PARTIAL_JSON): their before images are not whole "
+                                        "rows, so they cannot be rewound. Nothing was written.")
             for row in event.rows:
                 _require_names(row, schema, table)
                 if isinstance(event, WriteRowsEvent):

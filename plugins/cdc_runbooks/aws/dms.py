@@ -6,6 +6,7 @@ Sync (hooks), used by the triggers in a worker thread and so by the operators.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from cdc_runbooks.aws.hooks import aws_client, dms_hook
@@ -18,6 +19,24 @@ def task_state(conn_id: str, task_arn: str, region_name: str | None = None) -> R
     if task is None:
         raise DmsTaskStateError(f"DMS task {task_arn} does not exist (DescribeReplicationTasks found nothing)")
     return ReplicationTask.from_api(task)
+
+
+def task_settings(conn_id: str, task_arn: str, region_name: str | None = None) -> tuple[dict, dict]:
+    """The task's table mappings and task settings (DescribeReplicationTasks with settings), parsed."""
+    tasks = dms_hook(conn_id, region_name).find_replication_tasks_by_arn(task_arn, without_settings=False)
+    if len(tasks) != 1:
+        raise DmsTaskStateError(f"DMS task {task_arn} does not exist (DescribeReplicationTasks found nothing)")
+    return (json.loads(tasks[0].get("TableMappings") or "{}"),
+            json.loads(tasks[0].get("ReplicationTaskSettings") or "{}"))
+
+
+def table_states(conn_id: str, task_arn: str, region_name: str | None = None) -> dict[tuple[str, str], str]:
+    """(schema, table) -> TableState of every table of the task (DescribeTableStatistics:
+    https://docs.aws.amazon.com/dms/latest/APIReference/API_DescribeTableStatistics.html)."""
+    pages = dms_hook(conn_id, region_name).conn.get_paginator("describe_table_statistics").paginate(
+        ReplicationTaskArn=task_arn)
+    return {(t["SchemaName"], t["TableName"]): t.get("TableState", "") for page in pages
+            for t in page["TableStatistics"]}
 
 
 def latency_dimensions(conn_id: str, state: ReplicationTask, region_name: str | None = None) -> list[dict]:

@@ -9,6 +9,8 @@ already are :mod:`cdc_runbooks.pipeline_lock`'s.
 
 from __future__ import annotations
 
+import json
+
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.hooks.sns import SnsHook
 from botocore.exceptions import ClientError
@@ -16,7 +18,7 @@ from botocore.exceptions import ClientError
 from cdc_runbooks.aws.hooks import aws_client, aws_hook
 from cdc_runbooks.pipeline_lock import LockHolder
 from cdc_runbooks.pipelines import Pipeline, PipelineConfigError
-from cdc_runbooks.run_record import RunRecord
+from cdc_runbooks.run_record import RunRecord, record_key
 
 _LOST_RACE = ("PreconditionFailed", "ConditionalRequestConflict")
 
@@ -73,6 +75,16 @@ def release_lock(pipeline: Pipeline, dag_id: str, run_id: str) -> bool:
     key = LockHolder(dag_id, run_id, pipeline.name, "").key
     aws_client(pipeline.aws_conn_id, "s3").delete_object(Bucket=records_bucket(pipeline), Key=key)
     return True
+
+
+def read_record(pipeline: Pipeline, dag_id: str, run_id: str) -> dict | None:
+    """The run record of ``dag_id``'s run ``run_id`` in the pipeline's records bucket, None when there is none (listed
+    first, as :func:`lock_holder` explains)."""
+    bucket, s3, key = records_bucket(pipeline), aws_client(pipeline.aws_conn_id, "s3"), record_key(dag_id, run_id)
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+    if not any(item["Key"] == key for item in listed):
+        return None
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def write_record(record: RunRecord, bucket: str, conn_id: str) -> None:

@@ -71,7 +71,8 @@ class ReconcileOperator(BaseOperator):
                               for t in reconcile(source_side(p), target_side(p), tables, settings).tables),
                         tolerance=self.tolerance)
         self.log.info("%s", report.to_markdown())
-        if not report.passed:
+        if not report.passed:  # what was found stays in the run record, for cdc_repair's reconcile_run_id
+            context["ti"].xcom_push(key="return_value", value=report.to_dict())
             raise ReconciliationDrift(f"source and warehouse differ after {settings.settle_s:g} s of settling:\n\n"
                                       f"{report.to_markdown()}")
         return report.to_dict()

@@ -7,6 +7,8 @@ Public API::
     Side.concat_limit                          # probed once per side (MySQL)
     describe_table(source, target, table, key=None) -> TablePair
     describe_tables(source, target, tables, keys=None) -> [TablePair]   # refuses naming every bad table
+    table_columns(side, table, where) -> [Column]; source_key(source, table, columns) -> key column names
+    compatible(source_kind, target_kind) -> bool                          # may land as / be compared with
     TablePair(table, key, columns, source: TableReader, target: TableReader)
     TableReader.bounds() / count(hi) / segments(origin, width, ranges) / row_hashes(ranges) / fields(keys)
 
@@ -100,6 +102,11 @@ _COMPATIBLE = {
     Kind.TIME: {Kind.TIME, Kind.TEXT},
     Kind.JSON: {Kind.JSON, Kind.TEXT},
 }
+
+
+def compatible(source: Kind, target: Kind) -> bool:
+    """A source column of kind ``source`` can be compared with (and land as) a warehouse column of kind ``target``."""
+    return target in _COMPATIBLE[source]
 
 
 @dataclass(frozen=True)
@@ -196,7 +203,7 @@ class TablePair:
         return values[0] if len(values) == 1 else values
 
 
-def _columns(side: Side, table: str, where: str) -> list[Column]:
+def table_columns(side: Side, table: str, where: str) -> list[Column]:
     rows = side.run(COLUMNS_SQL[side.dialect], (side.schema, table))
     if not rows:
         raise TableMismatch(f"{table}: no such table on the {where} ({side.schema}.{table} is not in its "
@@ -204,7 +211,7 @@ def _columns(side: Side, table: str, where: str) -> list[Column]:
     return [column_from_information_schema(side.dialect, row, table) for row in rows]
 
 
-def _source_key(side: Side, table: str, columns: list[Column]) -> tuple[str, ...]:
+def source_key(side: Side, table: str, columns: list[Column]) -> tuple[str, ...]:
     """The source's primary key columns; without one, the first unique index (by name) whose columns are all
     NOT NULL, as DMS does; () when there is neither (the table is compared as a multiset of rows)."""
     if side.dialect is not Dialect.MYSQL:
@@ -257,7 +264,7 @@ def _paired(table: str, source: list[Column], target: list[Column]) -> list[tupl
                             f"{only_target}")
     pairs = [(c, by_name[c.name.lower()]) for c in source]
     for s, t in pairs:
-        if t.kind not in _COMPATIBLE[s.kind]:
+        if not compatible(s.kind, t.kind):
             raise TableMismatch(f"{table}.{s.name}: source {s.kind} and target {t.kind} cannot be compared")
     return pairs
 
@@ -277,9 +284,9 @@ def describe_table(source: Side, target: Side, table: str, key: str | Sequence[s
     :class:`~cdc_runbooks.identifiers.InvalidIdentifier`) before any data query. A single integer key places rows
     at their key; any other key (composite, text, date, decimal) or none places them at a hash."""
     identifiers.table_name(table)
-    source_columns = _columns(source, table, "source")
-    pairs = _paired(table, source_columns, _columns(target, table, "target"))
-    key_columns = _key_columns(table, pairs, key, lambda: _source_key(source, table, source_columns))
+    source_columns = table_columns(source, table, "source")
+    pairs = _paired(table, source_columns, table_columns(target, table, "target"))
+    key_columns = _key_columns(table, pairs, key, lambda: source_key(source, table, source_columns))
     scales = tuple(_scale(s, t) for s, t in pairs)
     target_name = {s.name: t.name for s, t in pairs}
     if len(key_columns) == 1 and key_columns[0].kind is Kind.INTEGER:

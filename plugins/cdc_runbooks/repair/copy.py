@@ -9,7 +9,7 @@ boolean or an integer; anything else as the driver reads it (integers, decimals,
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,23 +25,36 @@ def target_value(source: Column, target: Column, value):
     """``value`` as read from the source (the driver, or a binlog image) in the form the warehouse column holds."""
     if value is None:
         return None
+    if source.kind is Kind.BIT and isinstance(value, str):  # the binlog reader gives BIT as a string of bits
+        value = int(value, 2)
     if target.kind is Kind.BOOLEAN:
-        return bool(int(value, 2) if isinstance(value, str) else value)
+        return bool(value)
     if target.kind is not Kind.TEXT:
         return bytes(value) if isinstance(value, bytearray) else value
     if source.kind is Kind.BINARY and isinstance(value, bytes | bytearray):
         return bytes(value).hex()
     if isinstance(value, timedelta):
         return _time_text(value)
-    if isinstance(value, dict | list):
-        return json.dumps(value)
+    if isinstance(value, dict | list):  # a JSON binlog image (bytes keys and values from MySQL 8's binary JSON)
+        return json.dumps(_text_json(value), ensure_ascii=False)
     return value
 
 
+def _text_json(value):
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, dict):
+        return {_text_json(k): _text_json(v) for k, v in value.items()}
+    return [_text_json(v) for v in value] if isinstance(value, list) else value
+
+
 def _time_text(value: timedelta) -> str:
+    """MySQL's text of a TIME (``[-]HH:MM:SS[.ffffff]``, at least two hour digits). Only binlog images are
+    converted here (the source read gets MySQL's own text: ``TableRepair.text_columns``), and CDC replays the change
+    after them, so a fraction MySQL would print at the column's precision is transient."""
     micros = abs(value) // timedelta(microseconds=1)
     seconds, fraction = divmod(micros, 1_000_000)
-    text = f"{'-' if value < timedelta(0) else ''}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    text = f"{'-' if value < timedelta(0) else ''}{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
     return f"{text}.{fraction:06d}" if fraction else text
 
 
@@ -62,13 +75,17 @@ class RepairDone:
 
 def repair_table(repair: TableRepair, schema: str, source, target, dialect: Dialect,
                  changes_since_checkpoint: Callable[[], Iterable[RowChange]],
-                 columns: tuple[tuple[Column, Column], ...]) -> RepairDone:
+                 columns: tuple[tuple[Column, Column], ...], before: Sequence[str] = ()) -> RepairDone:
     """Re-copy ``repair``'s rows as they were at the checkpoint, in one transaction of ``target`` (rolled back on
     any error). ``changes_since_checkpoint`` is called after the source rows are read: every change after that read
-    must be in it (read the binlog to its end then). ``columns`` pairs each source column with the warehouse's."""
+    must be in it (read the binlog to its end then). ``columns`` pairs each source column with the warehouse's.
+    ``before``: statements run first in the same transaction (re-creating the table)."""
     copy = _Copy(repair, schema, dialect, _converter(columns), changes_since_checkpoint)
+    _in_utc(source)
     try:
         with closing(target.cursor()) as out:
+            for statement in before:
+                out.execute(statement)
             out.execute(repair.target_delete(schema, dialect))
             done = copy.rows(source, out) if repair.method == "rows" else copy.table(source, out)
         target.commit()
@@ -76,6 +93,13 @@ def repair_table(repair: TableRepair, schema: str, source, target, dialect: Dial
         target.rollback()
         raise
     return done
+
+
+def _in_utc(source) -> None:
+    """Read TIMESTAMP values in UTC, as DMS lands them on Redshift and as the binlog holds them (the session's zone
+    would shift every re-copied TIMESTAMP: docs/reference/dms-mysql-to-redshift-types.md)."""
+    with closing(source.cursor()) as cursor:
+        cursor.execute("SET time_zone = '+00:00'")
 
 
 def _converter(columns: tuple[tuple[Column, Column], ...]) -> Callable[[dict], tuple]:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 from cdc_runbooks import identifiers
 from cdc_runbooks.reconcile.report import TableResult, key_order
-from cdc_runbooks.reconcile.row_checksum import Dialect, quote
+from cdc_runbooks.reconcile.row_checksum import Dialect, Kind, quote
 from cdc_runbooks.refusal import Refusal
 
 METHODS = ("rows", "table")
@@ -39,6 +39,9 @@ class TableDrift:
     :param key_columns: the key's columns (source names); empty when the table has no key.
     :param integer_key: every key column is an integer.
     :param columns: the source's column names, in its order; ``target_columns`` the warehouse's names for them.
+    :param inexact_key: why a key changed since the checkpoint cannot be found again exactly in the warehouse (a
+        binary, BIT, TIME, JSON or approximate key column: the binlog gives them in another form), or None.
+    :param text_columns: columns read as MySQL's text of them (TIME).
     """
 
     result: TableResult
@@ -46,6 +49,8 @@ class TableDrift:
     integer_key: bool
     columns: tuple[str, ...]
     target_columns: tuple[str, ...]
+    inexact_key: str | None = None
+    text_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class TableRepair:
     drift: int
     why: str
     keys: tuple = ()
+    text_columns: tuple[str, ...] = ()  # read as MySQL's text of them (TIME), as the reconcile compares them
 
     def __post_init__(self) -> None:
         identifiers.table_name(self.table)
@@ -81,7 +87,8 @@ class TableRepair:
 
     def source_select(self, schema: str) -> str:
         """The source read: the rows of the keys (``rows``), or of the whole table (``table``)."""
-        columns = ", ".join(quote(Dialect.MYSQL, c) for c in self.columns)
+        columns = ", ".join(f"CAST({quote(Dialect.MYSQL, c)} AS CHAR) AS {quote(Dialect.MYSQL, c)}"
+                            if c in self.text_columns else quote(Dialect.MYSQL, c) for c in self.columns)
         base = f"SELECT {columns} FROM {quote(Dialect.MYSQL, schema)}.{quote(Dialect.MYSQL, self.table)}"  # noqa: S608 - quote() refuses all but identifiers
         if self.method == "table":
             return base
@@ -125,6 +132,21 @@ class TableRepair:
                 "warehouse: COMMIT"]
 
 
+_INEXACT = (Kind.BINARY, Kind.BIT, Kind.TIME, Kind.JSON, Kind.FLOAT)
+
+
+def inexact_key(key_columns: tuple[str, ...], kinds: tuple[Kind, ...]) -> str | None:
+    """Why keys of these kinds cannot be matched exactly between the binlog and the warehouse, or None."""
+    odd = [f"{c} ({k})" for c, k in zip(key_columns, kinds, strict=True) if k in _INEXACT]
+    return f"its key column(s) {', '.join(odd)} come from the binlog in another form than the warehouse holds" \
+        if odd else None
+
+
+def text_columns(columns) -> tuple[str, ...]:
+    """The columns a repair reads as MySQL's text of them (TIME: the reconcile compares that text)."""
+    return tuple(c.name for c in columns if c.kind is Kind.TIME)
+
+
 def plan_table(drift: TableDrift, max_rows: int) -> TableRepair | None:
     """The repair of one table, or None when it does not drift. Refuses a table without a key."""
     result = drift.result
@@ -138,8 +160,11 @@ def plan_table(drift: TableDrift, max_rows: int) -> TableRepair | None:
     keys = sorted({*result.missing, *result.extra, *(c.key for c in result.changed), *result.duplicate},
                   key=key_order)
     shape = {"table": result.table, "key_columns": drift.key_columns, "columns": drift.columns,
-             "target_columns": drift.target_columns, "drift": result.drift}
+             "target_columns": drift.target_columns, "drift": result.drift, "text_columns": drift.text_columns}
     reason = _table_reason(drift, keys, max_rows)
+    if reason and drift.inexact_key:
+        raise RepairRefused(f"{result.table}: drift {result.drift} needs the whole table re-copied ({reason}), but "
+                            f"{drift.inexact_key}. Nothing was changed; reload it from a full-load task.")
     if reason:
         return TableRepair(method="table", why=reason, **shape)
     return TableRepair(method="rows", keys=tuple(keys),
@@ -180,6 +205,7 @@ class RepairPlan:
     def from_dict(cls, value: dict) -> RepairPlan:
         tables = tuple(TableRepair(**{**t, "key_columns": tuple(t["key_columns"]), "columns": tuple(t["columns"]),
                                       "target_columns": tuple(t["target_columns"]),
+                                      "text_columns": tuple(t.get("text_columns", ())),
                                       "keys": tuple(tuple(k) if isinstance(k, list) else k for k in t["keys"])})
                        for t in value["tables"])
         return cls(value["pipeline"], value["schema"], tables)
@@ -219,3 +245,27 @@ def plan_repair(pipeline: str, schema: str, drifts: Sequence[TableDrift], max_ro
     if refusals:
         raise RepairRefused("; ".join(refusals) + ". Nothing was changed.")
     return RepairPlan(pipeline, schema, tuple(repairs))
+
+
+def drifted_tables(record: dict, pipeline: str) -> list[str]:
+    """The tables of ``pipeline`` a ``cdc_reconcile`` run record says drifted (its ``reconcile`` step's report; the
+    tables of a run over several pipelines are named ``pipeline.table``)."""
+    step = next((s for s in record.get("steps", []) if s.get("task_id") == "reconcile"), None)
+    if not step or not isinstance(step.get("result"), dict):
+        raise RepairRefused(f"the cdc_reconcile run {record.get('run_id')!r} left no report (its reconcile step "
+                            f"ended {step.get('state') if step else 'absent'}): name the tables instead")
+    found = []
+    for name, table in step["result"].get("tables", {}).items():
+        owner, _, short = name.rpartition(".")
+        if table.get("status") != "ok" and owner in ("", pipeline):
+            found.append(identifiers.table_name(short, "tables"))
+    return found
+
+
+def require_sql_warehouse(pipeline) -> None:
+    """Refuse a pipeline whose warehouse is reached through the Redshift Data API: a repair writes each table in one
+    transaction of statements with parameters, which needs a SQL connection (``target_conn_id``)."""
+    if pipeline.redshift_data is not None:
+        raise RepairRefused(f"{pipeline.name} reaches its warehouse through the Redshift Data API, which has no "
+                            "transaction across statements with parameters: the repair needs a SQL connection "
+                            "(target_conn_id). Nothing was changed.")
