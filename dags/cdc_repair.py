@@ -14,7 +14,7 @@ from cdc_runbooks.dag_params import (
     runbook_dag_args,
     settle_param,
 )
-from cdc_runbooks.identifiers import TABLE_PATTERN
+from cdc_runbooks.identifiers import TABLE_PATTERN, whole_string
 from cdc_runbooks.operators.approval import RunbookApprovalOperator
 from cdc_runbooks.operators.dms import DmsPauseTaskOperator, DmsRestartCdcOperator
 from cdc_runbooks.operators.pipeline_lock import ClaimPipelineOperator
@@ -27,6 +27,7 @@ STEPS = ("claim_pipeline", "plan_repair", "approve_repair", "pause_dms_task", "r
          "verify_repair")
 PLAN = "{{ ti.xcom_pull(task_ids='plan_repair') }}"
 CHECKPOINT = "{{ ti.xcom_pull(task_ids='pause_dms_task')['recovery_checkpoint'] }}"
+RUN_ID_PATTERN = whole_string(r"[A-Za-z0-9_.:+-]+")  # an Airflow run id, e.g. scheduled__2026-12-03T06:00:00+00:00
 
 with DAG(**runbook_dag_args(
     "cdc_repair", "data-platform",
@@ -38,7 +39,7 @@ with DAG(**runbook_dag_args(
                         uniqueItems=True, title="Tables",
                         description="Only these tables of the pipeline (e.g. orders, as a reconcile run named them); "
                                     "empty = every configured table"),
-        "reconcile_run_id": Param(None, type=["null", "string"], maxLength=250, pattern=r"^[A-Za-z0-9_.:+-]+$",
+        "reconcile_run_id": Param(None, type=["null", "string"], maxLength=250, pattern=RUN_ID_PATTERN,
                                   title="cdc_reconcile run to repair",
                                   description="Instead of tables: the run id of a cdc_reconcile run (e.g. "
                                               "scheduled__2026-12-03T06:00:00+00:00); the tables it found drifting "

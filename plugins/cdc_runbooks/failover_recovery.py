@@ -122,7 +122,7 @@ def plan_recovery(state: ReplicationTask, writer: str, binlog_files: dict[str, i
             "use the same file names). A person decides: restart from a position on this writer "
             "(dms_cdc_restart) and repair what the reconcile finds (cdc_repair).")
     names = list(binlog_files)
-    later = names[names.index(at.file) + 1:]
+    later = [name for name in names[names.index(at.file) + 1:] if binlog_files[name] >= FIRST_EVENT_POSITION]
     safe = BinlogPosition(later[0], FIRST_EVENT_POSITION) if later else BinlogPosition(at.file, size)
     return RecoveryPlan(
         Recovery.RESUME_AFTER_LOSS, state.status, writer, state.recovery_checkpoint, str(safe), failure=failure,
