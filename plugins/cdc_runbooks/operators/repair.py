@@ -92,11 +92,11 @@ class PlanRepairOperator(PipelineStepOperator):
             raise AirflowSkipException(f"nothing to repair: drift 0 in {', '.join(tables)} (checksum)")
         markdown = plan.to_markdown(target.dialect)
         self.log.info("%s", markdown)
-        context["ti"].xcom_push(key="return_value", value={**plan.to_dict(), "markdown": markdown,
-                                                           "reconcile": report.to_dict()})
-        if self.dry_run:
+        result = {**plan.to_dict(), "markdown": markdown, "reconcile": report.to_dict()}
+        if self.dry_run:  # the plan stays in the record; the rest of the run is skipped
+            context["ti"].xcom_push(key="return_value", value=result)
             raise AirflowSkipException("DRY RUN: the plan and its exact statements are above. Nothing was changed.")
-        return {**plan.to_dict(), "markdown": markdown, "reconcile": report.to_dict()}
+        return result
 
 
     def _asked(self, pipeline: Pipeline) -> Sequence[str] | None:

@@ -97,9 +97,8 @@ class CompareSchemasOperator(PipelineStepOperator):
         deadline = time.monotonic() + float(self.settle_s)
         while True:  # a difference DMS has not applied yet (CDC lag) disappears; only one that stays is reloaded
             found = self._compare(pipeline, source, target)
-            settled = all(not f["differences"] for f in found.values()) or self.reload_all or any(
-                f["table_state"] == TABLE_ERROR for f in found.values()) or time.monotonic() >= deadline
-            if settled:
+            unsettled = [f for f in found.values() if f["differences"] and f["table_state"] != TABLE_ERROR]
+            if self.reload_all or not unsettled or time.monotonic() >= deadline:
                 break
             time.sleep(self.poll_s)
         reload = [self._reload(table, source, f["differences"], f["table_state"]) for table, f in found.items()

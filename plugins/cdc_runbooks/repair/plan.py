@@ -193,11 +193,6 @@ class RepairPlan:
     schema: str
     tables: tuple[TableRepair, ...]
 
-    @property
-    def rows(self) -> int:
-        """Keys re-copied by the ``rows`` repairs."""
-        return sum(len(t.keys) for t in self.tables)
-
     def to_dict(self) -> dict:
         return {"pipeline": self.pipeline, "schema": self.schema, "tables": [asdict(t) for t in self.tables]}
 
