@@ -6,7 +6,7 @@ of planted drift is named by its full key (or, without a key, by the row itself)
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from reconcile_sides import sides
@@ -16,7 +16,7 @@ from cdc_runbooks.reconcile.engine import Settings, reconcile
 
 pytestmark = pytest.mark.estate
 
-# Split down to single keys: every level of the hashed placement runs on the servers.
+# Split down to single keys: every level of each placement runs on the servers.
 SETTINGS = Settings(mode="checksum", settle_s=0, leaf_rows=1, max_segments=4)
 
 
@@ -39,7 +39,7 @@ SHAPES = [
           "UPDATE shop.order_lines SET qty = 99 WHERE order_id = 10 AND line_no = 1; "
           "INSERT INTO shop.order_lines VALUES (1, 1, 'sku-1-1', 1), (3, 1, 'new', 1)",
           {"missing": [(2, 3)], "extra": [(3, 1)], "duplicate": [(1, 1)], "changed": {(10, 1): ("qty",)}},
-          "hash(order_id, line_no)"),
+          "order_id (leading column of order_id, line_no)"),
     Shape("tags", "name VARCHAR(40) COLLATE utf8mb4_general_ci PRIMARY KEY, note TEXT",
           "name VARCHAR(40), note TEXT",
           [("abc", "lower"), ("Zebra", None), ("é|x", "pipe"), ("trailing ", "space"), ("😀", "emoji")],
@@ -159,3 +159,15 @@ def test_every_lost_copy_of_a_row_counts_and_a_nullable_key_is_refused(shared_es
 
     assert report.tables[0].missing == (("click", "1.00", None),) * 2
     assert report.tables[0].drift == 2 and not report.passed
+
+
+@pytest.mark.parametrize("shaped", SHAPES[:1], indirect=True, ids=[SHAPES[0].table])
+def test_an_order_with_more_lines_than_a_read_may_hold_is_compared_at_the_hash_of_its_key(shaped):
+    estate, shape = shaped
+    estate.warehouse.query(shape.drift)
+
+    result = reconcile(*sides(estate), [shape.table], replace(SETTINGS, leaf_budget_rows=2)).tables[0]
+
+    assert result.cut.key == "hash(order_id, line_no)"
+    assert (list(result.missing), list(result.extra), list(result.duplicate)) == ([(2, 3)], [(3, 1)], [(1, 1)])
+    assert {c.key: c.columns for c in result.changed} == {(10, 1): ("qty",)}

@@ -157,8 +157,24 @@ def test_a_single_integer_key_places_rows_at_the_key():
     assert (pair.key, pair.multiset, pair.source.ref.key_columns, pair.target.ref.key_columns) == ("id", False, (), ())
 
 
+def test_a_key_of_several_columns_led_by_an_integer_places_rows_at_that_column():
+    """(order_id, line_no): ranges of order_id, served by the key's index; every column of the key tells rows apart.
+    Placed at a hash instead, it is the same table with a hashed key."""
+    pair, _, _ = _describe(primary_key=("id", "amount"))
+
+    assert (pair.key, pair.hashed, pair.leading, pair.multiset) == ("id (leading column of id, amount)", False,
+                                                                    True, False)
+    for ref in (pair.source.ref, pair.target.ref):
+        assert (ref.key, ref.key_columns, ref.leading_key, ref.hashed) == ("id", ("id", "amount"), True, False)
+        assert ref.fingerprint is Fingerprint.ROW_HASH_SUM
+    hashed = pair.placed_at_hash()
+    assert (hashed.key, hashed.hashed, hashed.leading, hashed.key_kinds) == ("hash(id, amount)", True, False,
+                                                                             pair.key_kinds)
+    assert hashed.source.ref.hashed and hashed.target.ref.hashed and hashed.source.side is pair.source.side
+
+
 @pytest.mark.parametrize(("primary_key", "unique", "key_columns"), [
-    (("id", "amount"), [], ("id", "amount")),  # composite primary key
+    (("amount", "id"), [], ("amount", "id")),  # composite primary key led by a decimal
     ((), [("uq_note", "note")], None),  # a unique index with a nullable column is no key (DMS neither)
     ((), [("uq_c", "flag"), ("uq_b", "amount")], ("amount",)),  # the first unique NOT NULL index by name
     ((), [("uq_a", "amount"), ("uq_a", "id")], ("amount", "id")),

@@ -65,8 +65,8 @@ class FakeReader:
         self.largest_fetch = max(self.largest_fetch, len(rows))
         return rows
 
-    def fields(self, places):
-        return {self._key(r): r for r in self._read() if self._key(r) in places}
+    def fields(self, places, row_hashes):
+        return {self._key(r): r for r in self._read() if self._key(r) in places and self._hash(r) in row_hashes}
 
     def _in(self, ranges):
         self.most_ranges = max(getattr(self, "most_ranges", 0), len(ranges))
@@ -208,9 +208,10 @@ class HashedReader(FakeReader):
         digests = lambda row: "".join(hashlib.md5(f.encode()).hexdigest()[:8] for f in row) * self.digests  # noqa: E731
         return [(self._key(r), self._identity(r), self._hash(r), digests(r)) for r in self._in(ranges)]
 
-    def fields(self, places):
+    def fields(self, places, row_hashes):
         assert not self.digests, "hashed placement names changed columns from the digests, with no other read"
-        return {self._identity(r): r for r in self._read() if self._identity(r) in places}
+        rows = [r for r in self._read() if self._hash(r) in row_hashes]
+        return {self._identity(r): r for r in rows if self._identity(r) in places}
 
 
 def _hashed_run(source_rows, target_rows, key_width, **settings):
@@ -248,11 +249,20 @@ COMPOSITE_KEYS = [(a, b) for a in ("1", "2", "10") for b in ("a", "A", "a ")]
 def test_a_composite_key_placed_at_its_hash_names_every_differing_key(source, target, doubled):
     """Keys that differ only in case or a trailing space are different keys, as their bytes are; a changed row's
     columns are named from the field digests of the same read, a NULL against a value as such."""
-    source_rows = [(*key, value) for key, value in source.items()]
-    target_rows = [(*key, value) for key, value in target.items()] + [(*key, "u") for key in doubled if key in target]
+    source_rows, target_rows = _keyed_rows(source, target, doubled)
 
     result = _hashed_run(source_rows, target_rows, key_width=2)
 
+    _assert_every_key_named(result, source, target, target_rows)
+
+
+def _keyed_rows(source: dict, target: dict, doubled: list) -> tuple[list, list]:
+    """Rows of (key..., value) on each side, the target holding a second copy of each ``doubled`` key it has."""
+    return ([(*key, value) for key, value in source.items()],
+            [(*key, value) for key, value in target.items()] + [(*key, "u") for key in doubled if key in target])
+
+
+def _assert_every_key_named(result, source: dict, target: dict, target_rows: list) -> None:
     copies = Counter(row[:2] for row in target_rows)
     assert set(result.missing) == set(source) - set(target)
     assert set(result.extra) == set(target) - set(source)
@@ -304,3 +314,67 @@ def test_a_table_too_wide_for_digests_has_its_changed_columns_read_by_key():
 
     assert [(c.key, c.columns, c.null_columns) for c in result.changed] == [(("1",), ("c",), ("c",)),
                                                                            (("2",), ("b",), ())]
+
+
+class LeadingReader(FakeReader):
+    """A side whose rows are placed at their first field, an integer leading a key of two fields, told apart by
+    both, as the SQL of a key led by an integer answers; placed at a hash, it is a :class:`HashedReader`."""
+
+    def _identity(self, row) -> tuple:
+        return tuple(row[:2])
+
+    def row_hashes(self, ranges):  # no field digests: a changed key's fields are read through the index
+        rows = [(self._key(r), self._identity(r), self._hash(r), "") for r in self._in(ranges)]
+        self.largest_fetch = max(self.largest_fetch, len(rows))
+        return rows
+
+    def fields(self, places, row_hashes):
+        self.fields_read = [r for r in self._read() if self._key(r) in places.values() and self._hash(r) in row_hashes]
+        return {self._identity(r): r for r in self.fields_read if self._identity(r) in places}
+
+    def placed_at_hash(self) -> HashedReader:
+        return HashedReader(self.rows, key_width=2)
+
+
+def _leading_run(source_rows, target_rows, **settings):
+    """The result, and the table compared (its readers: while placed at the leading column)."""
+    clock = Clock()
+    pair = TablePair("lines", "a (leading column of a, b)", ("a", "b", "c"), LeadingReader(source_rows),
+                     LeadingReader(target_rows), leading=True)
+    result = reconcile_table(pair, Settings(**{"mode": "checksum", "settle_s": 0, "leaf_rows": 2, "max_segments": 4,
+                                               **settings}), clock=clock, sleep=clock.sleep)
+    return result, pair
+
+
+LINES = [(a, b) for a in ("1", "2", "3", "10", "11") for b in ("x", "X", "x ")]
+
+
+@given(st.dictionaries(st.sampled_from(LINES), st.sampled_from(("u", "v", NULL)), max_size=15),
+       st.dictionaries(st.sampled_from(LINES), st.sampled_from(("u", "v", NULL)), max_size=15),
+       st.lists(st.sampled_from(LINES), max_size=3), st.integers(1, 8))
+@settings(max_examples=200, deadline=None)
+def test_a_key_led_by_an_integer_names_every_differing_key_whatever_the_read_budget(source, target, doubled, budget):
+    """Rows placed at the leading column are compared key by key on every key column: lines of one order are told
+    apart, in reads of at most the budget's rows; a value of the leading column holding more rows than a read may
+    is compared again placed at a hash, with the same findings."""
+    source_rows, target_rows = _keyed_rows(source, target, doubled)
+
+    result, pair = _leading_run(source_rows, target_rows, leaf_budget_rows=budget)
+
+    # a read holds at most the budget; a segment of several places at most leaf_rows (2) rows
+    assert max(pair.source.largest_fetch, pair.target.largest_fetch) <= max(budget, 2)
+    _assert_every_key_named(result, source, target, target_rows)
+    assert result.unexplored == () and (result.status == "ok") is (Counter(source_rows) == Counter(target_rows))
+
+
+@pytest.mark.parametrize(("budget", "placed_at"), [(100, "a (leading column of a, b)"), (4, "hash(a, b)")])
+def test_an_order_with_more_lines_than_a_read_may_hold_is_compared_placed_at_a_hash(budget, placed_at):
+    source_rows = [("7", str(line), "u") for line in range(10)] + [("8", "0", "u")]
+    target_rows = [(*row[:2], "v") if row[1] == "3" else row for row in source_rows]
+
+    result, pair = _leading_run(source_rows, target_rows, leaf_budget_rows=budget)
+
+    assert result.cut.key == placed_at and [(c.key, c.columns) for c in result.changed] == [(("7", "3"), ("c",))]
+    assert result.missing == result.extra == result.duplicate == ()
+    if placed_at.startswith("a "):  # the changed columns: a read of the changed row, not of order 7's ten
+        assert [len(side.fields_read) for side in (pair.source, pair.target)] == [1, 1]

@@ -379,6 +379,29 @@ def test_hashed_placement_needs_known_key_columns_and_row_hash_sums():
 
 
 @pytest.mark.parametrize("dialect", list(Dialect))
+def test_a_key_led_by_an_integer_places_rows_at_that_column_and_tells_them_apart_by_every_key_column(dialect):
+    """Ranges of the leading column (served by the key's index, the same integer order on both sides), never its
+    hash; each row's identity is every key column's canonical text."""
+    amount = Column("amount", Kind.DECIMAL, scale=2)
+    ref = TableRef(dialect, "shop", "lines", (ID, NOTE, amount), "id", (0, 0, 2), key_columns=("id", "note"),
+                   leading_key=True)
+    key = quote(dialect, "id")
+
+    assert not ref.hashed and "MD5" not in ref.bounds_sql() + ref.count_sql(9)
+    assert ref.bounds_sql() == f"SELECT MIN({key}), MAX({key}) FROM {ref.name}"  # noqa: S608
+    statement, = ref.segments_sql(1, 4, [(1, 8)])
+    assert statement.endswith(f"WHERE ({key} >= 1 AND {key} <= 8) GROUP BY 1")
+    assert ref.row_hashes_sql([(3, 3)]) == (  # no field digests: a changed key's fields are read through the index
+        f"SELECT {key}, {field_sql(dialect, ID)}, {field_sql(dialect, NOTE)}, "  # noqa: S608
+        f"{row_hash_sql(dialect, ref.columns, ref.scales)} FROM {ref.name} WHERE ({key} >= 3 AND {key} <= 3)")
+    assert ref.fields_by_key_sql([7, 3]).endswith(f"WHERE {key} IN (7, 3)")
+    assert ref.fields_by_key_sql([7], [12, 5, 12]).endswith(  # the changed rows, not every row of order 7
+        f"WHERE ({key} IN (7)) AND {row_hash_sql(dialect, ref.columns, ref.scales)} IN (5, 12)")
+    with pytest.raises(ValueError, match="leading_key: 'note' is not the first"):
+        TableRef(dialect, "shop", "lines", (ID, NOTE), "note", (0, 0), key_columns=("id", "note"), leading_key=True)
+
+
+@pytest.mark.parametrize("dialect", list(Dialect))
 def test_field_digests_are_one_text_of_eight_hex_digits_per_column(dialect):
     sql = field_digests_sql(dialect, (ID, NOTE), (0, 0))
 

@@ -41,7 +41,7 @@ def table_drift(pair: TablePair, result) -> TableDrift:
     """What the plan needs of a compared table: its key columns (none without a key), whether they are integers and
     can be matched exactly, and the columns read as MySQL's text of them."""
     ref = pair.source.ref
-    key_columns = () if pair.multiset else (ref.key_columns if pair.hashed else (ref.key,))
+    key_columns = () if pair.multiset else (ref.key_columns or (ref.key,))
     kinds = {c.name: c.kind for c in ref.columns}
     return TableDrift(result=result, key_columns=key_columns,
                       integer_key=all(kinds[c] is Kind.INTEGER for c in key_columns), columns=pair.columns,

@@ -10,7 +10,8 @@ Public API::
     table_columns(side, table, where) -> [Column]; source_key(source, table, columns) -> key column names
     compatible(source_kind, target_kind) -> bool                          # may land as / be compared with
     TablePair(table, key, columns, source: TableReader, target: TableReader)
-    TableReader.bounds() / count(hi) / segments(origin, width, ranges) / row_hashes(ranges) / fields(keys)
+    TableReader.bounds() / count(hi) / segments(origin, width, ranges) / row_hashes(ranges)
+    TableReader.fields(keys, row_hashes=()) / placed_at_hash()
 
 Rules (each refusal names the table, the column and the reason, before any data is read):
 - ``table`` and both schemas must be plain identifiers (:func:`cdc_runbooks.identifiers.table_name`);
@@ -19,16 +20,18 @@ Rules (each refusal names the table, the column and the reason, before any data 
 - the key is the source's primary key, else its first unique index of NOT NULL columns, else none (``key`` names
   NOT NULL columns instead); no key column may be approximate (FLOAT/DOUBLE).
 
-A single integer key places rows at the key; any other key, or none (every column: a multiset of rows), at a
-60-bit hash of the key columns' canonical text (``TableRef.key_columns``). Segments are fingerprinted by
-``ORDERED_MD5`` when both sides can (PostgreSQL; MySQL/MariaDB whose statements can lift ``group_concat_max_len``,
-which a probe checks) and rows are placed at an integer key, else by ``ROW_HASH_SUM`` (always with Redshift).
+A single integer key places rows at the key; a key of several columns whose first is an integer, at that column
+(``TableRef.leading_key``: ranges its index serves; rows told apart by every key column); any other key, or none
+(every column: a multiset of rows), at a 60-bit hash of the key columns' canonical text (``TableRef.key_columns``).
+Segments are fingerprinted by ``ORDERED_MD5`` when both sides can (PostgreSQL; MySQL/MariaDB whose statements can
+lift ``group_concat_max_len``, which a probe checks) and rows are placed at a single integer key, else by
+``ROW_HASH_SUM`` (always with Redshift).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import cached_property
 
@@ -50,6 +53,7 @@ from cdc_runbooks.reconcile.row_checksum import (
 from cdc_runbooks.refusal import Refusal
 
 Rows = list[tuple]
+LEADING_LABEL = "leading column of "  # a key placed at its leading column: "order_id (leading column of order_id, …)"
 Key = int | str | None | tuple  # a row's key as reported (see TableReader._key)
 
 
@@ -146,12 +150,17 @@ class TableReader:
         return ((_whole(row[0]), self._key(row[1:1 + width]), _whole(row[1 + width]), "".join(row[2 + width:]))
                 for row in rows)
 
-    def fields(self, places: dict[Key, int]) -> dict[Key, tuple]:
-        """``{key: canonical field texts}`` of the rows with the given keys (``{key: place}``) that exist here."""
+    def fields(self, places: dict[Key, int], row_hashes: Iterable[int] = ()) -> dict[Key, tuple]:
+        """``{key: canonical field texts}`` of the rows with the given keys (``{key: place}``) that exist here, and
+        have one of ``row_hashes`` if given."""
         width = len(self.ref.key_columns) or 1
-        rows = self._run(self.ref.fields_by_key_sql(places.values()))
+        rows = self._run(self.ref.fields_by_key_sql(places.values(), row_hashes))
         found = {self._key(row[:width]): tuple(row[width:]) for row in rows}
         return {key: fields for key, fields in found.items() if key in places}
+
+    def placed_at_hash(self) -> TableReader:
+        """This side with rows placed at the hash of the key columns (not the leading one)."""
+        return TableReader(replace(self.ref, leading_key=False), self.side)
 
     def _key(self, fields: Sequence) -> Key:
         """A row's key as matched: the integer key, or its key columns' canonical texts (the same on both sides
@@ -180,9 +189,10 @@ def _shown_field(text: str, kind: Kind) -> Key:
 
 @dataclass(frozen=True)
 class TablePair:
-    """A validated table: its key (a label for hashed placement), its columns (source names and order) and a
-    reader per side; ``hashed``: rows placed at a hash of their key; ``multiset``: a table without a key,
-    compared as a multiset of whole rows (placed at a hash of every column)."""
+    """A validated table: its key (a label unless a single integer column), its columns (source names and order)
+    and a reader per side; ``hashed``: rows placed at a hash of their key; ``multiset``: a table without a key,
+    compared as a multiset of whole rows (placed at a hash of every column); :attr:`leading`: rows placed at the
+    leading integer column of a key of several columns."""
 
     table: str
     key: str
@@ -191,7 +201,14 @@ class TablePair:
     target: TableReader
     hashed: bool = False
     multiset: bool = False
+    leading: bool = False
     key_kinds: tuple[Kind, ...] = ()  # hashed placement: the source kinds of the key columns
+
+    def placed_at_hash(self) -> TablePair:
+        """This table with its rows placed at the hash of their key columns instead of the leading one."""
+        key_columns = self.key.partition(LEADING_LABEL)[2]  # "order_id, line_no)"
+        return replace(self, key=f"hash({key_columns}", hashed=True, leading=False,
+                       source=self.source.placed_at_hash(), target=self.target.placed_at_hash())
 
     def shown_key(self, key: Key) -> Key:
         """A matched key as reported: its values from the canonical texts, read with the source's column kinds
@@ -282,32 +299,36 @@ def _fingerprint(source: Side, target: Side) -> tuple[Fingerprint, ConcatLimit |
 def describe_table(source: Side, target: Side, table: str, key: str | Sequence[str] | None = None) -> TablePair:
     """Validate ``table`` on both sides and return its readers; refuses (:class:`TableMismatch`,
     :class:`~cdc_runbooks.identifiers.InvalidIdentifier`) before any data query. A single integer key places rows
-    at their key; any other key (composite, text, date, decimal) or none places them at a hash."""
+    at their key, a key of several columns led by an integer at that column; any other key (text, date, decimal,
+    several led by another type) or none places them at a hash."""
     identifiers.table_name(table)
     source_columns = table_columns(source, table, "source")
     pairs = _paired(table, source_columns, table_columns(target, table, "target"))
     key_columns = _key_columns(table, pairs, key, lambda: source_key(source, table, source_columns))
     scales = tuple(_scale(s, t) for s, t in pairs)
     target_name = {s.name: t.name for s, t in pairs}
+    leading = len(key_columns) > 1 and key_columns[0].kind is Kind.INTEGER
     if len(key_columns) == 1 and key_columns[0].kind is Kind.INTEGER:
         name = key_columns[0].name
         fingerprint, source_limit, target_limit = _fingerprint(source, target)
         hashed, label, source_keys, target_keys = False, name, (), ()
     else:
         fingerprint, source_limit, target_limit = Fingerprint.ROW_HASH_SUM, None, None
-        hashed = True
+        hashed = not leading
         source_keys = tuple(c.name for c in key_columns) or tuple(s.name for s, _ in pairs)
         target_keys = tuple(target_name[name] for name in source_keys)
         name = source_keys[0]
-        label = f"hash({', '.join(source_keys)})" if key_columns else "hash(every column: no key)"
+        label = (f"{name} ({LEADING_LABEL}{', '.join(source_keys)})" if leading
+                 else f"hash({', '.join(source_keys)})" if key_columns else "hash(every column: no key)")
     return TablePair(
         table=table, key=label, columns=tuple(s.name for s, _ in pairs), hashed=hashed,
-        multiset=hashed and not key_columns,
+        multiset=hashed and not key_columns, leading=leading,
         key_kinds=tuple(next(c.kind for c, _ in pairs if c.name == name) for name in source_keys),
         source=TableReader(TableRef(source.dialect, source.schema, table, tuple(s for s, _ in pairs),
-                                    name, scales, fingerprint, source_limit, source_keys), source),
+                                    name, scales, fingerprint, source_limit, source_keys, leading), source),
         target=TableReader(TableRef(target.dialect, target.schema, table, tuple(t for _, t in pairs),
-                                    target_name[name], scales, fingerprint, target_limit, target_keys), target))
+                                    target_name[name], scales, fingerprint, target_limit, target_keys, leading),
+                           target))
 
 
 def describe_tables(source: Side, target: Side, tables: Iterable[str],

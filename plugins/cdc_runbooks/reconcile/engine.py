@@ -35,7 +35,12 @@ as ranges) are split again with one query per level, touching only their key ran
 has at most ``leaf_rows`` rows; then (key, row hash) pairs are fetched and classified: missing, extra,
 changed (with the columns that differ, NULL-vs-value named) and duplicate key in the target.
 
-Hashed placement (a key that is not a single integer, or no key: ``TablePair.hashed``): the same walk over the
+A key of several columns led by an integer (``TablePair.leading``: order_id, line_no) takes the same walk over the
+leading column, and its key-by-key reads tell rows apart by every key column, at most ``max_keys`` x ``leaf_rows`` rows
+a read. A value of that column holding more than ``leaf_budget_rows`` rows (a tenant id leading millions of rows)
+sends the table to hashed placement, from the start.
+
+Hashed placement (any other key, or no key: ``TablePair.hashed``): the same walk over the
 60-bit hash of each row's key text instead of the key. There is no watermark (the cut is the whole hash space,
 so rows written during the check are compared and settle like any change in flight, rule 2), every level is a
 full scan, so the first pass splits the hash space into ``hashed_segments`` (not ``max_segments``) segments and the
@@ -113,11 +118,21 @@ class _Findings:
     duplicate: Counter[Key] = field(default_factory=Counter)
     places: dict[Key, int] = field(default_factory=dict)  # where each key found is placed (its hash, or itself)
     digests: dict[Key, tuple[str, str]] = field(default_factory=dict)  # changed keys' field digests, hashed
-    leaves: list[tuple[int, int]] = field(default_factory=list)  # ranges compared key by key, with drift
+    hashes: dict[Key, tuple[list[int], list[int]]] = field(default_factory=dict)  # changed keys' row hashes
+    leaves: list[Segment] = field(default_factory=list)  # segments compared key by key, with drift
     unexplored: list[tuple[Segment, int]] = field(default_factory=list)  # (segment, its width)
 
     def __bool__(self) -> bool:
         return bool(self.leaves or self.unexplored)
+
+
+class _DenseLeadingKey(Exception):
+    """One value of a leading key column holds more rows than a key-by-key read may (``leaf_budget_rows``), found
+    after ``reads`` reads."""
+
+    def __init__(self, reads: int) -> None:
+        super().__init__(reads)
+        self.reads = reads
 
 
 def _pow2_at_least(n: int) -> int:
@@ -138,10 +153,10 @@ def _merged(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 class _Probe:
     """The reads of one table's reconciliation; each read runs on both sides at once."""
 
-    def __init__(self, pair: TablePair, settings: Settings, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, pair: TablePair, settings: Settings, pool: ThreadPoolExecutor, reads: int = 0) -> None:
         self.pair, self.settings, self.pool = pair, settings, pool
         self.cut: Cut | None = None
-        self.reads = 0
+        self.reads = reads
 
     def both(self, read: Callable[[TableReader], object]) -> tuple:
         source, target = self.pool.submit(read, self.pair.source), self.pool.submit(read, self.pair.target)
@@ -202,7 +217,7 @@ class _Probe:
                 found.unexplored += [(s, width) for s in segments[self.settings.max_keys:]]
                 segments = segments[:self.settings.max_keys]
             if width == 1 or self.small_enough(segments):
-                self.classify([(s.lo, s.hi) for s in segments], found)
+                self.classify(segments, found)
                 break
             width = self.child_width(segments, width)
             segments, _, _ = self.compare(segments, width)
@@ -224,11 +239,31 @@ class _Probe:
         enough = _pow2_at_least(-(-len(segments) * width // self.settings.max_segments))
         return max(1, min(width // 2, max(ideal, enough)))
 
-    def classify(self, ranges: list[tuple[int, int]], found: _Findings) -> None:
-        """Fetch (place, key, row hash, field digests) in ``ranges`` from both sides and sort every differing key
+    def classify(self, segments: Sequence[Segment], found: _Findings) -> None:
+        """Compare ``segments`` key by key; placed at a key column, in reads of at most ``max_keys`` x ``leaf_rows``
+        rows (as many as ``max_keys`` full leaves of a single key; a key has one place, so all its rows are in one
+        read). A place holding more than ``leaf_budget_rows`` rows (a leading key column with few values) is
+        refused with :class:`_DenseLeadingKey`: the table is placed at a hash instead. Hashed placement reads them
+        together (every read is a full scan; :meth:`small_enough` bounds them)."""
+        settings = self.settings
+        if self.pair.leading and any(s.lo == s.hi and max(s.source_rows, s.target_rows) > settings.leaf_budget_rows
+                                     for s in segments):
+            raise _DenseLeadingKey(self.reads)
+        most = None if self.pair.hashed else min(settings.leaf_budget_rows, settings.max_keys * settings.leaf_rows)
+        batch: list[Segment] = []
+        for segment in segments:
+            if batch and most is not None and sum(max(s.source_rows, s.target_rows) for s in (*batch, segment)) > most:
+                self.classify_batch(batch, found)
+                batch = []
+            batch.append(segment)
+        self.classify_batch(batch, found)
+
+    def classify_batch(self, segments: list[Segment], found: _Findings) -> None:
+        """Fetch (place, key, row hash, field digests) in ``segments`` from both sides and sort every differing key
         into its kind (a table without a key: every differing row into missing or extra, by its copies on each
         side)."""
-        source_rows, target_rows = self.both(lambda side: side.row_hashes(_merged(ranges)))
+        ranges = _merged((s.lo, s.hi) for s in segments)
+        source_rows, target_rows = self.both(lambda side: side.row_hashes(ranges))
         source: dict[Key, list[int]] = {}
         target: dict[Key, list[int]] = {}
         places: dict[Key, int] = {}
@@ -246,9 +281,11 @@ class _Probe:
                 getattr(found, kind)[key] += rows
                 found.places[key] = places[key]
                 differing.append(places[key])
-            if kind == "changed" and fields[0].get(key) and fields[1].get(key):
-                found.digests[key] = (fields[0][key], fields[1][key])
-        found.leaves += [(lo, hi) for lo, hi in ranges if any(lo <= place <= hi for place in differing)]
+            if kind == "changed":
+                found.hashes[key] = (source[key], target[key])
+                if fields[0].get(key) and fields[1].get(key):
+                    found.digests[key] = (fields[0][key], fields[1][key])
+        found.leaves += [s for s in segments if any(s.lo <= place <= s.hi for place in differing)]
 
     def recheck(self, found: _Findings) -> _Findings:
         """Re-read only what differed: the key-by-key ranges, and each unexplored segment at its width."""
@@ -263,7 +300,8 @@ class _Probe:
 
     def changed_rows(self, keys: list[Key], found: _Findings) -> tuple[ChangedRow, ...]:
         """Name the columns that differ for each changed key: from the field digests its key-by-key read brought
-        (hashed placement, up to ``MAX_DIGEST_COLUMNS`` columns), else canonical field texts read by key."""
+        (hashed placement, up to ``MAX_DIGEST_COLUMNS`` columns), else canonical field texts read by key and row hash
+        (the rows found changed, not every row at their place: a leading key column's value holds many)."""
         if not keys:
             return ()
         if all(key in found.digests for key in keys):
@@ -271,7 +309,9 @@ class _Probe:
             target = {key: split_digests(found.digests[key][1]) for key in keys}
             null = NULL_DIGEST
         else:
-            source, target = self.both(lambda side: side.fields({key: found.places[key] for key in keys}))
+            places = {key: found.places[key] for key in keys}
+            hashes = tuple({row_hash for key in keys for row_hash in found.hashes[key][side]} for side in (0, 1))
+            source, target = self.both(lambda side: side.fields(places, hashes[side is self.pair.target]))
             null = NULL
         rows = []
         for key in keys:
@@ -326,10 +366,19 @@ def _counts_until_equal(probe: _Probe, settings: Settings, clock: Callable[[], f
 
 def reconcile_table(pair: TablePair, settings: Settings = Settings(), *, clock: Callable[[], float] = time.monotonic,
                     sleep: Callable[[float], None] = time.sleep) -> TableResult:
-    """Reconcile one validated table (see the module docstring for the rules)."""
+    """Reconcile one validated table (see the module docstring for the rules); a table placed at its leading key
+    column whose differing rows share a value too many to read key by key is reconciled again placed at a hash."""
     started = clock()
+    try:
+        return _reconcile_table(pair, settings, started, clock, sleep)
+    except _DenseLeadingKey as dense:
+        return _reconcile_table(pair.placed_at_hash(), settings, started, clock, sleep, dense.reads)
+
+
+def _reconcile_table(pair: TablePair, settings: Settings, started: float, clock: Callable[[], float],
+                     sleep: Callable[[float], None], reads: int = 0) -> TableResult:
     with ThreadPoolExecutor(2, thread_name_prefix=f"reconcile-{pair.table}") as pool:
-        probe = _Probe(pair, settings, pool)
+        probe = _Probe(pair, settings, pool, reads)
         cut = probe.read_cut()
         result = {"table": pair.table, "mode": settings.mode, "cut": cut, "max_keys": settings.max_keys}
         if cut.hi is None:

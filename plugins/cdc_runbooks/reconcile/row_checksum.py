@@ -8,7 +8,7 @@ Public API (used by :mod:`cdc_runbooks.reconcile.engine` and the benchmark)::
     COLUMNS_SQL[dialect], UNIQUE_KEYS_SQL (MySQL)                # %s params: (schema, table)
     TableRef(dialect, schema, table, columns, key, scales, fingerprint, concat_limit)  # one side, ready for SQL
     TableRef.bounds_sql() / count_sql(hi) / segments_sql(origin, width, ranges) -> [statement, ...]
-    TableRef.row_hashes_sql(ranges) / fields_by_key_sql(keys)
+    TableRef.row_hashes_sql(ranges) / fields_by_key_sql(keys, row_hashes=())
     field_digests_sql(dialect, columns, scales), split_digests(text), NULL_DIGEST
     Fingerprint.ROW_HASH_SUM | Fingerprint.ORDERED_MD5
     ConcatLimit.SET_STATEMENT | ConcatLimit.SET_VAR_HINT, ConcatLimit.for_version(version), .statement(selects)
@@ -356,12 +356,16 @@ def _int(value: object) -> str:
 class TableRef:
     """One side of a compared table: where it is, its columns (in the source's order) and the integer key.
 
-    :param key: the integer key column (rows are placed at their key); ignored with ``key_columns``.
+    :param key: the integer key column (rows are placed at their key); ignored with ``key_columns`` unless
+        ``leading_key``.
     :param scales: canonical decimals per column (see :func:`field_sql`), same order as ``columns``.
     :param fingerprint: how segments are summarised; the same on both sides.
     :param concat_limit: MySQL with ``ORDERED_MD5``: how its statements lift ``group_concat_max_len``.
-    :param key_columns: hashed placement: rows are placed at the 60-bit hash of these columns' canonical
-        rendering (any key of any types; every column of a table without a key), ``ROW_HASH_SUM`` only.
+    :param key_columns: what tells rows apart when it is not ``key`` alone, ``ROW_HASH_SUM`` only: rows are placed
+        at the 60-bit hash of these columns' canonical rendering (any key of any types; every column of a table
+        without a key), or with ``leading_key`` at ``key``, their first column.
+    :param leading_key: a key of several columns whose first, ``key``, is an integer: rows are placed at that
+        column (ranges its index serves, the same integer order on both sides) and told apart by ``key_columns``.
     """
 
     dialect: Dialect
@@ -373,6 +377,7 @@ class TableRef:
     fingerprint: Fingerprint = Fingerprint.ROW_HASH_SUM
     concat_limit: ConcatLimit | None = None
     key_columns: tuple[str, ...] = ()
+    leading_key: bool = False
 
     def __post_init__(self) -> None:
         identifiers.table_name(self.schema, "schema")
@@ -386,7 +391,14 @@ class TableRef:
             raise ValueError(f"{self.dialect} cannot fingerprint segments by {self.fingerprint}"
                              f"{' without a concat_limit' if self.dialect is Dialect.MYSQL else ''}")
         if self.key_columns and self.fingerprint is not Fingerprint.ROW_HASH_SUM:
-            raise ValueError(f"hashed placement summarises segments by {Fingerprint.ROW_HASH_SUM} only")
+            raise ValueError(f"a key of several columns summarises segments by {Fingerprint.ROW_HASH_SUM} only")
+        if self.leading_key and self.key_columns[:1] != (self.key,):
+            raise ValueError(f"leading_key: {self.key!r} is not the first of the key columns {self.key_columns}")
+
+    @property
+    def hashed(self) -> bool:
+        """Rows are placed at a hash of ``key_columns`` (else at the integer ``key``)."""
+        return bool(self.key_columns) and not self.leading_key
 
     @property
     def name(self) -> str:
@@ -395,7 +407,7 @@ class TableRef:
     @property
     def _key(self) -> str:
         """Where a row is placed on the integer line the engine splits: its key, or the hash of its key columns."""
-        if not self.key_columns:
+        if not self.hashed:
             return quote(self.dialect, self.key)
         keyed = [(c, s) for c, s in zip(self.columns, self.scales, strict=True) if c.name in self.key_columns]
         return row_hash_sql(self.dialect, *zip(*sorted(keyed, key=lambda k: self.key_columns.index(k[0].name)),
@@ -421,7 +433,7 @@ class TableRef:
         arithmetic when the key is an integer column and ``top - origin`` fits a BIGINT (the cheapest); otherwise
         DECIMAL arithmetic (no BIGINT overflow, keys from -2**63 to 2**64 - 1) dividing an exact multiple of
         ``width`` (so no quotient is rounded: PostgreSQL rounds NUMERIC division to about 16 digits)."""
-        key_kind = Kind.INTEGER if self.key_columns else next(c.kind for c in self.columns if c.name == self.key)
+        key_kind = Kind.INTEGER if self.hashed else next(c.kind for c in self.columns if c.name == self.key)
         if key_kind is Kind.INTEGER and top - origin <= BIGINT_MAX:
             divide = "DIV" if self.dialect is Dialect.MYSQL else "/"
             return f"({self._key} - {_int(origin)}) {divide} {_int(width)}"
@@ -432,7 +444,7 @@ class TableRef:
         ranges = list(ranges)
         if not ranges:
             raise ValueError("at least one key range is required")
-        if self.key_columns:
+        if self.hashed:
             return self._in_hash_blocks(ranges)
         return " OR ".join(f"({self._key} >= {_int(lo)} AND {self._key} <= {_int(hi)})" for lo, hi in ranges)
 
@@ -455,7 +467,7 @@ class TableRef:
     def bounds_sql(self) -> str:
         """``(min key, max key)`` of the whole table; hashed placement: the whole hash space unless it is empty
         (a hash has no order that later rows respect, so there is no watermark to read)."""
-        if self.key_columns:  # MIN over the one row a non-empty table gives (none: NULL), no count
+        if self.hashed:  # MIN over the one row a non-empty table gives (none: NULL), no count
             return (f"SELECT MIN(0), MIN({2**HASH_BITS - 1}) "  # noqa: S608
                     f"FROM (SELECT 1 AS present FROM {self.name} LIMIT 1) AS one")
         return f"SELECT MIN({self._key}), MAX({self._key}) FROM {self.name}"  # noqa: S608
@@ -464,7 +476,7 @@ class TableRef:
         """The number of rows whose key is at or below the cut ``hi``, in one statement (one snapshot): the rows
         with a key (a bare ``COUNT(*)`` when the key is NOT NULL: the cheapest full count the database has,
         no per-row filter) minus those above ``hi`` (a key range, empty unless rows arrived after the cut)."""
-        if self.key_columns:  # the cut is the whole hash space
+        if self.hashed:  # the cut is the whole hash space
             return f"SELECT COUNT(*) FROM {self.name}"  # noqa: S608
         nullable = next(c.nullable for c in self.columns if c.name == self.key)
         with_key = f"COUNT({self._key})" if nullable else "COUNT(*)"
@@ -508,21 +520,26 @@ class TableRef:
 
     def row_hashes_sql(self, ranges: Iterable[tuple[int, int]]) -> str:
         """``(place, *identity, row hash[, field digests])`` of every row placed in the inclusive ``ranges``
-        (integer key: the key, the key; hashed: the key hash, each key column's canonical text, then
-        :func:`field_digests_sql` unless every column is the key (no changed row to name) or there are more than
-        :data:`MAX_DIGEST_COLUMNS` columns (a statement the Redshift Data API still takes), so that naming a
-        changed row's columns needs no second full scan)."""
+        (integer key: the key, the key; several key columns, or none: the place (the key hash, or the leading key
+        column), each key column's canonical text; hashed placement then :func:`field_digests_sql` unless every
+        column is the key (no changed row to name) or there are more than :data:`MAX_DIGEST_COLUMNS` columns (a
+        statement the Redshift Data API still takes), so that naming a changed row's columns needs no second full
+        scan; placed at a key column, that is a read of the changed keys through its index instead)."""
         selected = [self._key, *self._identity, self._hash]
-        if self.key_columns and len(self.key_columns) < len(self.columns) <= MAX_DIGEST_COLUMNS:
+        if self.hashed and len(self.key_columns) < len(self.columns) <= MAX_DIGEST_COLUMNS:
             selected.append(field_digests_sql(self.dialect, self.columns, self.scales))
         return f"SELECT {', '.join(selected)} FROM {self.name} WHERE {self._in_ranges(ranges)}"  # noqa: S608
 
-    def fields_by_key_sql(self, places: Iterable[int]) -> str:
-        """``(*identity, field_1, ... field_n)`` of the rows placed at ``places``: each column's canonical text, to
-        name the columns that differ (hashed placement: the caller keeps the identities it asked for)."""
+    def fields_by_key_sql(self, places: Iterable[int], row_hashes: Iterable[int] = ()) -> str:
+        """``(*identity, field_1, ... field_n)`` of the rows placed at ``places`` (and with one of ``row_hashes``, if
+        given): each column's canonical text, to name the columns that differ (several key columns: the caller
+        keeps the identities it asked for)."""
         fields = ", ".join(field_sql(self.dialect, c, s) for c, s in zip(self.columns, self.scales, strict=True))
         places = list(places)
-        where = self._in_keys(places) if not self.key_columns else self._in_ranges(_merged_points(places))
+        where = self._in_ranges(_merged_points(places)) if self.hashed else self._in_keys(places)
+        row_hashes = sorted(set(row_hashes))
+        if row_hashes:
+            where = f"({where}) AND {self._hash} IN ({', '.join(_int(h) for h in row_hashes)})"
         return f"SELECT {', '.join(self._identity)}, {fields} FROM {self.name} WHERE {where}"  # noqa: S608
 
 
