@@ -58,13 +58,16 @@ def _resumed(cluster: AirflowCluster, estate: EstateProcess) -> dict | None:
 
 
 def _keep_logs(cluster: AirflowCluster, tasks: list[tuple[str, str, dict]]) -> None:
-    """With BENCH_TASK_LOGS=<dir>, every task's log is copied there (where the time inside a task went)."""
+    """With BENCH_TASK_LOGS=<dir>, every task's log and every component's (scheduler, workers, ...) are copied there
+    (where the time inside a task, and between two tasks, went)."""
     directory = os.environ.get("BENCH_TASK_LOGS")
     if directory:
         Path(directory).mkdir(parents=True, exist_ok=True)
         for dag_id, run_id, ti in tasks:
             log = cluster.task_log(dag_id, run_id, ti["task_id"], chars=200_000)
             (Path(directory) / f"{dag_id}.{ti['task_id']}.log").write_text(log)
+        for name in cluster.processes:
+            (Path(directory) / f"component.{name}.log").write_text(cluster.component_log(name, chars=2_000_000))
 
 
 def main() -> int:
