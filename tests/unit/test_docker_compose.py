@@ -187,3 +187,15 @@ def test_dependencies_exist_and_the_team_stack_never_needs_the_estate(service):
     for name, condition in depends_on.items():
         if condition["condition"] == "service_healthy":
             assert "healthcheck" in SERVICES[name]
+
+
+@pytest.mark.parametrize("service", AIRFLOW)
+def test_the_deployment_sets_what_the_cdc_gap_was_measured_with(service):
+    """The settings the README's deployment section names for the CDC gap are the rehearsal cluster's, on every
+    component (a worker reads the heartbeat interval, the scheduler the idle sleep and the Celery options)."""
+    from rehearsal.airflow_cluster import AirflowCluster
+
+    measured = AirflowCluster(Path("/nonexistent"), dict).env()
+    for key in ("AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL",
+                "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"):
+        assert _env(service)[key] == measured[key], key
