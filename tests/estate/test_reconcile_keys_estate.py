@@ -40,6 +40,17 @@ SHAPES = [
           "INSERT INTO shop.order_lines VALUES (1, 1, 'sku-1-1', 1), (3, 1, 'new', 1)",
           {"missing": [(2, 3)], "extra": [(3, 1)], "duplicate": [(1, 1)], "changed": {(10, 1): ("qty",)}},
           "order_id (leading column of order_id, line_no)"),
+    Shape("flags", "active TINYINT(1), id INT, v INT, PRIMARY KEY (active, id)",
+          "active BOOLEAN, id INTEGER, v INTEGER", [(True, 1, 1), (False, 2, 2)],
+          "UPDATE shop.flags SET v = 9 WHERE id = 2",  # TINYINT(1) landed as a boolean: no ranges of it there
+          {"changed": {(0, 2): ("v",)}}, "hash(active, id)"),
+    Shape("scaled", "k INT, t VARCHAR(5), q INT, PRIMARY KEY (k, t)", "k NUMERIC(12,2), t VARCHAR(5), q INTEGER",
+          [(1, "a", 1), (2, "a", 1)], "UPDATE shop.scaled SET q = 5 WHERE k = 2",  # keys render as '2.00'
+          {"changed": {(2, "a"): ("q",)}}, "k (leading column of k, t)"),
+    Shape("nulled", "order_id INT, line_no INT, sku VARCHAR(9), PRIMARY KEY (order_id, line_no)",
+          "order_id INTEGER, line_no INTEGER, sku VARCHAR(9)", [(o, n, f"s{o}{n}") for o in (1, 2) for n in (1, 2)],
+          "INSERT INTO shop.nulled VALUES (NULL, 1, 'ghost')",  # in no range of order_id: reported, key NULL
+          {"extra": [None]}, "order_id (leading column of order_id, line_no)"),
     Shape("tags", "name VARCHAR(40) COLLATE utf8mb4_general_ci PRIMARY KEY, note TEXT",
           "name VARCHAR(40), note TEXT",
           [("abc", "lower"), ("Zebra", None), ("é|x", "pipe"), ("trailing ", "space"), ("😀", "emoji")],
@@ -171,3 +182,17 @@ def test_an_order_with_more_lines_than_a_read_may_hold_is_compared_at_the_hash_o
     assert result.cut.key == "hash(order_id, line_no)"
     assert (list(result.missing), list(result.extra), list(result.duplicate)) == ([(2, 3)], [(3, 1)], [(1, 1)])
     assert {c.key: c.columns for c in result.changed} == {(10, 1): ("qty",)}
+
+
+NULLED = next(shape for shape in SHAPES if shape.table == "nulled")
+
+
+@pytest.mark.parametrize("shaped", [NULLED], indirect=True, ids=[NULLED.table])
+@pytest.mark.parametrize("mode", ["count", "checksum"])
+def test_a_warehouse_row_whose_leading_key_is_null_is_drift_in_either_mode(shaped, mode):
+    estate, shape = shaped
+    estate.warehouse.query(shape.drift)
+
+    result = reconcile(*sides(estate), [shape.table], replace(SETTINGS, mode=mode)).tables[0]
+
+    assert (result.status, result.extra, result.source, result.target) == ("drift", (None,), 4, 5)

@@ -65,8 +65,12 @@ class FakeReader:
         self.largest_fetch = max(self.largest_fetch, len(rows))
         return rows
 
-    def fields(self, places, row_hashes):
-        return {self._key(r): r for r in self._read() if self._key(r) in places and self._hash(r) in row_hashes}
+    def fields(self, places, row_hashes=None):
+        return {self._key(r): r for r in self._read()
+                if self._key(r) in places and (row_hashes is None or self._hash(r) in row_hashes)}
+
+    def null_keys(self):  # the key is never NULL here (see LeadingReader)
+        return 0
 
     def _in(self, ranges):
         self.most_ranges = max(getattr(self, "most_ranges", 0), len(ranges))
@@ -208,9 +212,9 @@ class HashedReader(FakeReader):
         digests = lambda row: "".join(hashlib.md5(f.encode()).hexdigest()[:8] for f in row) * self.digests  # noqa: E731
         return [(self._key(r), self._identity(r), self._hash(r), digests(r)) for r in self._in(ranges)]
 
-    def fields(self, places, row_hashes):
+    def fields(self, places, row_hashes=None):
         assert not self.digests, "hashed placement names changed columns from the digests, with no other read"
-        rows = [r for r in self._read() if self._hash(r) in row_hashes]
+        rows = [r for r in self._read() if row_hashes is None or self._hash(r) in row_hashes]
         return {self._identity(r): r for r in rows if self._identity(r) in places}
 
 
@@ -328,8 +332,9 @@ class LeadingReader(FakeReader):
         self.largest_fetch = max(self.largest_fetch, len(rows))
         return rows
 
-    def fields(self, places, row_hashes):
-        self.fields_read = [r for r in self._read() if self._key(r) in places.values() and self._hash(r) in row_hashes]
+    def fields(self, places, row_hashes=None):
+        self.fields_read = [r for r in self._read() if self._key(r) in places.values()
+                            and (row_hashes is None or self._hash(r) in row_hashes)]
         return {self._identity(r): r for r in self.fields_read if self._identity(r) in places}
 
     def placed_at_hash(self) -> HashedReader:
@@ -378,3 +383,53 @@ def test_an_order_with_more_lines_than_a_read_may_hold_is_compared_placed_at_a_h
     assert result.missing == result.extra == result.duplicate == ()
     if placed_at.startswith("a "):  # the changed columns: a read of the changed row, not of order 7's ten
         assert [len(side.fields_read) for side in (pair.source, pair.target)] == [1, 1]
+
+
+class ChangedAgainBeforeItsFieldsAreRead(LeadingReader):
+    """The source row changes again (column c) after the key-by-key reads, before its fields are read."""
+
+    def __init__(self, rows, later) -> None:
+        super().__init__(rows)
+        self.later = later
+
+    def fields(self, places, row_hashes=None):
+        self.rows = list(self.later)
+        return super().fields(places, row_hashes)
+
+
+def test_a_changed_row_that_changes_again_before_its_fields_are_read_is_named_with_its_columns_now():
+    source = ChangedAgainBeforeItsFieldsAreRead([("7", "1", "u")], later=[("7", "1", "w")])
+
+    result = reconcile_table(TablePair("lines", "a (leading column of a, b)", ("a", "b", "c"), source,
+                                       LeadingReader([("7", "1", "v")]), leading=True),
+                             Settings(mode="checksum", settle_s=0), sleep=lambda _: None)
+
+    assert [(c.key, c.columns) for c in result.changed] == [(("7", "1"), ("c",))]
+
+
+def test_an_order_that_gains_lines_while_a_difference_settles_is_counted_before_it_is_read_again():
+    """The re-read of a leaf counts its order first: 5,000 new lines (on both sides) send the table to hashed
+    placement instead of into one read, and the lost line is still named."""
+    lines = [("7", str(n), "u") for n in range(3)] + [("8", "0", "u")]
+    source, target = LeadingReader(lines), LeadingReader([row for row in lines if row[1] != "2"])
+    reads = iter(range(1, 100))
+
+    def bulk_insert_after_the_first_leaf_read(read):
+        def row_hashes(ranges):
+            rows = read(ranges)
+            if next(reads) == 2:  # both sides have been read key by key once
+                for side in (source, target):
+                    side.rows += [("7", f"b{n}", "u") for n in range(5000)]
+            return rows
+        return row_hashes
+
+    source.row_hashes = bulk_insert_after_the_first_leaf_read(source.row_hashes)
+    target.row_hashes = bulk_insert_after_the_first_leaf_read(target.row_hashes)
+    pair = TablePair("lines", "a (leading column of a, b)", ("a", "b", "c"), source, target, leading=True)
+    clock = Clock()
+
+    result = reconcile_table(pair, Settings(mode="checksum", settle_s=5, leaf_rows=2, max_segments=4, max_keys=10,
+                                            leaf_budget_rows=100), clock=clock, sleep=clock.sleep)
+
+    assert result.missing == (("7", "2"),) and result.cut.key == "hash(a, b)"
+    assert max(source.largest_fetch, target.largest_fetch) <= 100

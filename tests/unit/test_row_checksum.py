@@ -397,6 +397,12 @@ def test_a_key_led_by_an_integer_places_rows_at_that_column_and_tells_them_apart
     assert ref.fields_by_key_sql([7, 3]).endswith(f"WHERE {key} IN (7, 3)")
     assert ref.fields_by_key_sql([7], [12, 5, 12]).endswith(  # the changed rows, not every row of order 7
         f"WHERE ({key} IN (7)) AND {row_hash_sql(dialect, ref.columns, ref.scales)} IN (5, 12)")
+    assert ref.null_keys_sql() is None  # id is NOT NULL here
+    nullable = Column("id", Kind.INTEGER)  # a warehouse column without the source's NOT NULL
+    assert TableRef(dialect, "shop", "lines", (nullable, NOTE), "id", (0, 0), key_columns=("id", "note"),
+                    leading_key=True).null_keys_sql() == f"SELECT COUNT(*) FROM {ref.name} WHERE {key} IS NULL"  # noqa: S608
+    assert TableRef(dialect, "shop", "lines", (nullable, NOTE), "id", (0, 0),
+                    key_columns=("id", "note")).null_keys_sql() is None  # hashed: a NULL hashes as N
     with pytest.raises(ValueError, match="leading_key: 'note' is not the first"):
         TableRef(dialect, "shop", "lines", (ID, NOTE), "note", (0, 0), key_columns=("id", "note"), leading_key=True)
 

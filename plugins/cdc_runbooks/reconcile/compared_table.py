@@ -10,7 +10,7 @@ Public API::
     table_columns(side, table, where) -> [Column]; source_key(source, table, columns) -> key column names
     compatible(source_kind, target_kind) -> bool                          # may land as / be compared with
     TablePair(table, key, columns, source: TableReader, target: TableReader)
-    TableReader.bounds() / count(hi) / segments(origin, width, ranges) / row_hashes(ranges)
+    TableReader.bounds() / null_keys() / count(hi) / segments(origin, width, ranges) / row_hashes(ranges)
     TableReader.fields(keys, row_hashes=()) / placed_at_hash()
 
 Rules (each refusal names the table, the column and the reason, before any data is read):
@@ -130,6 +130,11 @@ class TableReader:
         low, high = self._run(self.ref.bounds_sql())[0]
         return (None if low is None else _whole(low)), (None if high is None else _whole(high))
 
+    def null_keys(self) -> int:
+        """Rows no key range holds: their placement column is NULL (see :meth:`TableRef.null_keys_sql`)."""
+        statement = self.ref.null_keys_sql()
+        return 0 if statement is None else _whole(self._run(statement)[0][0])
+
     def count(self, hi: int) -> int:
         return _whole(self._run(self.ref.count_sql(hi))[0][0])
 
@@ -184,7 +189,7 @@ def _shown_field(text: str, kind: Kind) -> Key:
         return None
     if kind in (Kind.TEXT, Kind.BINARY, Kind.TIME, Kind.JSON):  # length-prefixed (binary: lowercase hex)
         return text.partition(":")[2]
-    return int(text) if kind in (Kind.INTEGER, Kind.BIT) else text
+    return _whole(text) if kind in (Kind.INTEGER, Kind.BIT) else text  # '2.00': an INT landed as NUMERIC(12,2)
 
 
 @dataclass(frozen=True)
@@ -286,6 +291,11 @@ def _paired(table: str, source: list[Column], target: list[Column]) -> list[tupl
     return pairs
 
 
+def _numeric(pairs: list[tuple[Column, Column]], name: str) -> bool:
+    """Whether the target column of source column ``name`` holds numbers (not a boolean)."""
+    return next(t.kind for s, t in pairs if s.name == name) in (Kind.INTEGER, Kind.DECIMAL)
+
+
 def _fingerprint(source: Side, target: Side) -> tuple[Fingerprint, ConcatLimit | None, ConcatLimit | None]:
     """``ORDERED_MD5`` when both sides can compute it, else ``ROW_HASH_SUM``; and each side's concat limit."""
     if Dialect.REDSHIFT in (source.dialect, target.dialect):
@@ -307,8 +317,10 @@ def describe_table(source: Side, target: Side, table: str, key: str | Sequence[s
     key_columns = _key_columns(table, pairs, key, lambda: source_key(source, table, source_columns))
     scales = tuple(_scale(s, t) for s, t in pairs)
     target_name = {s.name: t.name for s, t in pairs}
-    leading = len(key_columns) > 1 and key_columns[0].kind is Kind.INTEGER
-    if len(key_columns) == 1 and key_columns[0].kind is Kind.INTEGER:
+    # Placed at an integer column only where both sides hold it as a number (TINYINT(1) may land as a boolean).
+    placed = [c for c in key_columns[:1] if c.kind is Kind.INTEGER and _numeric(pairs, c.name)]
+    leading = len(key_columns) > 1 and bool(placed)
+    if len(key_columns) == 1 and placed:
         name = key_columns[0].name
         fingerprint, source_limit, target_limit = _fingerprint(source, target)
         hashed, label, source_keys, target_keys = False, name, (), ()

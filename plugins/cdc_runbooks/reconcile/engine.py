@@ -120,6 +120,7 @@ class _Findings:
     digests: dict[Key, tuple[str, str]] = field(default_factory=dict)  # changed keys' field digests, hashed
     hashes: dict[Key, tuple[list[int], list[int]]] = field(default_factory=dict)  # changed keys' row hashes
     leaves: list[Segment] = field(default_factory=list)  # segments compared key by key, with drift
+    leaf_width: int = 1  # the width of those segments
     unexplored: list[tuple[Segment, int]] = field(default_factory=list)  # (segment, its width)
 
     def __bool__(self) -> bool:
@@ -156,6 +157,7 @@ class _Probe:
     def __init__(self, pair: TablePair, settings: Settings, pool: ThreadPoolExecutor, reads: int = 0) -> None:
         self.pair, self.settings, self.pool = pair, settings, pool
         self.cut: Cut | None = None
+        self.null_keys = (0, 0)  # rows whose key is NULL, per side: read with the cut
         self.reads = reads
 
     def both(self, read: Callable[[TableReader], object]) -> tuple:
@@ -172,6 +174,7 @@ class _Probe:
                 hi = target_hi
         lows = [v for v in (source_lo, target_lo) if v is not None and (hi is None or v <= hi)]
         self.cut = Cut(self.pair.key, min(lows) if lows and hi is not None else None, hi)
+        self.null_keys = self.both(lambda side: side.null_keys())
         return self.cut
 
     def counts(self) -> tuple[int, int]:
@@ -217,6 +220,7 @@ class _Probe:
                 found.unexplored += [(s, width) for s in segments[self.settings.max_keys:]]
                 segments = segments[:self.settings.max_keys]
             if width == 1 or self.small_enough(segments):
+                found.leaf_width = width
                 self.classify(segments, found)
                 break
             width = self.child_width(segments, width)
@@ -261,7 +265,8 @@ class _Probe:
     def classify_batch(self, segments: list[Segment], found: _Findings) -> None:
         """Fetch (place, key, row hash, field digests) in ``segments`` from both sides and sort every differing key
         into its kind (a table without a key: every differing row into missing or extra, by its copies on each
-        side)."""
+        side). A leading key value found holding more than ``leaf_budget_rows`` rows (it grew since it was
+        counted: a re-read of a leaf while its order gains lines) is refused as :meth:`classify` refuses it."""
         ranges = _merged((s.lo, s.hi) for s in segments)
         source_rows, target_rows = self.both(lambda side: side.row_hashes(ranges))
         source: dict[Key, list[int]] = {}
@@ -269,11 +274,15 @@ class _Probe:
         places: dict[Key, int] = {}
         fields: tuple[dict[Key, str], dict[Key, str]] = ({}, {})
         for rows, side, digests in ((source_rows, source, fields[0]), (target_rows, target, fields[1])):
+            at_place: Counter[int] = Counter()
             for place, key, row_hash, field_digests in rows:
                 side.setdefault(key, []).append(row_hash)
                 places[key] = place
+                at_place[place] += 1
                 if field_digests:  # hashed placement only
                     digests[key] = field_digests
+            if self.pair.leading and at_place and max(at_place.values()) > self.settings.leaf_budget_rows:
+                raise _DenseLeadingKey(self.reads)
         differing = []
         for key in set(source) | set(target):
             kind, rows = _kind(source.get(key, []), target.get(key, []), self.pair.multiset)
@@ -288,11 +297,16 @@ class _Probe:
         found.leaves += [s for s in segments if any(s.lo <= place <= s.hi for place in differing)]
 
     def recheck(self, found: _Findings) -> _Findings:
-        """Re-read only what differed: the key-by-key ranges, and each unexplored segment at its width."""
+        """Re-read only what differed: the key-by-key ranges, and each unexplored segment at its width. Placed at a
+        leading key column, the ranges are counted again first (index-served): a value may have gained rows since
+        (new lines of an order), and one holding more than a read may goes to hashed placement before it is read."""
         self.reads += 1
-        again = _Findings()
-        if found.leaves:
-            self.classify(found.leaves, again)
+        again = _Findings(leaf_width=found.leaf_width)
+        leaves = found.leaves
+        if leaves and self.pair.leading:
+            leaves, _, _ = self.compare(leaves, found.leaf_width)
+        if leaves:
+            self.classify(leaves, again)
         for width, group in groupby(sorted(found.unexplored, key=lambda u: u[1]), key=lambda u: u[1]):
             differing, _, _ = self.compare([s for s, _ in group], width)
             again.unexplored += [(s, width) for s in differing]
@@ -312,6 +326,10 @@ class _Probe:
             places = {key: found.places[key] for key in keys}
             hashes = tuple({row_hash for key in keys for row_hash in found.hashes[key][side]} for side in (0, 1))
             source, target = self.both(lambda side: side.fields(places, hashes[side is self.pair.target]))
+            again = {key: place for key, place in places.items() if key not in source or key not in target}
+            if again:  # changed again since it was found: its row as it is now
+                more = self.both(lambda side: side.fields(again))
+                source, target = {**source, **more[0]}, {**target, **more[1]}
             null = NULL
         rows = []
         for key in keys:
@@ -381,14 +399,18 @@ def _reconcile_table(pair: TablePair, settings: Settings, started: float, clock:
         probe = _Probe(pair, settings, pool, reads)
         cut = probe.read_cut()
         result = {"table": pair.table, "mode": settings.mode, "cut": cut, "max_keys": settings.max_keys}
+        nulls = probe.null_keys  # rows whose key is NULL (a warehouse without NOT NULL): drift, in no key range
+        unplaced = {"missing": (None,) * nulls[0], "extra": (None,) * nulls[1]} if any(nulls) else {}
         if cut.hi is None:
-            return TableResult(source=0, target=0, elapsed_s=clock() - started, reads=1, **result)
+            return TableResult(source=nulls[0], target=nulls[1], elapsed_s=clock() - started, reads=1,
+                               localised=bool(unplaced), **unplaced, **result)
         deadline = None
         if settings.mode == "count":
             counts, deadline = _counts_until_equal(probe, settings, clock, sleep)
             if counts[0] == counts[1]:
-                return TableResult(source=counts[0], target=counts[1], elapsed_s=clock() - started,
-                                   reads=probe.reads, **result)
+                return TableResult(source=counts[0] + nulls[0], target=counts[1] + nulls[1],
+                                   elapsed_s=clock() - started, reads=probe.reads, localised=bool(unplaced),
+                                   **unplaced, **result)
         found, totals = probe.localise()
         counts = counts if settings.mode == "count" else totals
         if found:
@@ -397,9 +419,10 @@ def _reconcile_table(pair: TablePair, settings: Settings, started: float, clock:
             counts, _ = _counts_until_equal(probe, settings, clock, sleep, deadline)
         changed_keys = _reported(found.changed, pair)
         changed = probe.changed_rows(changed_keys[:settings.max_keys], found)
-        return TableResult(source=counts[0], target=counts[1], elapsed_s=clock() - started, reads=probe.reads,
-                           missing=tuple(pair.shown_key(k) for k in _reported(found.missing, pair)),
-                           extra=tuple(pair.shown_key(k) for k in _reported(found.extra, pair)),
+        shown = {kind: tuple(pair.shown_key(k) for k in _reported(getattr(found, kind), pair)) + (None,) * null
+                 for kind, null in (("missing", nulls[0]), ("extra", nulls[1]))}
+        return TableResult(source=counts[0] + nulls[0], target=counts[1] + nulls[1], elapsed_s=clock() - started,
+                           reads=probe.reads, missing=shown["missing"], extra=shown["extra"],
                            changed=changed + tuple(ChangedRow(pair.shown_key(k))
                                                    for k in changed_keys[settings.max_keys:]),
                            duplicate=tuple(pair.shown_key(k) for k in _reported(found.duplicate, pair)),

@@ -472,6 +472,13 @@ class TableRef:
                     f"FROM (SELECT 1 AS present FROM {self.name} LIMIT 1) AS one")
         return f"SELECT MIN({self._key}), MAX({self._key}) FROM {self.name}"  # noqa: S608
 
+    def null_keys_sql(self) -> str | None:
+        """The number of rows whose placement column is NULL (a warehouse without the source's NOT NULL): no key
+        range holds them. None when the column cannot be NULL, or rows are placed at a hash (NULL hashes as ``N``)."""
+        if self.hashed or not next(c.nullable for c in self.columns if c.name == self.key):
+            return None
+        return f"SELECT COUNT(*) FROM {self.name} WHERE {self._key} IS NULL"  # noqa: S608
+
     def count_sql(self, hi: int) -> str:
         """The number of rows whose key is at or below the cut ``hi``, in one statement (one snapshot): the rows
         with a key (a bare ``COUNT(*)`` when the key is NOT NULL: the cheapest full count the database has,
