@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -338,7 +339,9 @@ class LeadingReader(FakeReader):
         return {self._identity(r): r for r in self.fields_read if self._identity(r) in places}
 
     def placed_at_hash(self) -> HashedReader:
-        return HashedReader(self.rows, key_width=2)
+        hashed = HashedReader(self.rows, key_width=2)
+        hashed.ref = SimpleNamespace(key_columns=("a", "b"))  # what the hashed table's label names
+        return hashed
 
 
 def _leading_run(source_rows, target_rows, **settings):

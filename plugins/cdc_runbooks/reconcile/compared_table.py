@@ -53,7 +53,6 @@ from cdc_runbooks.reconcile.row_checksum import (
 from cdc_runbooks.refusal import Refusal
 
 Rows = list[tuple]
-LEADING_LABEL = "leading column of "  # a key placed at its leading column: "order_id (leading column of order_id, …)"
 Key = int | str | None | tuple  # a row's key as reported (see TableReader._key)
 
 
@@ -211,9 +210,9 @@ class TablePair:
 
     def placed_at_hash(self) -> TablePair:
         """This table with its rows placed at the hash of their key columns instead of the leading one."""
-        key_columns = self.key.partition(LEADING_LABEL)[2]  # "order_id, line_no)"
-        return replace(self, key=f"hash({key_columns}", hashed=True, leading=False,
-                       source=self.source.placed_at_hash(), target=self.target.placed_at_hash())
+        source = self.source.placed_at_hash()
+        return replace(self, key=_hash_label(source.ref.key_columns), hashed=True, leading=False, source=source,
+                       target=self.target.placed_at_hash())
 
     def shown_key(self, key: Key) -> Key:
         """A matched key as reported: its values from the canonical texts, read with the source's column kinds
@@ -291,9 +290,16 @@ def _paired(table: str, source: list[Column], target: list[Column]) -> list[tupl
     return pairs
 
 
-def _numeric(pairs: list[tuple[Column, Column]], name: str) -> bool:
-    """Whether the target column of source column ``name`` holds numbers (not a boolean)."""
-    return next(t.kind for s, t in pairs if s.name == name) in (Kind.INTEGER, Kind.DECIMAL)
+def _placed_at_first(pairs: list[tuple[Column, Column]], key_columns: tuple[Column, ...]) -> bool:
+    """Whether rows can be placed at the first key column: an integer on the source that the target holds as a
+    number too (a TINYINT(1) may land as a boolean: no MIN, MAX or arithmetic there)."""
+    first = key_columns[0] if key_columns else None
+    return first is not None and first.kind is Kind.INTEGER and next(
+        t.kind for s, t in pairs if s.name == first.name) in (Kind.INTEGER, Kind.DECIMAL)
+
+
+def _hash_label(key_columns: Sequence[str]) -> str:
+    return f"hash({', '.join(key_columns)})"
 
 
 def _fingerprint(source: Side, target: Side) -> tuple[Fingerprint, ConcatLimit | None, ConcatLimit | None]:
@@ -317,10 +323,9 @@ def describe_table(source: Side, target: Side, table: str, key: str | Sequence[s
     key_columns = _key_columns(table, pairs, key, lambda: source_key(source, table, source_columns))
     scales = tuple(_scale(s, t) for s, t in pairs)
     target_name = {s.name: t.name for s, t in pairs}
-    # Placed at an integer column only where both sides hold it as a number (TINYINT(1) may land as a boolean).
-    placed = [c for c in key_columns[:1] if c.kind is Kind.INTEGER and _numeric(pairs, c.name)]
-    leading = len(key_columns) > 1 and bool(placed)
-    if len(key_columns) == 1 and placed:
+    placed = _placed_at_first(pairs, key_columns)
+    leading = placed and len(key_columns) > 1
+    if placed and len(key_columns) == 1:
         name = key_columns[0].name
         fingerprint, source_limit, target_limit = _fingerprint(source, target)
         hashed, label, source_keys, target_keys = False, name, (), ()
@@ -330,8 +335,8 @@ def describe_table(source: Side, target: Side, table: str, key: str | Sequence[s
         source_keys = tuple(c.name for c in key_columns) or tuple(s.name for s, _ in pairs)
         target_keys = tuple(target_name[name] for name in source_keys)
         name = source_keys[0]
-        label = (f"{name} ({LEADING_LABEL}{', '.join(source_keys)})" if leading
-                 else f"hash({', '.join(source_keys)})" if key_columns else "hash(every column: no key)")
+        label = (f"{name} (leading column of {', '.join(source_keys)})" if leading
+                 else _hash_label(source_keys) if key_columns else "hash(every column: no key)")
     return TablePair(
         table=table, key=label, columns=tuple(s.name for s, _ in pairs), hashed=hashed,
         multiset=hashed and not key_columns, leading=leading,

@@ -400,16 +400,16 @@ def _reconcile_table(pair: TablePair, settings: Settings, started: float, clock:
         cut = probe.read_cut()
         result = {"table": pair.table, "mode": settings.mode, "cut": cut, "max_keys": settings.max_keys}
         nulls = probe.null_keys  # rows whose key is NULL (a warehouse without NOT NULL): drift, in no key range
-        unplaced = {"missing": (None,) * nulls[0], "extra": (None,) * nulls[1]} if any(nulls) else {}
+        unplaced = {"missing": (None,) * nulls[0], "extra": (None,) * nulls[1]}
         if cut.hi is None:
             return TableResult(source=nulls[0], target=nulls[1], elapsed_s=clock() - started, reads=1,
-                               localised=bool(unplaced), **unplaced, **result)
+                               localised=any(nulls), **unplaced, **result)
         deadline = None
         if settings.mode == "count":
             counts, deadline = _counts_until_equal(probe, settings, clock, sleep)
             if counts[0] == counts[1]:
                 return TableResult(source=counts[0] + nulls[0], target=counts[1] + nulls[1],
-                                   elapsed_s=clock() - started, reads=probe.reads, localised=bool(unplaced),
+                                   elapsed_s=clock() - started, reads=probe.reads, localised=any(nulls),
                                    **unplaced, **result)
         found, totals = probe.localise()
         counts = counts if settings.mode == "count" else totals
@@ -419,15 +419,19 @@ def _reconcile_table(pair: TablePair, settings: Settings, started: float, clock:
             counts, _ = _counts_until_equal(probe, settings, clock, sleep, deadline)
         changed_keys = _reported(found.changed, pair)
         changed = probe.changed_rows(changed_keys[:settings.max_keys], found)
-        shown = {kind: tuple(pair.shown_key(k) for k in _reported(getattr(found, kind), pair)) + (None,) * null
-                 for kind, null in (("missing", nulls[0]), ("extra", nulls[1]))}
         return TableResult(source=counts[0] + nulls[0], target=counts[1] + nulls[1], elapsed_s=clock() - started,
-                           reads=probe.reads, missing=shown["missing"], extra=shown["extra"],
+                           reads=probe.reads,
+                           missing=_shown(found.missing, pair) + unplaced["missing"],
+                           extra=_shown(found.extra, pair) + unplaced["extra"],
                            changed=changed + tuple(ChangedRow(pair.shown_key(k))
                                                    for k in changed_keys[settings.max_keys:]),
-                           duplicate=tuple(pair.shown_key(k) for k in _reported(found.duplicate, pair)),
+                           duplicate=_shown(found.duplicate, pair),
                            unexplored=tuple(s for s, _ in sorted(found.unexplored, key=lambda u: u[0].lo)),
                            localised=True, **result)
+
+
+def _shown(keys: Counter[Key], pair: TablePair) -> tuple[Key, ...]:
+    return tuple(pair.shown_key(key) for key in _reported(keys, pair))
 
 
 def _reported(keys: Counter[Key], pair: TablePair) -> list[Key]:

@@ -401,6 +401,10 @@ class TableRef:
         return bool(self.key_columns) and not self.leading_key
 
     @property
+    def _key_nullable(self) -> bool:
+        return next(c.nullable for c in self.columns if c.name == self.key)
+
+    @property
     def name(self) -> str:
         return f"{quote(self.dialect, self.schema)}.{quote(self.dialect, self.table)}"
 
@@ -475,7 +479,7 @@ class TableRef:
     def null_keys_sql(self) -> str | None:
         """The number of rows whose placement column is NULL (a warehouse without the source's NOT NULL): no key
         range holds them. None when the column cannot be NULL, or rows are placed at a hash (NULL hashes as ``N``)."""
-        if self.hashed or not next(c.nullable for c in self.columns if c.name == self.key):
+        if self.hashed or not self._key_nullable:
             return None
         return f"SELECT COUNT(*) FROM {self.name} WHERE {self._key} IS NULL"  # noqa: S608
 
@@ -485,8 +489,7 @@ class TableRef:
         no per-row filter) minus those above ``hi`` (a key range, empty unless rows arrived after the cut)."""
         if self.hashed:  # the cut is the whole hash space
             return f"SELECT COUNT(*) FROM {self.name}"  # noqa: S608
-        nullable = next(c.nullable for c in self.columns if c.name == self.key)
-        with_key = f"COUNT({self._key})" if nullable else "COUNT(*)"
+        with_key = f"COUNT({self._key})" if self._key_nullable else "COUNT(*)"
         return (f"SELECT {with_key} - (SELECT COUNT(*) FROM {self.name} WHERE {self._key} > {_int(hi)}) "  # noqa: S608
                 f"FROM {self.name}")
 
