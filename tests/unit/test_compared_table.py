@@ -217,8 +217,10 @@ def test_a_hashed_key_is_matched_on_its_texts_and_shown_with_the_sources_kinds()
                                            ("name", "character varying", "NO", None, None),
                                            ("qty", "integer", "YES", 0, None)],
                            primary_key=("account", "flag", "name"))
-    texts = ("5", "1", "1:a")
+    rendering = "5|1|1:a"
 
-    assert pair.source._key(texts) == pair.target._key(texts) == texts
-    assert pair.shown_key(texts) == (5, 1, "a")
-    assert pair.shown_key(("5.00", "1", "1:a")) == (5, 1, "a")  # an INT landed as NUMERIC(12,2) renders so
+    assert pair.source._key(rendering) == pair.target._key(rendering) == rendering
+    assert pair.shown_key(rendering) == (5, 1, "a")
+    assert pair.shown_key("5.00|1|1:a") == (5, 1, "a")  # an INT landed as NUMERIC(12,2) renders so
+    assert pair.shown_key("5|1|3:a|b") == (5, 1, "a|b")  # the length prefix, not the separator, ends a text
+    assert pair.shown_key("5|1|2:a") == "5|1|2:a"  # a prefix that does not count its text: shown as it is

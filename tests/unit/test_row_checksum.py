@@ -14,9 +14,12 @@ from cdc_runbooks.reconcile.engine import _merged
 from cdc_runbooks.reconcile.row_checksum import (
     GROUP_CONCAT_MAX_LEN,
     HASH_BITS,
+    LENGTH_PREFIXED,
     MAX_DIGEST_COLUMNS,
+    NULL,
     NULL_DIGEST,
     SEGMENTS_PER_STATEMENT,
+    SEPARATOR,
     Column,
     ConcatLimit,
     Dialect,
@@ -32,6 +35,7 @@ from cdc_runbooks.reconcile.row_checksum import (
     row_hash_sql,
     row_text_sql,
     split_digests,
+    split_rendering,
 )
 
 MY, PG, RS = Dialect.MYSQL, Dialect.POSTGRES, Dialect.REDSHIFT
@@ -360,7 +364,7 @@ def test_hashed_placement_reads_the_whole_hash_space_and_computes_the_hash_once_
     assert statement.endswith(f"WHERE ({place} {divide} {2**50} IN (0, 1, 8)) GROUP BY 1")
     assert statement.count("MD5(") == 3  # the segment, the filter, the row hash
     rows = ref.row_hashes_sql([(4, 7), (9, 9)])
-    assert rows.startswith(f"SELECT {place}, {field_sql(dialect, NOTE)}, {field_sql(dialect, ID)}, ")
+    assert rows.startswith(f"SELECT {place}, {row_text_sql(dialect, (NOTE, ID), (0, 0))}, ")  # one text a row
     assert rows.endswith(f"FROM {ref.name} WHERE ({place} {divide} 1 IN (4, 5, 6, 7, 9))")
     assert "1, 8)" not in rows  # every column is the key: no changed row, no field digests
     keyed_by_note = _hashed(dialect, key_columns=("note",)).row_hashes_sql([(4, 7)])
@@ -381,7 +385,7 @@ def test_hashed_placement_needs_known_key_columns_and_row_hash_sums():
 @pytest.mark.parametrize("dialect", list(Dialect))
 def test_a_key_led_by_an_integer_places_rows_at_that_column_and_tells_them_apart_by_every_key_column(dialect):
     """Ranges of the leading column (served by the key's index, the same integer order on both sides), never its
-    hash; each row's identity is every key column's canonical text."""
+    hash; each row's identity is the canonical rendering of every key column."""
     amount = Column("amount", Kind.DECIMAL, scale=2)
     ref = TableRef(dialect, "shop", "lines", (ID, NOTE, amount), "id", (0, 0, 2), key_columns=("id", "note"),
                    leading_key=True)
@@ -392,7 +396,7 @@ def test_a_key_led_by_an_integer_places_rows_at_that_column_and_tells_them_apart
     statement, = ref.segments_sql(1, 4, [(1, 8)])
     assert statement.endswith(f"WHERE ({key} >= 1 AND {key} <= 8) GROUP BY 1")
     assert ref.row_hashes_sql([(3, 3)]) == (  # no field digests: a changed key's fields are read through the index
-        f"SELECT {key}, {field_sql(dialect, ID)}, {field_sql(dialect, NOTE)}, "  # noqa: S608
+        f"SELECT {key}, {row_text_sql(dialect, (ID, NOTE), (0, 0))}, "  # noqa: S608
         f"{row_hash_sql(dialect, ref.columns, ref.scales)} FROM {ref.name} WHERE ({key} >= 3 AND {key} <= 3)")
     assert ref.fields_by_key_sql([7, 3]).endswith(f"WHERE {key} IN (7, 3)")
     assert ref.fields_by_key_sql([7], [12, 5, 12]).endswith(  # the changed rows, not every row of order 7
@@ -415,3 +419,28 @@ def test_field_digests_are_one_text_of_eight_hex_digits_per_column(dialect):
     assert split_digests("0123456789abcdef") == ("01234567", "89abcdef")
     assert split_digests("") == ()
     assert hashlib.md5(b"N").hexdigest()[:8] == NULL_DIGEST
+
+
+_FIELD_TEXT = {  # what a field of each kind can render as (a NULL: N), as the SQL renders it
+    Kind.INTEGER: st.integers(-2**63, 2**64).map(str),
+    Kind.DECIMAL: st.decimals(allow_nan=False, allow_infinity=False, places=2).map(str),
+    Kind.DATETIME: st.datetimes().map(lambda moment: moment.strftime("%Y-%m-%d %H:%M:%S.%f")),
+    **{kind: st.text().map(lambda text: f"{len(text)}:{text}") for kind in LENGTH_PREFIXED},
+}
+
+
+@given(st.lists(st.sampled_from(sorted(_FIELD_TEXT)).flatmap(
+    lambda kind: st.tuples(st.just(kind), _FIELD_TEXT[kind] | st.just(NULL))), min_size=1, max_size=6))
+def test_a_rendering_splits_back_into_its_fields_whatever_the_texts_hold(fields):
+    """Texts holding the separator, colons, digits or ``N`` do not move a field's end: the length prefix does."""
+    kinds, texts = [kind for kind, _ in fields], tuple(text for _, text in fields)
+
+    assert split_rendering(SEPARATOR.join(texts), kinds) == texts
+
+
+@given(st.text(), st.lists(st.sampled_from(sorted(_FIELD_TEXT)), min_size=1, max_size=4))
+def test_any_text_splits_into_fields_that_render_it_or_is_refused(text, kinds):
+    """Never a wrong split: what comes back joins into the same text, with as many fields as kinds."""
+    fields = split_rendering(text, kinds)
+
+    assert fields is None or (SEPARATOR.join(fields) == text and len(fields) == len(kinds))

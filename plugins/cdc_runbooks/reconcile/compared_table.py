@@ -40,6 +40,7 @@ from cdc_runbooks.reconcile.row_checksum import (
     COLUMNS_SQL,
     CONCAT_PROBE_SQL,
     GROUP_CONCAT_MAX_LEN,
+    LENGTH_PREFIXED,
     NULL,
     UNIQUE_KEYS_SQL,
     Column,
@@ -49,11 +50,12 @@ from cdc_runbooks.reconcile.row_checksum import (
     Kind,
     TableRef,
     column_from_information_schema,
+    split_rendering,
 )
 from cdc_runbooks.refusal import Refusal
 
 Rows = list[tuple]
-Key = int | str | None | tuple  # a row's key as reported (see TableReader._key)
+Key = int | str | None | tuple  # a row's key as matched (TableReader._key) or reported (TablePair.shown_key)
 
 
 class TableMismatch(Refusal, ValueError):
@@ -149,27 +151,25 @@ class TableReader:
         with columns outside the key, as one text: :func:`~cdc_runbooks.reconcile.row_checksum.split_digests`;
         else ``""``). The statement runs now; rows are converted as they are consumed, not into a second list (a
         leaf read can hold tens of thousands of rows)."""
-        width = len(self.ref.key_columns) or 1
         rows = self._run(self.ref.row_hashes_sql(ranges))
-        return ((_whole(row[0]), self._key(row[1:1 + width]), _whole(row[1 + width]), "".join(row[2 + width:]))
-                for row in rows)
+        return ((_whole(row[0]), self._key(row[1]), _whole(row[2]), "".join(row[3:])) for row in rows)
 
     def fields(self, places: dict[Key, int], row_hashes: Iterable[int] = ()) -> dict[Key, tuple]:
         """``{key: canonical field texts}`` of the rows with the given keys (``{key: place}``) that exist here, and
         have one of ``row_hashes`` if given."""
-        width = len(self.ref.key_columns) or 1
         rows = self._run(self.ref.fields_by_key_sql(places.values(), row_hashes))
-        found = {self._key(row[:width]): tuple(row[width:]) for row in rows}
+        found = {self._key(row[0]): tuple(row[1:]) for row in rows}
         return {key: fields for key, fields in found.items() if key in places}
 
     def placed_at_hash(self) -> TableReader:
         """This side with rows placed at the hash of the key columns (not the leading one)."""
         return TableReader(replace(self.ref, leading_key=False), self.side)
 
-    def _key(self, fields: Sequence) -> Key:
-        """A row's key as matched: the integer key, or its key columns' canonical texts (the same on both sides
-        whatever each side's column types; :meth:`TablePair.shown_key` turns them into values)."""
-        return _whole(fields[0]) if not self.ref.key_columns else tuple(fields)
+    def _key(self, identity) -> Key:
+        """A row's key as matched: the integer key, or the canonical rendering of its key columns (the same on both
+        sides whatever each side's column types; :meth:`TablePair.shown_key` turns it into values). One text per
+        row, not one per column: a key-by-key read of a table without a key holds every column of its rows."""
+        return identity if self.ref.key_columns else _whole(identity)
 
 
 def _whole(value) -> int:
@@ -186,7 +186,7 @@ def _whole(value) -> int:
 def _shown_field(text: str, kind: Kind) -> Key:
     if text == NULL:
         return None
-    if kind in (Kind.TEXT, Kind.BINARY, Kind.TIME, Kind.JSON):  # length-prefixed (binary: lowercase hex)
+    if kind in LENGTH_PREFIXED:  # binary: lowercase hex
         return text.partition(":")[2]
     return _whole(text) if kind in (Kind.INTEGER, Kind.BIT) else text  # '2.00': an INT landed as NUMERIC(12,2)
 
@@ -215,12 +215,16 @@ class TablePair:
                        target=self.target.placed_at_hash())
 
     def shown_key(self, key: Key) -> Key:
-        """A matched key as reported: its values from the canonical texts, read with the source's column kinds
+        """A matched key as reported: its values from the canonical rendering, read with the source's column kinds
         (NULL None, an integer an int, text and binary hex without the length prefix); a tuple when there are
-        several columns."""
+        several columns; the rendering itself if it cannot be read back (a warehouse whose length prefix counts
+        otherwise)."""
         if not self.key_kinds:
             return key
-        values = tuple(_shown_field(text, kind) for text, kind in zip(key, self.key_kinds, strict=True))
+        texts = split_rendering(key, self.key_kinds)
+        if texts is None:
+            return key
+        values = tuple(_shown_field(text, kind) for text, kind in zip(texts, self.key_kinds, strict=True))
         return values[0] if len(values) == 1 else values
 
 

@@ -140,6 +140,9 @@ class Kind(StrEnum):
     JSON = "json"
 
 
+LENGTH_PREFIXED = frozenset((Kind.TEXT, Kind.BINARY, Kind.TIME, Kind.JSON))  # rendered ``<length>:<text>``
+
+
 class UnsupportedColumn(Refusal, ValueError):
     """A column whose type has no canonical rendering; the message names the column and its type."""
 
@@ -298,7 +301,7 @@ def field_sql(dialect: Dialect, column: Column, scale: int = 0) -> str:
         rendered = _decimal(dialect, column, col, scale)
     elif column.kind is Kind.FLOAT:
         rendered = _float(dialect, col)
-    elif column.kind in (Kind.TEXT, Kind.BINARY, Kind.TIME, Kind.JSON):
+    elif column.kind in LENGTH_PREFIXED:
         rendered = _length_prefixed(dialect, _textual(dialect, column, col))
     elif column.kind is Kind.BIT:  # MySQL BIT(n): its value as digits
         rendered = f"CAST({col} + 0 AS CHAR)"
@@ -314,6 +317,29 @@ def row_text_sql(dialect: Dialect, columns: Sequence[Column], scales: Sequence[i
     if dialect is Dialect.MYSQL:
         return f"CONCAT_WS('{SEPARATOR}', {', '.join(fields)})"
     return f" || '{SEPARATOR}' || ".join(fields)
+
+
+def split_rendering(text: str, kinds: Sequence[Kind]) -> tuple[str, ...] | None:
+    """The fields of a :func:`row_text_sql` rendering of columns of ``kinds`` (a length-prefixed field may hold
+    ``|``); None when ``text`` is not such a rendering (a length prefix that does not count what follows)."""
+    fields, at = [], 0
+    for i, kind in enumerate(kinds):
+        if i:
+            if not text.startswith(SEPARATOR, at):
+                return None
+            at += len(SEPARATOR)
+        if kind in LENGTH_PREFIXED and not text.startswith(NULL, at):
+            digits, colon, _ = text[at:].partition(":")
+            if not (colon and digits.isascii() and digits.isdigit()):
+                return None
+            end = at + len(digits) + 1 + int(digits)
+        else:
+            end = text.find(SEPARATOR, at) if i < len(kinds) - 1 else len(text)
+        if end < at or end > len(text):
+            return None
+        fields.append(text[at:end])
+        at = end
+    return tuple(fields) if at == len(text) else None
 
 
 def row_hash_sql(dialect: Dialect, columns: Sequence[Column], scales: Sequence[int]) -> str:
@@ -409,21 +435,22 @@ class TableRef:
         return f"{quote(self.dialect, self.schema)}.{quote(self.dialect, self.table)}"
 
     @property
-    def _key(self) -> str:
-        """Where a row is placed on the integer line the engine splits: its key, or the hash of its key columns."""
-        if not self.hashed:
-            return quote(self.dialect, self.key)
-        keyed = [(c, s) for c, s in zip(self.columns, self.scales, strict=True) if c.name in self.key_columns]
-        return row_hash_sql(self.dialect, *zip(*sorted(keyed, key=lambda k: self.key_columns.index(k[0].name)),
-                                                 strict=True))
+    def _keyed(self) -> tuple[list[Column], list[int]]:
+        """The key columns, in the key's order, and their scales."""
+        by_name = {c.name: (c, s) for c, s in zip(self.columns, self.scales, strict=True)}
+        keyed = [by_name[name] for name in self.key_columns]
+        return [c for c, _ in keyed], [s for _, s in keyed]
 
     @property
-    def _identity(self) -> list[str]:
-        """What tells rows apart in a key-by-key comparison: the key, or each key column's canonical text."""
-        if not self.key_columns:
-            return [self._key]
-        by_name = {c.name: (c, s) for c, s in zip(self.columns, self.scales, strict=True)}
-        return [field_sql(self.dialect, *by_name[name]) for name in self.key_columns]
+    def _key(self) -> str:
+        """Where a row is placed on the integer line the engine splits: its key, or the hash of its key columns."""
+        return row_hash_sql(self.dialect, *self._keyed) if self.hashed else quote(self.dialect, self.key)
+
+    @property
+    def _identity(self) -> str:
+        """What tells rows apart in a key-by-key comparison: the key, or the canonical rendering of the key columns
+        (one text per row, however many columns: :func:`split_rendering` reads it back)."""
+        return row_text_sql(self.dialect, *self._keyed) if self.key_columns else self._key
 
     @property
     def _hash(self) -> str:
@@ -529,19 +556,19 @@ class TableRef:
                 for i in range(0, len(reads), SEGMENTS_PER_STATEMENT)]
 
     def row_hashes_sql(self, ranges: Iterable[tuple[int, int]]) -> str:
-        """``(place, *identity, row hash[, field digests])`` of every row placed in the inclusive ``ranges``
+        """``(place, identity, row hash[, field digests])`` of every row placed in the inclusive ``ranges``
         (integer key: the key, the key; several key columns, or none: the place (the key hash, or the leading key
-        column), each key column's canonical text; hashed placement then :func:`field_digests_sql` unless every
-        column is the key (no changed row to name) or there are more than :data:`MAX_DIGEST_COLUMNS` columns (a
+        column), the canonical rendering of the key columns; hashed placement then :func:`field_digests_sql` unless
+        every column is the key (no changed row to name) or there are more than :data:`MAX_DIGEST_COLUMNS` columns (a
         statement the Redshift Data API still takes), so that naming a changed row's columns needs no second full
         scan; placed at a key column, that is a read of the changed keys through its index instead)."""
-        selected = [self._key, *self._identity, self._hash]
+        selected = [self._key, self._identity, self._hash]
         if self.hashed and len(self.key_columns) < len(self.columns) <= MAX_DIGEST_COLUMNS:
             selected.append(field_digests_sql(self.dialect, self.columns, self.scales))
         return f"SELECT {', '.join(selected)} FROM {self.name} WHERE {self._in_ranges(ranges)}"  # noqa: S608
 
     def fields_by_key_sql(self, places: Iterable[int], row_hashes: Iterable[int] = ()) -> str:
-        """``(*identity, field_1, ... field_n)`` of the rows placed at ``places`` (and with one of ``row_hashes``, if
+        """``(identity, field_1, ... field_n)`` of the rows placed at ``places`` (and with one of ``row_hashes``, if
         given): each column's canonical text, to name the columns that differ (several key columns: the caller
         keeps the identities it asked for)."""
         fields = ", ".join(field_sql(self.dialect, c, s) for c, s in zip(self.columns, self.scales, strict=True))
@@ -550,7 +577,7 @@ class TableRef:
         row_hashes = sorted(set(row_hashes))
         if row_hashes:
             where = f"({where}) AND {self._hash} IN ({', '.join(_int(h) for h in row_hashes)})"
-        return f"SELECT {', '.join(self._identity)}, {fields} FROM {self.name} WHERE {where}"  # noqa: S608
+        return f"SELECT {self._identity}, {fields} FROM {self.name} WHERE {where}"  # noqa: S608
 
 
 MAX_HASH_BLOCKS = 4096
