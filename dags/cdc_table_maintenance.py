@@ -25,6 +25,8 @@ STEPS = ("claim_pipeline", "plan_change", "approve_change", "confirm_change_done
 TABLES = "{{ ti.xcom_pull(task_ids='plan_change')['tables'] }}"
 CHECKPOINT = "{{ ti.xcom_pull(task_ids='pause_dms_task')['recovery_checkpoint'] }}"
 DATA = "data-platform"  # owns the CDC steps; the product platform owns the change
+CHANGE_ABANDONED = ("nothing is compared or reloaded, but the source may have been changed already: if it was, "
+                    "trigger this runbook again (compare_schemas finds what DMS did not follow)")
 
 with DAG(**runbook_dag_args(
     "cdc_table_maintenance", "product-platform",
@@ -57,7 +59,7 @@ with DAG(**runbook_dag_args(
         task_id="confirm_change_done", subject="Is the {{ params.change }} of {{ params.tables }} finished?",
         body="Product platform: make the change on the production cluster now. Approve once it has finished on the "
              "writer (every statement committed); Reject to abandon (nothing is compared or reloaded).",
-        response_timeout=timedelta(hours=8))
+        rejected_means=CHANGE_ABANDONED, response_timeout=timedelta(hours=8))
     compare = CompareSchemasOperator(task_id="compare_schemas", pipeline_name="{{ params.pipeline }}", tables=TABLES,
                                      owner=DATA,
                                      reload_all="{{ ti.xcom_pull(task_ids='plan_change')['change']['reload'] }}",
