@@ -224,3 +224,5 @@ def test_a_hashed_key_is_matched_on_its_texts_and_shown_with_the_sources_kinds()
     assert pair.shown_key("5.00|1|1:a") == (5, 1, "a")  # an INT landed as NUMERIC(12,2) renders so
     assert pair.shown_key("5|1|3:a|b") == (5, 1, "a|b")  # the length prefix, not the separator, ends a text
     assert pair.shown_key("5|1|2:a") == "5|1|2:a"  # a prefix that does not count its text: shown as it is
+    assert pair.shown_key("5.50|1|1:a") == "5.50|1|1:a"  # an integer key column holding 5.50 in the warehouse
+    assert pair.shown_key("Infinity|1|1:a") == "Infinity|1|1:a"

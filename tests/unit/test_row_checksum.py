@@ -440,7 +440,8 @@ def test_a_rendering_splits_back_into_its_fields_whatever_the_texts_hold(fields)
 
 @given(st.text(), st.lists(st.sampled_from(sorted(_FIELD_TEXT)), min_size=1, max_size=4))
 def test_any_text_splits_into_fields_that_render_it_or_is_refused(text, kinds):
-    """Never a wrong split: what comes back joins into the same text, with as many fields as kinds."""
+    """What comes back joins into the same text, with as many fields as kinds (which split, where a prefix counted
+    otherwise, cannot be told: keys are matched on the whole text, the split only shows them)."""
     fields = split_rendering(text, kinds)
 
     assert fields is None or (SEPARATOR.join(fields) == text and len(fields) == len(kinds))

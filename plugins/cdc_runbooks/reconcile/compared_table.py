@@ -218,13 +218,14 @@ class TablePair:
         """A matched key as reported: its values from the canonical rendering, read with the source's column kinds
         (NULL None, an integer an int, text and binary hex without the length prefix); a tuple when there are
         several columns; the rendering itself if it cannot be read back (a warehouse whose length prefix counts
-        otherwise)."""
-        if not self.key_kinds:
-            return key
-        texts = split_rendering(key, self.key_kinds)
+        otherwise, or whose integer key column holds ``1.50``)."""
+        texts = split_rendering(key, self.key_kinds) if self.key_kinds else None
         if texts is None:
             return key
-        values = tuple(_shown_field(text, kind) for text, kind in zip(texts, self.key_kinds, strict=True))
+        try:
+            values = tuple(_shown_field(text, kind) for text, kind in zip(texts, self.key_kinds, strict=True))
+        except (ValueError, ArithmeticError):  # a field not in its source kind's form
+            return key
         return values[0] if len(values) == 1 else values
 
 

@@ -321,7 +321,9 @@ def row_text_sql(dialect: Dialect, columns: Sequence[Column], scales: Sequence[i
 
 def split_rendering(text: str, kinds: Sequence[Kind]) -> tuple[str, ...] | None:
     """The fields of a :func:`row_text_sql` rendering of columns of ``kinds`` (a length-prefixed field may hold
-    ``|``); None when ``text`` is not such a rendering (a length prefix that does not count what follows)."""
+    ``|``); None when ``text`` cannot be one (a length prefix running past the text, or not followed by ``|``). For
+    display only (keys are matched on the whole text): a side whose length prefix counted otherwise (bytes, not
+    characters) could give another split that is also a rendering."""
     fields, at = [], 0
     for i, kind in enumerate(kinds):
         if i:
@@ -329,10 +331,11 @@ def split_rendering(text: str, kinds: Sequence[Kind]) -> tuple[str, ...] | None:
                 return None
             at += len(SEPARATOR)
         if kind in LENGTH_PREFIXED and not text.startswith(NULL, at):
-            digits, colon, _ = text[at:].partition(":")
-            if not (colon and digits.isascii() and digits.isdigit()):
+            colon = text.find(":", at)
+            digits = text[at:colon]
+            if colon < 0 or not (digits.isascii() and digits.isdigit()):
                 return None
-            end = at + len(digits) + 1 + int(digits)
+            end = colon + 1 + int(digits)
         else:
             end = text.find(SEPARATOR, at) if i < len(kinds) - 1 else len(text)
         if end < at or end > len(text):
