@@ -115,6 +115,9 @@ _FIXED = {"tinyint": "SMALLINT", "smallint": "SMALLINT", "mediumint": "INTEGER",
           "real": "DOUBLE PRECISION", "date": "DATE", "datetime": "TIMESTAMP", "timestamp": "TIMESTAMP",
           "tinytext": "VARCHAR(255)", "text": "VARCHAR(65535)", "mediumtext": "VARCHAR(65535)",
           "longtext": "VARCHAR(65535)", "json": "VARCHAR(65535)", "time": "VARCHAR(17)"}  # -838:59:59.000000
+# ENUM: its labels, quoted with '' for a quote (information_schema.COLUMNS.COLUMN_TYPE); a label may hold ',' or ')'.
+_ENUM = re.compile(r"^enum\((?P<labels>'(?:[^']|'')*'(?:,'(?:[^']|'')*')*)\)$", re.DOTALL | re.IGNORECASE)
+_LABEL = re.compile(r"'((?:[^']|'')*)'", re.DOTALL)
 # Unsigned integers one size wider than DMS's documented INT2/INT4, whose upper halves would not fit.
 _UNSIGNED = {"smallint": "INTEGER", "int": "BIGINT", "integer": "BIGINT", "bigint": "NUMERIC(20,0)"}
 
@@ -123,7 +126,13 @@ def warehouse_type(column_type: str) -> str:
     """The Redshift type DMS creates for a MySQL ``COLUMN_TYPE`` (docs/reference/dms-mysql-to-redshift-types.md):
     integers by width (SMALLINT/INT UNSIGNED one size wider, BIGINT UNSIGNED as NUMERIC(20,0)), DECIMAL as
     NUMERIC(p,s) up to 38 digits, datetimes as
-    TIMESTAMP, text as VARCHAR (TEXT and longer: 65535), BIT(1) as BOOLEAN. Refuses anything else."""
+    TIMESTAMP, text as VARCHAR (TEXT and longer: 65535), BIT(1) as BOOLEAN, ENUM as VARCHAR of its longest label (in
+    UTF-8 bytes, as Redshift counts a VARCHAR's length). Refuses anything else: SET too (a binlog image gives its
+    members unordered, and the warehouse holds them in definition order)."""
+    enum = _ENUM.match(column_type.strip())
+    if enum is not None:
+        labels = [label.replace("''", "'") for label in _LABEL.findall(enum["labels"])]
+        return f"VARCHAR({max(1, *(len(label.encode()) for label in labels))})"
     found = _TYPE.match(column_type.strip().lower())
     if found is None:
         raise UnmappedColumn(f"type {column_type!r}: no warehouse type for it in this runbook")

@@ -83,6 +83,22 @@ def test_a_type_change_redshift_cannot_follow_is_reloaded(estate, run_dag):
     assert estate.source_rows("orders") == estate.warehouse_rows("orders")
 
 
+def test_a_column_turned_enum_is_reloaded_as_varchar_of_its_longest_label(estate, run_dag):
+    """VARCHAR(16) to ENUM: DMS would narrow the warehouse column to NVARCHAR(8), which Redshift cannot (Table
+    error); the table is re-created with VARCHAR(8) and re-copied, labels as text."""
+    dag_run, record = run_change(estate, run_dag, "change_type",
+                                 "ALTER TABLE orders MODIFY status ENUM('new','paid','shipped','refunded') NOT NULL")
+
+    assert (dag_run.state, record["outcome"]) == ("success", "success"), record
+    assert step(record, "compare_schemas")["result"]["tables"]["orders"]["table_state"] == "Table error"
+    assert estate.warehouse.query("SELECT data_type, character_maximum_length FROM information_schema.columns WHERE "
+                                  "table_schema = 'shop' AND table_name = 'orders' AND column_name = 'status'"
+                                  ) == [("character varying", 8)]
+    assert step(record, "reconcile")["result"]["drift"] == 0
+    estate.wait_cdc_idle()
+    assert estate.source_rows("orders") == estate.warehouse_rows("orders")
+
+
 def test_a_dry_run_plans_and_changes_nothing_and_an_unreplicated_table_is_refused(shared_estate, run_dag):
     dag_run, record = run_dag(shared_estate, DAG_ID, pipeline="shop", tables=["orders"], change="rebuild")
 

@@ -64,13 +64,16 @@ def test_schema_differences_name_columns_missing_extra_retyped_and_newly_not_nul
     ("date", "DATE", Kind.DATE), ("text", "VARCHAR(65535)", Kind.TEXT), ("bit(1)", "BOOLEAN", Kind.BOOLEAN),
     ("double", "DOUBLE PRECISION", Kind.FLOAT), ("time(6)", "VARCHAR(17)", Kind.TEXT),
     ("smallint(5) unsigned", "INTEGER", Kind.INTEGER), ("int(10) unsigned", "BIGINT", Kind.INTEGER),
-    ("tinyint unsigned", "SMALLINT", Kind.INTEGER)])
+    ("tinyint unsigned", "SMALLINT", Kind.INTEGER), ("enum('new','paid','shipped')", "VARCHAR(7)", Kind.TEXT),
+    ("enum('it''s','a,b)','')", "VARCHAR(4)", Kind.TEXT), ("enum('','x')", "VARCHAR(1)", Kind.TEXT),
+    ("enum('é','ab')", "VARCHAR(2)", Kind.TEXT), ("ENUM('😀')", "VARCHAR(4)", Kind.TEXT)])
 def test_warehouse_types_as_dms_creates_them(column_type, expected, kind):
     assert warehouse_type(column_type) == expected
     assert warehouse_column(SourceColumn("c", column_type, True)).kind is kind
 
 
-@pytest.mark.parametrize("column_type", ["decimal(65,2)", "varbinary(16)", "enum('a','b')", "geometry",
+@pytest.mark.parametrize("column_type", ["decimal(65,2)", "varbinary(16)", "set('a','b')", "enum()", "enum('a)",
+                                         "enum('a','b') x", "enum('a');drop table t", "geometry",
                                          "varchar(70000)", "bit(8)", "int; DROP TABLE x", ""])
 def test_a_type_without_a_warehouse_type_is_refused(column_type):
     with pytest.raises(UnmappedColumn):
