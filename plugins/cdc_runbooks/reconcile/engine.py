@@ -431,7 +431,9 @@ def _reconcile_table(pair: TablePair, settings: Settings, started: float, clock:
 
 
 def _shown(keys: Counter[Key], pair: TablePair) -> tuple[Key, ...]:
-    return tuple(pair.shown_key(key) for key in _reported(keys, pair))
+    """The keys as reported, in report order, each repeated once per row it accounts for (each key read back
+    once: a composite or keyless row's rendering is split into its fields)."""
+    return tuple(sorted((pair.shown_key(key) for key in keys.elements()), key=key_order))
 
 
 def _reported(keys: Counter[Key], pair: TablePair) -> list[Key]:
