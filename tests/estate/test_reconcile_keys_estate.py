@@ -6,13 +6,17 @@ of planted drift is named by its full key (or, without a key, by the row itself)
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from reconcile_sides import sides
 
 from cdc_runbooks.reconcile.compared_table import TableMismatch, describe_table
 from cdc_runbooks.reconcile.engine import Settings, reconcile
+from cdc_runbooks.reconcile.row_checksum import TEXT_PLACES, place_bound, text_place, text_place_sql
 
 pytestmark = pytest.mark.estate
 
@@ -29,6 +33,15 @@ class Shape:
     drift: str  # run on the warehouse
     expected: dict  # missing/extra/duplicate: keys; changed: {key: columns}
     key: str
+    target_index: str = ""  # a column the warehouse indexes (the estate's collation, C.UTF-8: bytewise)
+
+
+def _uuid(n: int) -> str:
+    digits = hashlib.md5(str(n).encode()).hexdigest()  # a generated key, not security
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-8{digits[17:20]}-{digits[20:32]}"
+
+
+TICKETS = [_uuid(n) for n in range(12)]
 
 
 SHAPES = [
@@ -62,6 +75,21 @@ SHAPES = [
           "UPDATE shop.devices SET seen = seen + INTERVAL '1 microsecond' "
           "WHERE id = '6f1c2a3b-0000-4000-8000-000000000004'",
           {"changed": {"6f1c2a3b-0000-4000-8000-000000000004": ("seen",)}}, "hash(id)"),
+    Shape("tickets", "id CHAR(36) PRIMARY KEY, qty INT", "id VARCHAR(36), qty INTEGER",
+          [(key, n) for n, key in enumerate(TICKETS)],
+          f"DELETE FROM shop.tickets WHERE id = '{TICKETS[3]}'; UPDATE shop.tickets SET qty = 0 WHERE qty = 5; "  # noqa: S608
+          f"INSERT INTO shop.tickets VALUES ('{TICKETS[1]}', 1), ('{_uuid(99)}', 99)",
+          {"missing": [TICKETS[3]], "extra": [_uuid(99)], "duplicate": [TICKETS[1]],
+           "changed": {TICKETS[5]: ("qty",)}},
+          "place(id)", target_index="id"),
+    Shape("handles", "name VARCHAR(40) COLLATE utf8mb4_general_ci PRIMARY KEY, note TEXT",
+          "name VARCHAR(40), note TEXT",
+          [("abc", "lower"), ("Zebra", None), ("0A1", "x"), ("0a2", "y"), ("é|x", "pipe"), ("trailing ", "space"),
+           ("😀", "emoji"), ("B", "b"), ("ffffffffZ", "high"), ("", "empty")],
+          "UPDATE shop.handles SET name = 'ABC' WHERE name = 'abc'; "
+          "UPDATE shop.handles SET note = 'changed' WHERE name = '0A1'",
+          {"missing": ["abc"], "extra": ["ABC"], "changed": {"0A1": ("note",)}},  # the collations place '0A1' apart
+          "place(name)", target_index="name"),
     Shape("sessions", "id BINARY(16) PRIMARY KEY, user_id INT", "id BYTEA, user_id INTEGER",
           [(bytes.fromhex(f"6f1c2a3b00004000800000000000{n:04x}"), n) for n in range(1, 9)],
           "DELETE FROM shop.sessions WHERE id = '\\x6f1c2a3b000040008000000000000003'::bytea; "
@@ -99,6 +127,8 @@ def shaped(shared_estate, request):
         cur.executemany(f"INSERT INTO shop.{shape.table} VALUES ({placeholders})", shape.rows)  # noqa: S608
     for row in shape.rows:
         shared_estate.warehouse.query(f"INSERT INTO shop.{shape.table} VALUES ({placeholders})", row)  # noqa: S608
+    if shape.target_index:
+        shared_estate.warehouse.query(f"CREATE INDEX ON shop.{shape.table} ({shape.target_index})")
     yield shared_estate, shape
     shared_estate.source.writer.execute(f"DROP TABLE shop.{shape.table}")
     shared_estate.warehouse.query(f"DROP TABLE shop.{shape.table}")
@@ -196,3 +226,21 @@ def test_a_warehouse_row_whose_leading_key_is_null_is_drift_in_either_mode(shape
     result = reconcile(*sides(estate), [shape.table], replace(SETTINGS, mode=mode)).tables[0]
 
     assert (result.status, result.extra, result.source, result.target) == ("drift", (None,), 4, 5)
+
+
+@given(st.lists(st.one_of(st.text(st.sampled_from("0123456789abcdefABCDEFgz-:`{ é😀"), max_size=12),
+                          st.text(st.characters(blacklist_characters="\x00"), max_size=12)), min_size=1, max_size=20))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_postgresql_places_every_text_as_its_bytewise_index_orders_it(shared_estate, keys):
+    """The scan grouped by text place and the index's range reads agree on the estate's collation (C.UTF-8): each
+    key's computed place is the one whose bounds hold it by the server's own comparison."""
+    rows = shared_estate.warehouse.query(
+        f"SELECT k, {text_place_sql('k')} FROM (SELECT UNNEST(CAST(%s AS TEXT[])) AS k) AS keys", (keys,))  # noqa: S608
+    assert [(key, place) for key, place in rows] == [(key, text_place(key)) for key in keys]
+    checks = " UNION ALL ".join(
+        f"SELECT {i}, k >= '{place_bound(place)}', k < '{place_bound(min(place + 1, TEXT_PLACES - 1))}' "  # noqa: S608
+        f"FROM (SELECT CAST(%s AS TEXT) AS k) AS one" for i, place in enumerate(map(text_place, keys)))
+    for i, at_or_above, below in shared_estate.warehouse.query(checks, tuple(keys)):
+        place = text_place(keys[i])
+        assert at_or_above or place == 0, keys[i]
+        assert below or place == TEXT_PLACES - 1, keys[i]

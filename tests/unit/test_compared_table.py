@@ -11,6 +11,7 @@ from cdc_runbooks.reconcile.row_checksum import (
     COLUMNS_SQL,
     CONCAT_PROBE_SQL,
     GROUP_CONCAT_MAX_LEN,
+    RANGE_INDEX_SQL,
     UNIQUE_KEYS_SQL,
     ConcatLimit,
     Dialect,
@@ -26,11 +27,13 @@ TARGET_COLUMNS = [("id", "bigint", "NO", 0, None), ("amount", "numeric", "NO", 4
 
 class FakeDatabase:
     """Answers only information-schema queries (with parameters), the version and the group_concat_max_len
-    probe (``honours`` the statement's limit, else MySQL's default 1024); records every statement."""
+    probe (``honours`` the statement's limit, else MySQL's default 1024); records every statement.
+    ``range_indexes``: what the range-index query answers for any column (index names, or collations)."""
 
-    def __init__(self, columns, primary_key=("id",), version="10.11.19-MariaDB", honours=True, unique=()) -> None:
+    def __init__(self, columns, primary_key=("id",), version="10.11.19-MariaDB", honours=True, unique=(),
+                 range_indexes=()) -> None:
         self.columns, self.primary_key, self.unique, self.statements = columns, primary_key, list(unique), []
-        self.version, self.honours = version, honours
+        self.version, self.honours, self.range_indexes = version, honours, range_indexes
 
     def run(self, sql, params):
         self.statements.append((sql, params))
@@ -40,13 +43,16 @@ class FakeDatabase:
             return [(self.version,)]
         if sql in {limit.statement([CONCAT_PROBE_SQL]) for limit in ConcatLimit}:
             return [(GROUP_CONCAT_MAX_LEN if self.honours else 1024,)]
+        if sql in RANGE_INDEX_SQL.values():
+            return [(name,) for name in self.range_indexes]
         assert sql in COLUMNS_SQL.values(), f"unexpected data query {sql}"
         return list(self.columns)
 
 
 def _describe(source_columns=SOURCE_COLUMNS, target_columns=TARGET_COLUMNS, table="orders", key=None,
-              primary_key=("id",), target_dialect=Dialect.REDSHIFT, **server):
-    source, target = FakeDatabase(source_columns, primary_key, **server), FakeDatabase(target_columns)
+              primary_key=("id",), target_dialect=Dialect.REDSHIFT, target_indexes=(), **server):
+    source = FakeDatabase(source_columns, primary_key, **server)
+    target = FakeDatabase(target_columns, range_indexes=target_indexes)
     pair = describe_table(Side(Dialect.MYSQL, "shop", source.run), Side(target_dialect, "shop", target.run),
                           table, key)
     return pair, source, target
@@ -226,3 +232,32 @@ def test_a_hashed_key_is_matched_on_its_texts_and_shown_with_the_sources_kinds()
     assert pair.shown_key("5|1|2:a") == "5|1|2:a"  # a prefix that does not count its text: shown as it is
     assert pair.shown_key("5.50|1|1:a") == "5.50|1|1:a"  # an integer key column holding 5.50 in the warehouse
     assert pair.shown_key("Infinity|1|1:a") == "Infinity|1|1:a"
+
+
+UUID_SOURCE = [("id", "char", "NO", None, "utf8mb4"), ("qty", "int", "NO", 0, None)]
+UUID_TARGET = [("id", "character varying", "NO", None, None), ("qty", "integer", "NO", 0, None)]
+
+
+@pytest.mark.parametrize(("source_indexes", "target_dialect", "target_indexes", "ranged"), [
+    (("PRIMARY",), Dialect.POSTGRES, ("C.UTF-8",), True),
+    (("PRIMARY",), Dialect.POSTGRES, ("en_US.UTF-8", "C"), True),  # one bytewise index is enough
+    (("PRIMARY",), Dialect.POSTGRES, ("en_US.UTF-8",), False),  # its order is not the text places' order
+    (("PRIMARY",), Dialect.POSTGRES, (None,), False),  # the database's default collation is ICU
+    ((), Dialect.POSTGRES, ("C",), False),  # no index on the source: every range read would be a scan
+    (("PRIMARY",), Dialect.REDSHIFT, ("C",), False),  # no index to read ranges of
+])
+def test_a_text_key_is_placed_at_text_places_only_where_an_index_of_each_side_orders_it(
+        source_indexes, target_dialect, target_indexes, ranged):
+    pair, _, target = _describe(source_columns=UUID_SOURCE, target_columns=UUID_TARGET, target_dialect=target_dialect,
+                                target_indexes=target_indexes, range_indexes=source_indexes)
+
+    assert (pair.ranged, pair.hashed, pair.key) == (ranged, not ranged, "place(id)" if ranged else "hash(id)")
+    assert all(side.ref.ranged_key is ranged for side in (pair.source, pair.target))
+    fingerprint = Fingerprint.ORDERED_MD5 if ranged else Fingerprint.ROW_HASH_SUM
+    assert pair.source.ref.fingerprint is pair.target.ref.fingerprint is fingerprint
+    if target_dialect is Dialect.REDSHIFT:  # not even asked
+        assert all(sql not in RANGE_INDEX_SQL.values() for sql, _ in target.statements)
+    if ranged:
+        hashed = pair.placed_at_hash()
+        assert (hashed.ranged, hashed.hashed, hashed.key, hashed.source.ref.fingerprint) == (
+            False, True, "hash(id)", Fingerprint.ROW_HASH_SUM)

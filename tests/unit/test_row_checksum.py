@@ -20,6 +20,7 @@ from cdc_runbooks.reconcile.row_checksum import (
     NULL_DIGEST,
     SEGMENTS_PER_STATEMENT,
     SEPARATOR,
+    TEXT_PLACES,
     Column,
     ConcatLimit,
     Dialect,
@@ -31,11 +32,13 @@ from cdc_runbooks.reconcile.row_checksum import (
     field_digests_sql,
     field_sql,
     hash_blocks,
+    place_bound,
     quote,
     row_hash_sql,
     row_text_sql,
     split_digests,
     split_rendering,
+    text_place,
 )
 
 MY, PG, RS = Dialect.MYSQL, Dialect.POSTGRES, Dialect.REDSHIFT
@@ -445,3 +448,88 @@ def test_any_text_splits_into_fields_that_render_it_or_is_refused(text, kinds):
     fields = split_rendering(text, kinds)
 
     assert fields is None or (SEPARATOR.join(fields) == text and len(fields) == len(kinds))
+
+
+def _place_by_search(key: str) -> int:
+    """The largest place whose bound is at or below ``key`` in code point order, by bisection over every place."""
+    lo, hi = 0, TEXT_PLACES - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if place_bound(mid) <= key else (lo, mid - 1)
+    return lo
+
+
+TEXTISH = st.text(st.sampled_from("0123456789abcdefABCDEFgz-:`{ é😀\x01"), max_size=12)
+
+
+@given(st.one_of(TEXTISH, st.text(max_size=12)))
+def test_a_texts_place_is_the_last_bound_at_or_below_it_in_code_point_order(key):
+    """Whatever the key holds (upper case, punctuation between '9' and 'a', characters above 'f', fewer than 8
+    characters, nothing): what the warehouse's scan computes is what its bytewise index's ranges select."""
+    place = text_place(key)
+
+    assert place == _place_by_search(key)
+    assert place == 0 or place_bound(place) <= key
+    assert place == TEXT_PLACES - 1 or key < place_bound(place + 1)
+
+
+@given(st.integers(0, TEXT_PLACES - 2))
+def test_bounds_increase_with_their_places_in_every_collation_that_orders_hex_digits(place):
+    """Fixed-width lowercase hex: ordered as numbers by code point, by case-insensitive weights and by digits-first
+    collations alike, so each side's places partition its keys in its own order."""
+    low, high = place_bound(place), place_bound(place + 1)
+    assert len(low) == len(high) == 8 and low < high and low.upper() < high.upper()
+
+
+@pytest.mark.parametrize("dialect", [MY, PG])
+def test_text_places_are_ranges_of_the_keys_index_with_open_ends(dialect):
+    """Each segment is one index range read; the lowest and highest places are open so every key has a place,
+    and a NULL key has none (it is counted apart)."""
+    key = quote(dialect, "note")
+    ref = _ranged(dialect)
+
+    assert ref.bounds_sql().startswith(f"SELECT MIN(0), MIN({TEXT_PLACES - 1}) ")
+    assert ref.count_sql(TEXT_PLACES - 1) == f"SELECT COUNT(*) FROM {ref.name}"  # noqa: S608
+    assert ref.null_keys_sql() is None
+    reads = ref.row_hashes_sql([(0, 15), (16, 16), (2**31, TEXT_PLACES - 1)])
+    assert reads.count("UNION ALL") == 2 and "MD5(" in reads  # the row hash, no key hash
+    assert f"SELECT 0, {row_text_sql(dialect, ref.columns[1:], (0,))}, " in reads
+    assert f"WHERE ({key} < '00000010') UNION ALL SELECT 16, " in reads
+    assert f"WHERE ({key} >= '00000010' AND {key} < '00000011') UNION ALL " in reads
+    assert reads.endswith(f"WHERE ({key} >= '80000000')")
+    below, = [s for s in ref.segments_sql(0, 2**28, [(2**29, 2**30 - 1)])]  # not the whole space: one read each
+    assert below.count(" UNION ALL ") == 1 and f"({key} >= '20000000' AND {key} < '30000000')" in below
+    whole = ref.segments_sql(0, 2**28, [(0, TEXT_PLACES - 1)])
+    if dialect is PG:  # one scan grouped by place, in the key's (bytewise) order within each
+        assert len(whole) == 1 and whole[0].endswith(f"WHERE {key} IS NOT NULL GROUP BY 1")
+        assert f"ORDER BY {key}))" in whole[0] and "LTRIM(LEFT(" in whole[0]
+    else:  # one read per segment, in the clustered key's order
+        assert len(whole) == 1 and whole[0].count("GROUP_CONCAT(") == 16 and "LTRIM" not in whole[0]
+    with pytest.raises(ValueError, match="outside"):
+        ref.row_hashes_sql([(0, TEXT_PLACES)])
+
+
+@given(st.lists(st.text(max_size=20), min_size=1, max_size=4))
+def test_a_text_key_is_looked_up_by_hex_literals_so_no_key_text_reaches_the_sql(keys):
+    identities = [f"{len(key)}:{key}" for key in keys]
+    literals = {MY: lambda key: f"_utf8mb4 X'{key.encode().hex()}'",
+                PG: lambda key: "U&'" + "".join(f"\\+{ord(c):06x}" for c in key) + "'"}
+    for dialect, literal in literals.items():
+        statement = _ranged(dialect).fields_by_key_sql([0] * len(keys), [7], identities)
+        values = ", ".join(map(literal, keys))
+        assert statement.endswith(f"WHERE ({quote(dialect, 'note')} IN ({values})) "
+                                  f"AND {row_hash_sql(dialect, _ranged(dialect).columns, (0, 0))} IN (7)")
+
+
+def test_text_places_need_one_key_column_and_an_index_redshift_has_none():
+    with pytest.raises(ValueError, match="ranged_key"):
+        _ranged(Dialect.REDSHIFT)
+    with pytest.raises(ValueError, match="ranged_key"):
+        TableRef(PG, "shop", "orders", (ID, NOTE), "note", (0, 0), key_columns=("note", "id"), ranged_key=True)
+
+
+def _ranged(dialect: Dialect) -> TableRef:
+    concat = ConcatLimit.SET_STATEMENT if dialect is MY else None
+    fingerprint = Fingerprint.ROW_HASH_SUM if dialect is Dialect.REDSHIFT else Fingerprint.ORDERED_MD5
+    return TableRef(dialect, "shop", "orders", (ID, Column("note", Kind.TEXT, nullable=False)), "note", (0, 0),
+                    fingerprint, concat, key_columns=("note",), ranged_key=True)

@@ -37,11 +37,13 @@ from functools import cached_property
 
 from cdc_runbooks import identifiers
 from cdc_runbooks.reconcile.row_checksum import (
+    BYTEWISE_COLLATIONS,
     COLUMNS_SQL,
     CONCAT_PROBE_SQL,
     GROUP_CONCAT_MAX_LEN,
     LENGTH_PREFIXED,
     NULL,
+    RANGE_INDEX_SQL,
     UNIQUE_KEYS_SQL,
     Column,
     ConcatLimit,
@@ -89,6 +91,14 @@ class Side:
             return None
         limit = ConcatLimit.for_version(self.run("SELECT VERSION()", None)[0][0])
         return limit if int(self.run(limit.statement([CONCAT_PROBE_SQL]), None)[0][0]) == GROUP_CONCAT_MAX_LEN else None
+
+    def orders_text_key(self, table: str, column: str) -> bool:
+        """Whether an index of ``table`` serves range reads of the text ``column`` in an order its text places
+        partition: MySQL, any B-tree index it leads; PostgreSQL, one whose collation is bytewise; Redshift, none."""
+        if self.dialect is Dialect.REDSHIFT:
+            return False
+        found = [row[0] for row in self.run(RANGE_INDEX_SQL[self.dialect], (self.schema, table, column))]
+        return bool(found) if self.dialect is Dialect.MYSQL else any(name in BYTEWISE_COLLATIONS for name in found)
 
 
 _COMPATIBLE = {
@@ -157,13 +167,14 @@ class TableReader:
     def fields(self, places: dict[Key, int], row_hashes: Iterable[int] = ()) -> dict[Key, tuple]:
         """``{key: canonical field texts}`` of the rows with the given keys (``{key: place}``) that exist here, and
         have one of ``row_hashes`` if given."""
-        rows = self._run(self.ref.fields_by_key_sql(places.values(), row_hashes))
+        rows = self._run(self.ref.fields_by_key_sql(places.values(), row_hashes, places))
         found = {self._key(row[0]): tuple(row[1:]) for row in rows}
         return {key: fields for key, fields in found.items() if key in places}
 
     def placed_at_hash(self) -> TableReader:
-        """This side with rows placed at the hash of the key columns (not the leading one)."""
-        return TableReader(replace(self.ref, leading_key=False), self.side)
+        """This side with rows placed at the hash of the key columns (not the leading one, nor text places)."""
+        return TableReader(replace(self.ref, leading_key=False, ranged_key=False,
+                                   fingerprint=Fingerprint.ROW_HASH_SUM, concat_limit=None), self.side)
 
     def _key(self, identity) -> Key:
         """A row's key as matched: the integer key, or the canonical rendering of its key columns (the same on both
@@ -196,7 +207,8 @@ class TablePair:
     """A validated table: its key (a label unless a single integer column), its columns (source names and order)
     and a reader per side; ``hashed``: rows placed at a hash of their key; ``multiset``: a table without a key,
     compared as a multiset of whole rows (placed at a hash of every column); :attr:`leading`: rows placed at the
-    leading integer column of a key of several columns."""
+    leading integer column of a key of several columns; :attr:`ranged`: rows placed at their text key's place
+    (:func:`~cdc_runbooks.reconcile.row_checksum.text_place`), read by ranges of its index on each side."""
 
     table: str
     key: str
@@ -206,13 +218,15 @@ class TablePair:
     hashed: bool = False
     multiset: bool = False
     leading: bool = False
+    ranged: bool = False
     key_kinds: tuple[Kind, ...] = ()  # hashed placement: the source kinds of the key columns
 
     def placed_at_hash(self) -> TablePair:
-        """This table with its rows placed at the hash of their key columns instead of the leading one."""
+        """This table with its rows placed at the hash of their key columns instead of the leading one, or of
+        their text places."""
         source = self.source.placed_at_hash()
-        return replace(self, key=_hash_label(source.ref.key_columns), hashed=True, leading=False, source=source,
-                       target=self.target.placed_at_hash())
+        return replace(self, key=_hash_label(source.ref.key_columns), hashed=True, leading=False, ranged=False,
+                       source=source, target=self.target.placed_at_hash())
 
     def shown_key(self, key: Key) -> Key:
         """A matched key as reported: its values from the canonical rendering, read with the source's column kinds
@@ -303,6 +317,17 @@ def _placed_at_first(pairs: list[tuple[Column, Column]], key_columns: tuple[Colu
         t.kind for s, t in pairs if s.name == first.name) in (Kind.INTEGER, Kind.DECIMAL)
 
 
+def _ranged(source: Side, target: Side, table: str, pairs: list[tuple[Column, Column]],
+            key_columns: tuple[Column, ...]) -> bool:
+    """Whether rows can be placed at their text key's place: one key column, UTF-8 text on both sides, that an index
+    of each side orders (:meth:`Side.orders_text_key`)."""
+    if len(key_columns) != 1 or key_columns[0].kind is not Kind.TEXT:
+        return False
+    pair = next((s, t) for s, t in pairs if s.name == key_columns[0].name)
+    return all(c.kind is Kind.TEXT and not c.convert_charset for c in pair) and all(
+        side.orders_text_key(table, column.name) for side, column in zip((source, target), pair, strict=True))
+
+
 def _hash_label(key_columns: Sequence[str]) -> str:
     return f"hash({', '.join(key_columns)})"
 
@@ -330,27 +355,31 @@ def describe_table(source: Side, target: Side, table: str, key: str | Sequence[s
     target_name = {s.name: t.name for s, t in pairs}
     placed = _placed_at_first(pairs, key_columns)
     leading = placed and len(key_columns) > 1
-    if placed and len(key_columns) == 1:
+    ranged = _ranged(source, target, table, pairs, key_columns)
+    if placed and len(key_columns) == 1 or ranged:
         name = key_columns[0].name
         fingerprint, source_limit, target_limit = _fingerprint(source, target)
-        hashed, label, source_keys, target_keys = False, name, (), ()
     else:
         fingerprint, source_limit, target_limit = Fingerprint.ROW_HASH_SUM, None, None
-        hashed = not leading
+    if placed and len(key_columns) == 1:
+        hashed, label, source_keys, target_keys = False, name, (), ()
+    else:
+        hashed = not leading and not ranged
         source_keys = tuple(c.name for c in key_columns) or tuple(s.name for s, _ in pairs)
         target_keys = tuple(target_name[name] for name in source_keys)
         name = source_keys[0]
         label = (f"{name} (leading column of {', '.join(source_keys)})" if leading
+                 else f"place({name})" if ranged
                  else _hash_label(source_keys) if key_columns else "hash(every column: no key)")
     return TablePair(
         table=table, key=label, columns=tuple(s.name for s, _ in pairs), hashed=hashed,
-        multiset=hashed and not key_columns, leading=leading,
+        multiset=hashed and not key_columns, leading=leading, ranged=ranged,
         key_kinds=tuple(next(c.kind for c, _ in pairs if c.name == name) for name in source_keys),
         source=TableReader(TableRef(source.dialect, source.schema, table, tuple(s for s, _ in pairs),
-                                    name, scales, fingerprint, source_limit, source_keys, leading), source),
+                                    name, scales, fingerprint, source_limit, source_keys, leading, ranged), source),
         target=TableReader(TableRef(target.dialect, target.schema, table, tuple(t for _, t in pairs),
-                                    target_name[name], scales, fingerprint, target_limit, target_keys, leading),
-                           target))
+                                    target_name[name], scales, fingerprint, target_limit, target_keys, leading,
+                                    ranged), target))
 
 
 def describe_tables(source: Side, target: Side, tables: Iterable[str],

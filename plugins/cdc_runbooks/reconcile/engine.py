@@ -40,6 +40,14 @@ leading column, and its key-by-key reads tell rows apart by every key column, at
 a read. A value of that column holding more than ``leaf_budget_rows`` rows (a tenant id leading millions of rows)
 sends the table to hashed placement, from the start.
 
+A single text key that an index orders on both sides (``TablePair.ranged``: a UUID primary key) takes the same walk
+over text places (:func:`~cdc_runbooks.reconcile.row_checksum.text_place`: ranges of the key's index whose bounds are
+fixed-width lowercase hex, so each side's places partition its rows in its own collation's order), with no watermark
+(the cut is every place, as for a hash below). A key the two collations order apart is at a different place on each
+side: every differing place is read key by key in one read and re-read together, so such a key is matched, not
+reported. More differing places than ``max_keys``, or more rows in them than ``leaf_budget_rows``, send the table
+to hashed placement, from the start.
+
 Hashed placement (any other key, or no key: ``TablePair.hashed``): the same walk over the
 60-bit hash of each row's key text instead of the key. There is no watermark (the cut is the whole hash space,
 so rows written during the check are compared and settle like any change in flight, rule 2), every level is a
@@ -127,9 +135,10 @@ class _Findings:
         return bool(self.leaves or self.unexplored)
 
 
-class _DenseLeadingKey(Exception):
-    """One value of a leading key column holds more rows than a key-by-key read may (``leaf_budget_rows``), found
-    after ``reads`` reads."""
+class _PlaceAtHash(Exception):
+    """The table cannot be compared placed as it is, found after ``reads`` reads: one value of a leading key column,
+    or one text place, holds more rows than a key-by-key read may (``leaf_budget_rows``); or more text places differ
+    than ``max_keys`` (keys the two sides' collations order apart, or drift too wide to follow by ranges)."""
 
     def __init__(self, reads: int) -> None:
         super().__init__(reads)
@@ -216,6 +225,8 @@ class _Probe:
     def descend(self, segments: list[Segment], width: int) -> _Findings:
         found = _Findings()
         while segments:
+            if self.pair.ranged and len(segments) > self.settings.max_keys:
+                raise _PlaceAtHash(self.reads)
             if not (self.pair.hashed and self.small_enough(segments)):  # within the budget: every one to keys
                 found.unexplored += [(s, width) for s in segments[self.settings.max_keys:]]
                 segments = segments[:self.settings.max_keys]
@@ -231,15 +242,21 @@ class _Probe:
         """Whether to compare ``segments`` key by key now. Key ranges: when each has at most ``leaf_rows`` rows (a
         range read through the key's index costs its rows). Hashed placement: when all of them together have at
         most ``leaf_budget_rows`` rows: every level is a full scan (the hash is not indexed), so fewer levels and
-        a larger last read are cheaper."""
+        a larger last read are cheaper. Text places too: they are read together (a key may be at two places)."""
         rows = [max(s.source_rows, s.target_rows) for s in segments]
-        if self.pair.hashed:
+        if self.pair.hashed or self.pair.ranged:
             return sum(rows) <= self.settings.leaf_budget_rows
         return max(rows) <= self.settings.leaf_rows
 
     def child_width(self, segments: Sequence[Segment], width: int) -> int:
+        """Text places: children of a quarter of ``leaf_budget_rows`` shared among the segments, so that the next
+        level goes to keys in one read of about that many rows (a statement per segment: fewer, larger ones, with
+        room for a child holding more than its share); else of ``leaf_rows``."""
         rows = max(max(s.source_rows, s.target_rows) for s in segments)
-        ideal = 1 << max(0, (width * self.settings.leaf_rows // rows).bit_length() - 1)
+        settings = self.settings
+        per_child = max(settings.leaf_rows, settings.leaf_budget_rows // (4 * len(segments))) if self.pair.ranged \
+            else settings.leaf_rows
+        ideal = 1 << max(0, (width * per_child // rows).bit_length() - 1)
         enough = _pow2_at_least(-(-len(segments) * width // self.settings.max_segments))
         return max(1, min(width // 2, max(ideal, enough)))
 
@@ -247,13 +264,19 @@ class _Probe:
         """Compare ``segments`` key by key; placed at a key column, in reads of at most ``max_keys`` x ``leaf_rows``
         rows (as many as ``max_keys`` full leaves of a single key; a key has one place, so all its rows are in one
         read). A place holding more than ``leaf_budget_rows`` rows (a leading key column with few values) is
-        refused with :class:`_DenseLeadingKey`: the table is placed at a hash instead. Hashed placement reads them
-        together (every read is a full scan; :meth:`small_enough` bounds them)."""
+        refused with :class:`_PlaceAtHash`: the table is placed at a hash instead. Hashed placement reads them
+        together (every read is a full scan; :meth:`small_enough` bounds them); so do text places (a key the two
+        collations place apart is in two of them), up to ``leaf_budget_rows`` rows, else :class:`_PlaceAtHash`."""
         settings = self.settings
-        if self.pair.leading and any(s.lo == s.hi and max(s.source_rows, s.target_rows) > settings.leaf_budget_rows
-                                     for s in segments):
-            raise _DenseLeadingKey(self.reads)
-        most = None if self.pair.hashed else min(settings.leaf_budget_rows, settings.max_keys * settings.leaf_rows)
+        rows = [max(s.source_rows, s.target_rows) for s in segments]
+        if self.pair.leading and any(s.lo == s.hi and n > settings.leaf_budget_rows
+                                     for s, n in zip(segments, rows, strict=True)):
+            raise _PlaceAtHash(self.reads)
+        if self.pair.ranged and sum(rows) > settings.leaf_budget_rows:  # read at once: places holding many rows
+            raise _PlaceAtHash(self.reads)
+        # hashed placement, and text places (a key the collations order apart is in two of them): one read
+        most = None if self.pair.hashed or self.pair.ranged else min(settings.leaf_budget_rows,
+                                                                     settings.max_keys * settings.leaf_rows)
         batch: list[Segment] = []
         for segment in segments:
             if batch and most is not None and sum(max(s.source_rows, s.target_rows) for s in (*batch, segment)) > most:
@@ -267,34 +290,39 @@ class _Probe:
         into its kind (a table without a key: every differing row into missing or extra, by its copies on each
         side). A leading key value found holding more than ``leaf_budget_rows`` rows (it grew since it was
         counted: a re-read of a leaf while its order gains lines) is refused as :meth:`classify` refuses it."""
-        ranges = _merged((s.lo, s.hi) for s in segments)
+        # text places: each segment its own read, whose first place each of its rows is given
+        ranges = sorted((s.lo, s.hi) for s in segments) if self.pair.ranged else _merged((s.lo, s.hi) for s in segments)
         source_rows, target_rows = self.both(lambda side: side.row_hashes(ranges))
         source: dict[Key, list[int]] = {}
         target: dict[Key, list[int]] = {}
-        places: dict[Key, int] = {}
+        places: tuple[dict[Key, int], dict[Key, int]] = ({}, {})  # each side's: text places may differ
         fields: tuple[dict[Key, str], dict[Key, str]] = ({}, {})
-        for rows, side, digests in ((source_rows, source, fields[0]), (target_rows, target, fields[1])):
+        for rows, side, digests, placed in ((source_rows, source, fields[0], places[0]),
+                                            (target_rows, target, fields[1], places[1])):
             at_place: Counter[int] = Counter()
             for place, key, row_hash, field_digests in rows:
                 side.setdefault(key, []).append(row_hash)
-                places[key] = place
+                placed[key] = place
                 at_place[place] += 1
                 if field_digests:  # hashed placement only
                     digests[key] = field_digests
             if self.pair.leading and at_place and max(at_place.values()) > self.settings.leaf_budget_rows:
-                raise _DenseLeadingKey(self.reads)
+                raise _PlaceAtHash(self.reads)
         differing = []
         for key in set(source) | set(target):
             kind, rows = _kind(source.get(key, []), target.get(key, []), self.pair.multiset)
             if kind is not None:
                 getattr(found, kind)[key] += rows
-                found.places[key] = places[key]
-                differing.append(places[key])
+                found.places[key] = places[1].get(key, places[0].get(key))
+                differing += [placed[key] for placed in places if key in placed]
             if kind == "changed":
                 found.hashes[key] = (source[key], target[key])
                 if fields[0].get(key) and fields[1].get(key):
                     found.digests[key] = (fields[0][key], fields[1][key])
-        found.leaves += [s for s in segments if any(s.lo <= place <= s.hi for place in differing)]
+        if self.pair.ranged and differing:  # a key the collations place apart is in two: re-read every one at once
+            found.leaves += segments
+        else:
+            found.leaves += [s for s in segments if any(s.lo <= place <= s.hi for place in differing)]
 
     def recheck(self, found: _Findings) -> _Findings:
         """Re-read only what differed: the key-by-key ranges, and each unexplored segment at its width. Placed at a
@@ -389,7 +417,7 @@ def reconcile_table(pair: TablePair, settings: Settings = Settings(), *, clock: 
     started = clock()
     try:
         return _reconcile_table(pair, settings, started, clock, sleep)
-    except _DenseLeadingKey as dense:
+    except _PlaceAtHash as dense:
         return _reconcile_table(pair.placed_at_hash(), settings, started, clock, sleep, dense.reads)
 
 

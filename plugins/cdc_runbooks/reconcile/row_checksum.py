@@ -79,6 +79,9 @@ SEPARATOR = "|"
 HASH_HEX_DIGITS = 15
 HASH_BITS = 4 * HASH_HEX_DIGITS
 BIGINT_MAX = 2**63 - 1
+PLACE_HEX_DIGITS = 8  # text-range placement: a place starts at 8 lowercase hex digits
+TEXT_PLACES = 16**PLACE_HEX_DIGITS
+_HEX = "0123456789abcdef"
 KEY_DIGITS = 20  # decimal digits of any integer key, up to MySQL's BIGINT UNSIGNED maximum 2**64 - 1
 
 
@@ -199,6 +202,25 @@ COLUMNS_SQL = {
                     "FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
                     "ORDER BY ordinal_position"),
 }
+# What orders a text key for range reads, params (schema, table, column): MySQL, the indexes it leads (whole values,
+# B-tree: any collation, since each side's ranges partition its own rows); PostgreSQL, the collation of each B-tree
+# index it leads with its own collation ('default': the database's, unless that is ICU), bytewise if one of
+# BYTEWISE_COLLATIONS (a scan grouped by text place, in code point order, must agree with the index's ranges).
+RANGE_INDEX_SQL = {
+    Dialect.MYSQL: "SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
+                   "AND COLUMN_NAME = %s AND SEQ_IN_INDEX = 1 AND SUB_PART IS NULL AND INDEX_TYPE = 'BTREE'",
+    Dialect.POSTGRES: "SELECT CASE WHEN co.collname <> 'default' THEN co.collname WHEN COALESCE(TO_JSONB(d) ->> "
+                      "'datlocprovider', 'c') = 'c' THEN d.datcollate END FROM pg_index i "
+                      "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+                      "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0] "
+                      "JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_am am ON am.oid = x.relam "
+                      "JOIN pg_collation co ON co.oid = i.indcollation[0] "
+                      "JOIN pg_database d ON d.datname = CURRENT_DATABASE() "
+                      "WHERE n.nspname = %s AND t.relname = %s AND a.attname = %s AND am.amname = 'btree' "
+                      "AND i.indpred IS NULL AND i.indcollation[0] = a.attcollation",
+}
+# glibc's C.UTF-8 sorts by code point (glibc 2.35 release notes), as "C", "POSIX" and "ucs_basic" compare bytes.
+BYTEWISE_COLLATIONS = frozenset(("C", "POSIX", "ucs_basic", "C.UTF-8", "C.utf8"))
 # (index name, column name) of every unique index of a MySQL table (the primary key is named PRIMARY), in order.
 UNIQUE_KEYS_SQL = ("SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s "
                    "AND TABLE_NAME = %s AND NON_UNIQUE = 0 ORDER BY INDEX_NAME, SEQ_IN_INDEX")
@@ -395,6 +417,8 @@ class TableRef:
         without a key), or with ``leading_key`` at ``key``, their first column.
     :param leading_key: a key of several columns whose first, ``key``, is an integer: rows are placed at that
         column (ranges its index serves, the same integer order on both sides) and told apart by ``key_columns``.
+    :param ranged_key: a single text key (``key_columns == (key,)``) that an index of this side orders: rows are
+        placed at its text place (:func:`text_place`), every read a range of that index (see the module docstring).
     """
 
     dialect: Dialect
@@ -407,6 +431,7 @@ class TableRef:
     concat_limit: ConcatLimit | None = None
     key_columns: tuple[str, ...] = ()
     leading_key: bool = False
+    ranged_key: bool = False
 
     def __post_init__(self) -> None:
         identifiers.table_name(self.schema, "schema")
@@ -419,15 +444,22 @@ class TableRef:
                 self.dialect is Dialect.REDSHIFT or (self.dialect is Dialect.MYSQL and self.concat_limit is None)):
             raise ValueError(f"{self.dialect} cannot fingerprint segments by {self.fingerprint}"
                              f"{' without a concat_limit' if self.dialect is Dialect.MYSQL else ''}")
-        if self.key_columns and self.fingerprint is not Fingerprint.ROW_HASH_SUM:
+        if self.key_columns and not self.ranged_key and self.fingerprint is not Fingerprint.ROW_HASH_SUM:
             raise ValueError(f"a key of several columns summarises segments by {Fingerprint.ROW_HASH_SUM} only")
+        if self.ranged_key and (self.key_columns != (self.key,) or self.dialect is Dialect.REDSHIFT):
+            raise ValueError(f"ranged_key: {self.key_columns} is not one text key an index orders on {self.dialect}")
         if self.leading_key and self.key_columns[:1] != (self.key,):
             raise ValueError(f"leading_key: {self.key!r} is not the first of the key columns {self.key_columns}")
 
     @property
     def hashed(self) -> bool:
         """Rows are placed at a hash of ``key_columns`` (else at the integer ``key``)."""
-        return bool(self.key_columns) and not self.leading_key
+        return bool(self.key_columns) and not self.leading_key and not self.ranged_key
+
+    @property
+    def _places(self) -> int:
+        """How many places the engine splits: a 60-bit hash, the text places, or (an integer key) unbounded."""
+        return 2**HASH_BITS if self.hashed else TEXT_PLACES
 
     @property
     def _key_nullable(self) -> bool:
@@ -446,7 +478,10 @@ class TableRef:
 
     @property
     def _key(self) -> str:
-        """Where a row is placed on the integer line the engine splits: its key, or the hash of its key columns."""
+        """Where a row is placed on the integer line the engine splits: its key, the hash of its key columns, or
+        (PostgreSQL) its text place."""
+        if self.ranged_key:
+            return text_place_sql(quote(self.dialect, self.key))
         return row_hash_sql(self.dialect, *self._keyed) if self.hashed else quote(self.dialect, self.key)
 
     @property
@@ -467,7 +502,8 @@ class TableRef:
         arithmetic when the key is an integer column and ``top - origin`` fits a BIGINT (the cheapest); otherwise
         DECIMAL arithmetic (no BIGINT overflow, keys from -2**63 to 2**64 - 1) dividing an exact multiple of
         ``width`` (so no quotient is rounded: PostgreSQL rounds NUMERIC division to about 16 digits)."""
-        key_kind = Kind.INTEGER if self.hashed else next(c.kind for c in self.columns if c.name == self.key)
+        placed_at_column = not (self.hashed or self.ranged_key)  # else at a computed BIGINT
+        key_kind = next(c.kind for c in self.columns if c.name == self.key) if placed_at_column else Kind.INTEGER
         if key_kind is Kind.INTEGER and top - origin <= BIGINT_MAX:
             divide = "DIV" if self.dialect is Dialect.MYSQL else "/"
             return f"({self._key} - {_int(origin)}) {divide} {_int(width)}"
@@ -480,6 +516,8 @@ class TableRef:
             raise ValueError("at least one key range is required")
         if self.hashed:
             return self._in_hash_blocks(ranges)
+        if self.ranged_key:
+            return " OR ".join(self._text_range(lo, hi) for lo, hi in ranges)
         return " OR ".join(f"({self._key} >= {_int(lo)} AND {self._key} <= {_int(hi)})" for lo, hi in ranges)
 
     def _in_hash_blocks(self, ranges: list[tuple[int, int]]) -> str:
@@ -492,6 +530,17 @@ class TableRef:
         return " OR ".join(f"({self._key} {divide} {size} IN ({', '.join(map(str, sorted(found)))}))"
                            for size, found in sorted(blocks.items()))
 
+    def _text_range(self, lo: int, hi: int) -> str:
+        """The rows at text places ``lo`` to ``hi``: a range of the key's index (an open end at either end of the
+        places, so every row is at some place; a NULL key at none: :meth:`null_keys_sql` counts those)."""
+        _int(lo), _int(hi)
+        if not 0 <= lo <= hi < TEXT_PLACES:
+            raise ValueError(f"text place range {lo}..{hi} is outside 0..{TEXT_PLACES - 1}")
+        key = quote(self.dialect, self.key)
+        ends = [f"{key} >= '{place_bound(lo)}'"] if lo > 0 else []
+        ends += [f"{key} < '{place_bound(hi + 1)}'"] if hi < TEXT_PLACES - 1 else []
+        return f"({' AND '.join(ends)})" if ends else f"{key} IS NOT NULL"
+
     def _in_keys(self, keys: Iterable[int]) -> str:
         keys = list(keys)
         if not keys:
@@ -501,8 +550,8 @@ class TableRef:
     def bounds_sql(self) -> str:
         """``(min key, max key)`` of the whole table; hashed placement: the whole hash space unless it is empty
         (a hash has no order that later rows respect, so there is no watermark to read)."""
-        if self.hashed:  # MIN over the one row a non-empty table gives (none: NULL), no count
-            return (f"SELECT MIN(0), MIN({2**HASH_BITS - 1}) "  # noqa: S608
+        if self.key_columns and not self.leading_key:  # MIN over the one row a non-empty table gives, no count
+            return (f"SELECT MIN(0), MIN({self._places - 1}) "  # noqa: S608
                     f"FROM (SELECT 1 AS present FROM {self.name} LIMIT 1) AS one")
         return f"SELECT MIN({self._key}), MAX({self._key}) FROM {self.name}"  # noqa: S608
 
@@ -511,29 +560,35 @@ class TableRef:
         range holds them. None when the column cannot be NULL, or rows are placed at a hash (NULL hashes as ``N``)."""
         if self.hashed or not self._key_nullable:
             return None
-        return f"SELECT COUNT(*) FROM {self.name} WHERE {self._key} IS NULL"  # noqa: S608
+        return f"SELECT COUNT(*) FROM {self.name} WHERE {quote(self.dialect, self.key)} IS NULL"  # noqa: S608
 
     def count_sql(self, hi: int) -> str:
         """The number of rows whose key is at or below the cut ``hi``, in one statement (one snapshot): the rows
         with a key (a bare ``COUNT(*)`` when the key is NOT NULL: the cheapest full count the database has,
         no per-row filter) minus those above ``hi`` (a key range, empty unless rows arrived after the cut)."""
-        if self.hashed:  # the cut is the whole hash space
-            return f"SELECT COUNT(*) FROM {self.name}"  # noqa: S608
-        with_key = f"COUNT({self._key})" if self._key_nullable else "COUNT(*)"
+        with_key = f"COUNT({quote(self.dialect, self.key)})" if self._key_nullable else "COUNT(*)"
+        if self.hashed or self.ranged_key:  # the cut is every place (a hash has no NULL: it hashes ``N``)
+            return f"SELECT {'COUNT(*)' if self.hashed else with_key} FROM {self.name}"  # noqa: S608
         return (f"SELECT {with_key} - (SELECT COUNT(*) FROM {self.name} WHERE {self._key} > {_int(hi)}) "  # noqa: S608
                 f"FROM {self.name}")
 
     def segments_sql(self, origin: int, width: int, ranges: Iterable[tuple[int, int]]) -> list[str]:
         """Statements returning ``(segment, count, fingerprint)`` of every non-empty segment
-        ``(key - origin) // width`` of the inclusive key ``ranges`` (disjoint, sorted): one ``GROUP BY`` scan,
-        or for MySQL ``ORDERED_MD5`` one key-range read per segment, :data:`SEGMENTS_PER_STATEMENT` a statement."""
+        ``(key - origin) // width`` of the inclusive key ``ranges`` (disjoint, sorted): one ``GROUP BY`` scan; or one
+        index range read per segment, :data:`SEGMENTS_PER_STATEMENT` a statement, where that is the only way (MySQL
+        ``ORDERED_MD5``: in the clustered key's order) or the rows' place is a range of the key's index (a text key
+        on MySQL, or on PostgreSQL below the whole text place space, which one scan grouped by place reads faster)."""
         ranges = list(ranges)
         if self.fingerprint is Fingerprint.ROW_HASH_SUM:
             summary = self._sum(self._hash)
         elif self.dialect is Dialect.POSTGRES:
-            summary = f"MD5(STRING_AGG({self._text}, '{ROW_SEPARATOR}' ORDER BY {self._key}))"
+            order = quote(self.dialect, self.key) if self.ranged_key else self._key
+            summary = f"MD5(STRING_AGG({self._text}, '{ROW_SEPARATOR}' ORDER BY {order}))"
         else:
-            return self._mysql_ordered_md5_sql(origin, width, ranges)
+            summary = f"MD5(GROUP_CONCAT({self._text} SEPARATOR '{ROW_SEPARATOR}'))"
+        if self.dialect is Dialect.MYSQL and (self.ranged_key or self.fingerprint is Fingerprint.ORDERED_MD5) or (
+                self.ranged_key and ranges != [(0, TEXT_PLACES - 1)]):
+            return self._segment_reads_sql(origin, width, ranges, summary)
         top = max((hi for _, hi in ranges), default=origin)
         return [f"SELECT {self._bucket(origin, width, top)} AS segment, COUNT(*), {summary} "  # noqa: S608
                 f"FROM {self.name} WHERE {self._in_ranges(ranges)} GROUP BY 1"]
@@ -542,7 +597,7 @@ class TableRef:
     def _text(self) -> str:
         return row_text_sql(self.dialect, self.columns, self.scales)
 
-    def _mysql_ordered_md5_sql(self, origin: int, width: int, ranges: list[tuple[int, int]]) -> list[str]:
+    def _segment_reads_sql(self, origin: int, width: int, ranges: list[tuple[int, int]], summary: str) -> list[str]:
         for value in (origin, width, *(bound for pair in ranges for bound in pair)):
             _int(value)
         pieces: dict[int, list[tuple[int, int]]] = {}  # segment -> its parts of the ranges
@@ -552,11 +607,15 @@ class TableRef:
                 pieces.setdefault(segment, []).append((max(lo, start), min(hi, start + width - 1)))
         if not pieces:
             raise ValueError("at least one key range is required")
-        reads = [f"SELECT {segment} AS segment, COUNT(*), MD5(GROUP_CONCAT({self._text} "  # noqa: S608
-                 f"SEPARATOR '{ROW_SEPARATOR}')) FROM {self.name} WHERE {self._in_ranges(parts)} HAVING COUNT(*) > 0"
+        reads = [f"SELECT {segment} AS segment, COUNT(*), {summary} "  # noqa: S608
+                 f"FROM {self.name} WHERE {self._in_ranges(parts)} HAVING COUNT(*) > 0"
                  for segment, parts in pieces.items()]
-        return [self.concat_limit.statement(reads[i:i + SEGMENTS_PER_STATEMENT])
-                for i in range(0, len(reads), SEGMENTS_PER_STATEMENT)]
+        return [self._union(reads[i:i + SEGMENTS_PER_STATEMENT]) for i in range(0, len(reads), SEGMENTS_PER_STATEMENT)]
+
+    def _union(self, selects: Sequence[str]) -> str:
+        if self.concat_limit is not None and self.fingerprint is Fingerprint.ORDERED_MD5:
+            return self.concat_limit.statement(selects)
+        return " UNION ALL ".join(selects)
 
     def row_hashes_sql(self, ranges: Iterable[tuple[int, int]]) -> str:
         """``(place, identity, row hash[, field digests])`` of every row placed in the inclusive ``ranges``
@@ -564,23 +623,44 @@ class TableRef:
         column), the canonical rendering of the key columns; hashed placement then :func:`field_digests_sql` unless
         every column is the key (no changed row to name) or there are more than :data:`MAX_DIGEST_COLUMNS` columns (a
         statement the Redshift Data API still takes), so that naming a changed row's columns needs no second full
-        scan; placed at a key column, that is a read of the changed keys through its index instead)."""
+        scan; placed at a key column, that is a read of the changed keys through its index instead). A text key:
+        one index range read per range, each row's place given as its range's first (the engine passes each
+        segment it compares as its own range)."""
+        if self.ranged_key:
+            return " UNION ALL ".join(
+                f"SELECT {_int(lo)}, {self._identity}, {self._hash} "  # noqa: S608
+                f"FROM {self.name} WHERE {self._text_range(lo, hi)}" for lo, hi in ranges)
         selected = [self._key, self._identity, self._hash]
         if self.hashed and len(self.key_columns) < len(self.columns) <= MAX_DIGEST_COLUMNS:
             selected.append(field_digests_sql(self.dialect, self.columns, self.scales))
         return f"SELECT {', '.join(selected)} FROM {self.name} WHERE {self._in_ranges(ranges)}"  # noqa: S608
 
-    def fields_by_key_sql(self, places: Iterable[int], row_hashes: Iterable[int] = ()) -> str:
+    def fields_by_key_sql(self, places: Iterable[int], row_hashes: Iterable[int] = (),
+                          identities: Iterable[str] = ()) -> str:
         """``(identity, field_1, ... field_n)`` of the rows placed at ``places`` (and with one of ``row_hashes``, if
         given): each column's canonical text, to name the columns that differ (several key columns: the caller
-        keeps the identities it asked for)."""
+        keeps the identities it asked for). A text key is looked up by its value, from each of ``identities`` (its
+        canonical rendering) as a literal of hex digits: no key text reaches the SQL."""
         fields = ", ".join(field_sql(self.dialect, c, s) for c, s in zip(self.columns, self.scales, strict=True))
         places = list(places)
-        where = self._in_ranges(_merged_points(places)) if self.hashed else self._in_keys(places)
+        if self.ranged_key:
+            where = f"{quote(self.dialect, self.key)} IN ({', '.join(map(self._text_literal, identities))})"
+        else:
+            where = self._in_ranges(_merged_points(places)) if self.hashed else self._in_keys(places)
         row_hashes = sorted(set(row_hashes))
         if row_hashes:
             where = f"({where}) AND {self._hash} IN ({', '.join(_int(h) for h in row_hashes)})"
         return f"SELECT {self._identity}, {fields} FROM {self.name} WHERE {where}"  # noqa: S608
+
+    def _text_literal(self, identity: str) -> str:
+        """The text key whose canonical rendering is ``identity`` (``<length>:<text>``) as a constant of hex digits
+        that the key's index serves: MySQL, its UTF-8 bytes introduced as utf8mb4 (so it takes the key column's
+        collation); PostgreSQL, a Unicode-escaped literal of its code points (a function of them would be compared
+        row by row, not looked up)."""
+        text = identity.partition(":")[2]
+        if self.dialect is Dialect.MYSQL:
+            return f"_utf8mb4 X'{text.encode().hex()}'"
+        return "U&'" + "".join(f"\\+{ord(character):06x}" for character in text) + "'"
 
 
 MAX_HASH_BLOCKS = 4096
@@ -618,3 +698,45 @@ def _low_bit(value: int) -> int:
 def _merged_points(places: Iterable[int]) -> list[tuple[int, int]]:
     """Single places as one-wide ranges, in order, duplicates dropped."""
     return [(place, place) for place in sorted(set(places))]
+
+
+def place_bound(place: int) -> str:
+    """The text at which text place ``place`` starts: ``place`` in :data:`PLACE_HEX_DIGITS` lowercase hex digits.
+    Every collation orders these texts as their numbers (digits before letters, ``a`` to ``f`` in order, compared
+    character by character), so the places of a side partition its keys whatever its collation."""
+    _int(place)
+    if not 0 <= place < TEXT_PLACES:
+        raise ValueError(f"text place {place} is outside 0..{TEXT_PLACES - 1}")
+    return f"{place:0{PLACE_HEX_DIGITS}x}"
+
+
+def text_place(key: str) -> int:
+    """The place of text ``key`` in code point order: the largest ``p`` with ``place_bound(p) <= key``, 0 for a
+    key below every bound. What :func:`text_place_sql` computes, and a bytewise index's ranges select."""
+    head = key[:PLACE_HEX_DIGITS]
+    hexes = len(head) - len(head.lstrip(_HEX))
+    if hexes == PLACE_HEX_DIGITS:
+        return int(head, 16)
+    after = ord(key[hexes]) if hexes < len(key) else 0  # the first character that is no lowercase hex digit
+    if after > ord("f"):  # above every bound that shares the hex digits before it
+        return int(key[:hexes].ljust(PLACE_HEX_DIGITS, "f"), 16)
+    if after > ord("9"):  # between ``9`` and ``a``
+        return int((key[:hexes] + "9").ljust(PLACE_HEX_DIGITS, "f"), 16)
+    return max(int(key[:hexes].ljust(PLACE_HEX_DIGITS, "0"), 16) - 1, 0)  # below them (or the key ends)
+
+
+def text_place_sql(key: str) -> str:
+    """PostgreSQL: :func:`text_place` of the text column ``key`` (quoted); cheap when the key starts with 8 hex
+    digits (a UUID)."""
+    head = f"LEFT({key}, {PLACE_HEX_DIGITS})"
+    hexes = f"(CHAR_LENGTH({head}) - CHAR_LENGTH(LTRIM({head}, '{_HEX}')))"
+    after = f"ASCII(SUBSTRING({key}, {hexes} + 1, 1))"  # 0 when the key ends there
+    padded = (f"RPAD(LEFT({key}, {hexes}) || CASE WHEN {after} BETWEEN {ord('9') + 1} AND {ord('a') - 1} THEN '9' "
+              f"ELSE '' END, {PLACE_HEX_DIGITS}, CASE WHEN {after} > {ord('9')} THEN 'f' ELSE '0' END)")
+    below = f"CASE WHEN {after} < {ord('0')} THEN 1 ELSE 0 END"
+    return (f"CASE WHEN {hexes} = {PLACE_HEX_DIGITS} THEN {_hex_number(head)} "
+            f"ELSE GREATEST({_hex_number(padded)} - {below}, 0) END")
+
+
+def _hex_number(digits: str) -> str:
+    return f"CAST(CAST('x' || {digits} AS BIT({4 * PLACE_HEX_DIGITS})) AS BIGINT)"
