@@ -5,8 +5,9 @@ datetime) is generated inside a private MariaDB (the source) and PostgreSQL (the
 primary key, like Redshift), both the estate's server classes with its settings, from a deterministic function
 of a row number ``k``: no row travels through Python. The key shapes (:data:`SHAPES`): ``integer`` (a bigint
 primary key: rows placed at the key), ``uuid`` (a CHAR(36) primary key), ``composite`` (a (bigint, int)
-primary key) and ``none`` (no key, no unique index: compared as a multiset of rows), the last three placed at a
-hash of the key. Then, in one run:
+primary key) and ``none`` (no key, no unique index: compared as a multiset of rows). ``uuid`` is placed at text
+places (ranges of the primary key and of the warehouse's index, whose C.UTF-8 collation is bytewise),
+``composite`` at its leading column, ``none`` at a hash of every column. Then, in one run:
 
 1. bare ``COUNT(*)`` on both sides in parallel, and our count mode (median of :data:`COUNT_REPEATS`
    alternating rounds);

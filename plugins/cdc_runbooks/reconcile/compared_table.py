@@ -5,6 +5,7 @@ Public API::
 
     Side(dialect, schema, run)                 # run(sql, params_or_None) -> list of row tuples
     Side.concat_limit                          # probed once per side (MySQL)
+    Side.orders_text_key(table, column)        # an index serves text place ranges of it
     describe_table(source, target, table, key=None) -> TablePair
     describe_tables(source, target, tables, keys=None) -> [TablePair]   # refuses naming every bad table
     table_columns(side, table, where) -> [Column]; source_key(source, table, columns) -> key column names
@@ -21,10 +22,13 @@ Rules (each refusal names the table, the column and the reason, before any data 
   NOT NULL columns instead); no key column may be approximate (FLOAT/DOUBLE).
 
 A single integer key places rows at the key; a key of several columns whose first is an integer, at that column
-(``TableRef.leading_key``: ranges its index serves; rows told apart by every key column); any other key, or none
-(every column: a multiset of rows), at a 60-bit hash of the key columns' canonical text (``TableRef.key_columns``).
+(``TableRef.leading_key``: ranges its index serves; rows told apart by every key column); a single text key that an
+index orders on each side (MySQL: any B-tree index it leads; PostgreSQL: one with a bytewise collation; never
+Redshift), at its text place (``TableRef.ranged_key``); any other key, or none (every column: a multiset of rows),
+at a 60-bit hash of the key columns' canonical text (``TableRef.key_columns``).
 Segments are fingerprinted by ``ORDERED_MD5`` when both sides can (PostgreSQL; MySQL/MariaDB whose statements can
-lift ``group_concat_max_len``, which a probe checks) and rows are placed at a single integer key, else by
+lift ``group_concat_max_len``, which a probe checks) and rows are placed at a single integer key or text places, else
+by
 ``ROW_HASH_SUM`` (always with Redshift).
 """
 

@@ -6,9 +6,12 @@ Public API (used by :mod:`cdc_runbooks.reconcile.engine` and the benchmark)::
     Column(name, kind, nullable=True, scale=0, utc=False, convert_charset=False)
     column_from_information_schema(dialect, row) -> Column        # row = COLUMNS_SQL[dialect] result row
     COLUMNS_SQL[dialect], UNIQUE_KEYS_SQL (MySQL)                # %s params: (schema, table)
-    TableRef(dialect, schema, table, columns, key, scales, fingerprint, concat_limit)  # one side, ready for SQL
+    RANGE_INDEX_SQL[dialect], BYTEWISE_COLLATIONS                # %s params: (schema, table, column)
+    TableRef(dialect, schema, table, columns, key, scales, fingerprint, concat_limit, key_columns, leading_key,
+             ranged_key)                                         # one side, ready for SQL
     TableRef.bounds_sql() / count_sql(hi) / segments_sql(origin, width, ranges) -> [statement, ...]
-    TableRef.row_hashes_sql(ranges) / fields_by_key_sql(keys, row_hashes=())
+    TableRef.row_hashes_sql(ranges) / fields_by_key_sql(places, row_hashes=(), identities=())
+    TEXT_PLACES, place_bound(place), text_place(key), text_place_sql(key)
     field_digests_sql(dialect, columns, scales), split_digests(text), NULL_DIGEST
     Fingerprint.ROW_HASH_SUM | Fingerprint.ORDERED_MD5
     ConcatLimit.SET_STATEMENT | ConcatLimit.SET_VAR_HINT, ConcatLimit.for_version(version), .statement(selects)
@@ -57,8 +60,16 @@ fingerprint of one of two kinds (both sides of a table use the same):
   Equal fingerprints mean equal row sequences, so no difference can hide; two sides that return equal rows
   in a different order only look different, and the key-by-key comparison below a segment clears them.
 
+Text places (a single text key an index orders, :func:`text_place`): place ``p`` holds the keys from
+:func:`place_bound` ``(p)`` (``p`` in 8 lowercase hex digits) up to the next bound, the lowest and highest places
+open-ended. A segment is a range of the key's index on each side, in that side's own collation: fixed-width
+lowercase hex bounds are ordered as their numbers by every collation, so each side's places partition its rows
+and equal segments everywhere mean equal rows. PostgreSQL's pass over every place is one scan grouped by
+:func:`text_place_sql` instead, which agrees with its index only when that orders bytes (the caller checks).
+
 Identifiers are validated (letters, digits, underscores) and quoted for the dialect; key bounds
-and keys are integers rendered by Python; nothing else reaches the SQL text.
+and keys are integers rendered by Python, text place bounds hex digits, text keys looked up by value literals of
+hex digits; nothing else reaches the SQL text.
 """
 
 from __future__ import annotations
