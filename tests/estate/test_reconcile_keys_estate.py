@@ -37,11 +37,22 @@ class Shape:
 
 
 def _uuid(n: int) -> str:
-    digits = hashlib.md5(str(n).encode()).hexdigest()  # a generated key, not security
+    """A UUID-like key whose first digit is n's last hex digit: 16 of them fill every sixteenth of the text places."""
+    digits = f"{n % 16:x}" + hashlib.md5(str(n).encode()).hexdigest()[1:]  # a generated key, not security
     return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-8{digits[17:20]}-{digits[20:32]}"
 
 
-TICKETS = [_uuid(n) for n in range(12)]
+TICKETS = [_uuid(n) for n in range(20)]
+SPREAD = [(f"{d * 8}-handle", "spread") for d in "0123456789abcdef"]  # one key in each sixteenth
+
+
+def _tickets(table: str, collation: str, key: str) -> Shape:
+    return Shape(table, f"id CHAR(36) COLLATE {collation} PRIMARY KEY, qty INT", "id VARCHAR(36), qty INTEGER",
+                 [(ticket, n) for n, ticket in enumerate(TICKETS)],
+                 f"DELETE FROM shop.{table} WHERE id = '{TICKETS[3]}'; UPDATE shop.{table} SET qty = 0 WHERE qty = 5; "  # noqa: S608
+                 f"INSERT INTO shop.{table} VALUES ('{TICKETS[1]}', 1), ('{_uuid(99)}', 99)",
+                 {"missing": [TICKETS[3]], "extra": [_uuid(99)], "duplicate": [TICKETS[1]],
+                  "changed": {TICKETS[5]: ("qty",)}}, key, target_index="id")
 
 
 SHAPES = [
@@ -75,17 +86,12 @@ SHAPES = [
           "UPDATE shop.devices SET seen = seen + INTERVAL '1 microsecond' "
           "WHERE id = '6f1c2a3b-0000-4000-8000-000000000004'",
           {"changed": {"6f1c2a3b-0000-4000-8000-000000000004": ("seen",)}}, "hash(id)"),
-    Shape("tickets", "id CHAR(36) PRIMARY KEY, qty INT", "id VARCHAR(36), qty INTEGER",
-          [(key, n) for n, key in enumerate(TICKETS)],
-          f"DELETE FROM shop.tickets WHERE id = '{TICKETS[3]}'; UPDATE shop.tickets SET qty = 0 WHERE qty = 5; "  # noqa: S608
-          f"INSERT INTO shop.tickets VALUES ('{TICKETS[1]}', 1), ('{_uuid(99)}', 99)",
-          {"missing": [TICKETS[3]], "extra": [_uuid(99)], "duplicate": [TICKETS[1]],
-           "changed": {TICKETS[5]: ("qty",)}},
-          "place(id)", target_index="id"),
+    _tickets("tickets", "utf8mb4_general_ci", "place(id)"),
+    _tickets("tickets_da", "utf8mb4_danish_ci", "hash(id)"),  # 'aa' sorts after 'z': no text places there
     Shape("handles", "name VARCHAR(40) COLLATE utf8mb4_general_ci PRIMARY KEY, note TEXT",
           "name VARCHAR(40), note TEXT",
           [("abc", "lower"), ("Zebra", None), ("0A1", "x"), ("0a2", "y"), ("é|x", "pipe"), ("trailing ", "space"),
-           ("😀", "emoji"), ("B", "b"), ("ffffffffZ", "high"), ("", "empty")],
+           ("😀", "emoji"), ("B", "b"), ("ffffffffZ", "high"), ("", "empty"), *SPREAD],
           "UPDATE shop.handles SET name = 'ABC' WHERE name = 'abc'; "
           "UPDATE shop.handles SET note = 'changed' WHERE name = '0A1'",
           {"missing": ["abc"], "extra": ["ABC"], "changed": {"0A1": ("note",)}},  # the collations place '0A1' apart
@@ -140,11 +146,13 @@ def test_every_key_shape_compares_equal_and_names_planted_drift_by_its_full_key(
     assert describe_table(*sides(estate), shape.table).key == shape.key
     equal = reconcile(*sides(estate), [shape.table], SETTINGS).tables[0]
     assert equal.status == "ok" and equal.source == equal.target == len(shape.rows), equal
+    assert equal.cut.key == shape.key  # compared as described, not placed at a hash on the way
 
     estate.warehouse.query(shape.drift)
     result = reconcile(*sides(estate), [shape.table], SETTINGS).tables[0]
 
     expected = shape.expected
+    assert result.cut.key == shape.key
     assert list(result.missing) == expected.get("missing", [])
     assert list(result.extra) == expected.get("extra", [])
     assert list(result.duplicate) == expected.get("duplicate", [])
@@ -182,6 +190,23 @@ def test_a_key_is_matched_on_its_text_whatever_type_the_target_gave_its_columns(
 
     assert (result.missing, result.extra, [(c.key, c.columns) for c in result.changed]) == (
         (), (), [((3, "n3"), ("qty",))])
+
+
+def test_text_keys_that_all_start_alike_are_compared_at_their_hash_not_piled_at_one_text_place(shared_estate):
+    """'user_…' keys would all sit at the top text place (one segment, one fingerprint of the whole table): the
+    first key of each sixteenth of the places is looked up first, and most are missing, so the table is hashed."""
+    _table(shared_estate, "users_t", "name VARCHAR(40) PRIMARY KEY, n INT", "name VARCHAR(40), n INTEGER",
+           [(f"user_{n}", n) for n in range(8)])
+    shared_estate.warehouse.query("CREATE INDEX ON shop.users_t (name)")
+    try:
+        assert describe_table(*sides(shared_estate), "users_t").key == "place(name)"
+        shared_estate.warehouse.query("DELETE FROM shop.users_t WHERE n = 3")
+        result = reconcile(*sides(shared_estate), ["users_t"], SETTINGS).tables[0]
+    finally:
+        shared_estate.source.writer.execute("DROP TABLE shop.users_t")
+        shared_estate.warehouse.query("DROP TABLE shop.users_t")
+
+    assert (result.cut.key, result.missing, result.extra, result.status) == ("hash(name)", ("user_3",), (), "drift")
 
 
 def test_every_lost_copy_of_a_row_counts_and_a_nullable_key_is_refused(shared_estate):

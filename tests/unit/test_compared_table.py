@@ -11,6 +11,7 @@ from cdc_runbooks.reconcile.row_checksum import (
     COLUMNS_SQL,
     CONCAT_PROBE_SQL,
     GROUP_CONCAT_MAX_LEN,
+    HEX_ORDER_PAIRS,
     RANGE_INDEX_SQL,
     UNIQUE_KEYS_SQL,
     ConcatLimit,
@@ -43,8 +44,11 @@ class FakeDatabase:
             return [(self.version,)]
         if sql in {limit.statement([CONCAT_PROBE_SQL]) for limit in ConcatLimit}:
             return [(GROUP_CONCAT_MAX_LEN if self.honours else 1024,)]
-        if sql in RANGE_INDEX_SQL.values():
-            return [(name,) for name in self.range_indexes]
+        if sql in RANGE_INDEX_SQL.values():  # MySQL: (charset, collation); PostgreSQL: (locale,)
+            return [(("utf8mb4", name) if sql == RANGE_INDEX_SQL[Dialect.MYSQL] else (name,))
+                    for name in self.range_indexes]
+        if sql.startswith("SELECT (_utf8mb4'00' COLLATE "):  # the hex order probe: Danish sorts 'aa' after 'z'
+            return [(HEX_ORDER_PAIRS - sql.startswith("SELECT (_utf8mb4'00' COLLATE utf8mb4_danish_ci"),)]
         assert sql in COLUMNS_SQL.values(), f"unexpected data query {sql}"
         return list(self.columns)
 
@@ -238,13 +242,17 @@ UUID_SOURCE = [("id", "char", "NO", None, "utf8mb4"), ("qty", "int", "NO", 0, No
 UUID_TARGET = [("id", "character varying", "NO", None, None), ("qty", "integer", "NO", 0, None)]
 
 
+GENERAL = ("utf8mb4_general_ci",)  # the collation of the source's index on the key
+
+
 @pytest.mark.parametrize(("source_indexes", "target_dialect", "target_indexes", "ranged"), [
-    (("PRIMARY",), Dialect.POSTGRES, ("C.UTF-8",), True),
-    (("PRIMARY",), Dialect.POSTGRES, ("en_US.UTF-8", "C"), True),  # one bytewise index is enough
-    (("PRIMARY",), Dialect.POSTGRES, ("en_US.UTF-8",), False),  # its order is not the text places' order
-    (("PRIMARY",), Dialect.POSTGRES, (None,), False),  # the database's default collation is ICU
+    (GENERAL, Dialect.POSTGRES, ("C.UTF-8",), True),
+    (GENERAL, Dialect.POSTGRES, ("en_US.UTF-8", "C"), True),  # one bytewise index is enough
+    (GENERAL, Dialect.POSTGRES, ("en_US.UTF-8",), False),  # its order is not the text places' order
+    (GENERAL, Dialect.POSTGRES, (None,), False),  # an ICU or builtin collation, whatever its name
+    (("utf8mb4_danish_ci",), Dialect.POSTGRES, ("C",), False),  # 'aa' after 'z': bounds out of order
     ((), Dialect.POSTGRES, ("C",), False),  # no index on the source: every range read would be a scan
-    (("PRIMARY",), Dialect.REDSHIFT, ("C",), False),  # no index to read ranges of
+    (GENERAL, Dialect.REDSHIFT, ("C",), False),  # no index to read ranges of
 ])
 def test_a_text_key_is_placed_at_text_places_only_where_an_index_of_each_side_orders_it(
         source_indexes, target_dialect, target_indexes, ranged):

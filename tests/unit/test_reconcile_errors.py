@@ -42,6 +42,22 @@ def test_a_sql_error_is_a_refusal_naming_the_side(error):
     assert isinstance(raised.value, Refusal)
 
 
+class ServerError(Exception):
+    """An error as the driver raises it from the server, with its SQLSTATE (psycopg2 files class 54 as an
+    OperationalError, whose constructor cannot set it)."""
+
+    def __init__(self, message: str, pgcode: str) -> None:
+        super().__init__(message)
+        self.pgcode = pgcode
+
+
+def test_a_program_limit_is_a_refusal_not_a_lost_connection():
+    """A segment whose rows render to more than 1 GB fails the same way every time: not retried for nothing."""
+    error = ServerError("out of memory\nDETAIL: Cannot enlarge string buffer containing 1073021455 bytes", "54000")
+    with pytest.raises(QueryFailed, match="refused a query: out of memory"):
+        _reading("warehouse", "warehouse", _raising(error))("SELECT 1")
+
+
 @pytest.mark.parametrize("error", CONNECTION_ERRORS, ids=repr)
 def test_a_connection_error_is_transient(error):
     with pytest.raises(SideUnreachable, match=r"^could not read the source \(connection 'source_mysql'\): ") as raised:

@@ -45,9 +45,11 @@ from cdc_runbooks.reconcile.row_checksum import (
     COLUMNS_SQL,
     CONCAT_PROBE_SQL,
     GROUP_CONCAT_MAX_LEN,
+    HEX_ORDER_PAIRS,
     LENGTH_PREFIXED,
     NULL,
     RANGE_INDEX_SQL,
+    TEXT_PLACES,
     UNIQUE_KEYS_SQL,
     Column,
     ConcatLimit,
@@ -56,7 +58,9 @@ from cdc_runbooks.reconcile.row_checksum import (
     Kind,
     TableRef,
     column_from_information_schema,
+    hex_order_probe_sql,
     split_rendering,
+    text_place,
 )
 from cdc_runbooks.refusal import Refusal
 
@@ -98,11 +102,19 @@ class Side:
 
     def orders_text_key(self, table: str, column: str) -> bool:
         """Whether an index of ``table`` serves range reads of the text ``column`` in an order its text places
-        partition: MySQL, any B-tree index it leads; PostgreSQL, one whose collation is bytewise; Redshift, none."""
+        partition: MySQL, a B-tree index it leads, in a collation that orders hex digits as numbers (a probe of
+        constants); PostgreSQL, one whose collation is bytewise; Redshift, none. A side that refuses to tell (a
+        catalog it may not read, a collation it cannot name) has none: the key is hashed."""
         if self.dialect is Dialect.REDSHIFT:
             return False
-        found = [row[0] for row in self.run(RANGE_INDEX_SQL[self.dialect], (self.schema, table, column))]
-        return bool(found) if self.dialect is Dialect.MYSQL else any(name in BYTEWISE_COLLATIONS for name in found)
+        try:
+            found = self.run(RANGE_INDEX_SQL[self.dialect], (self.schema, table, column))
+            if self.dialect is Dialect.POSTGRES:
+                return any(locale in BYTEWISE_COLLATIONS for locale, in found)
+            return any(int(self.run(hex_order_probe_sql(charset, collation), None)[0][0]) == HEX_ORDER_PAIRS
+                       for charset, collation in set(found))
+        except QueryFailed:
+            return False
 
 
 _COMPATIBLE = {
@@ -174,6 +186,14 @@ class TableReader:
         rows = self._run(self.ref.fields_by_key_sql(places.values(), row_hashes, places))
         found = {self._key(row[0]): tuple(row[1:]) for row in rows}
         return {key: fields for key, fields in found.items() if key in places}
+
+    def text_places_spread(self) -> bool:
+        """Text places: whether every sixteenth of the places holds a key, each at a place of its sixteenth in code
+        point order (:meth:`TableRef.spread_sql`; a case-insensitive side whose keys sort apart from their bytes
+        does not count as spread)."""
+        sixteenth = TEXT_PLACES // 16
+        return all(key is not None and int(i) * sixteenth <= text_place(key) < (int(i) + 1) * sixteenth
+                   for i, key in self._run(self.ref.spread_sql()))
 
     def placed_at_hash(self) -> TableReader:
         """This side with rows placed at the hash of the key columns (not the leading one, nor text places)."""

@@ -44,9 +44,12 @@ A single text key that an index orders on both sides (``TablePair.ranged``: a UU
 over text places (:func:`~cdc_runbooks.reconcile.row_checksum.text_place`: ranges of the key's index whose bounds are
 fixed-width lowercase hex, so each side's places partition its rows in its own collation's order), with no watermark
 (the cut is every place, as for a hash below). A key the two collations order apart is at a different place on each
-side: every differing place is read key by key in one read and re-read together, so such a key is matched, not
-reported. More differing places than ``max_keys``, or more rows in them than ``leaf_budget_rows``, send the table
-to hashed placement, from the start.
+side: every differing place is read key by key in one read and re-read together, with each found key's place in code
+point order (where a bytewise side lands a copy CDC applies meanwhile), judging only the keys found at first, so such
+a key is matched, not reported. Keys that do not fill every sixteenth of the places (a probe of 16 index lookups),
+more differing places than ``max_keys``, or more rows in them than ``leaf_budget_rows``, send the table to hashed
+placement, from the start. Counts that still differ after settling are drift even when no key accounts for them
+(:attr:`~cdc_runbooks.reconcile.report.TableResult.drift`).
 
 Hashed placement (any other key, or no key: ``TablePair.hashed``): the same walk over the
 60-bit hash of each row's key text instead of the key. There is no watermark (the cut is the whole hash space,
@@ -72,7 +75,7 @@ from itertools import groupby
 from cdc_runbooks import identifiers
 from cdc_runbooks.reconcile.compared_table import Key, Side, TablePair, TableReader, describe_tables
 from cdc_runbooks.reconcile.report import ChangedRow, Cut, Report, Segment, TableResult, key_order
-from cdc_runbooks.reconcile.row_checksum import NULL, NULL_DIGEST, split_digests
+from cdc_runbooks.reconcile.row_checksum import NULL, NULL_DIGEST, split_digests, text_place
 
 MODES = ("count", "checksum")
 
@@ -133,6 +136,16 @@ class _Findings:
 
     def __bool__(self) -> bool:
         return bool(self.leaves or self.unexplored)
+
+    def keep(self, before: _Findings) -> None:
+        """Text places: keep only the keys found ``before`` (a re-read also reads places where a key the two sides
+        place apart lands, and other keys there may be placed apart too: each is judged where it was first read)."""
+        kept = {key for kind in (before.missing, before.extra, before.changed, before.duplicate) for key in kind}
+        for kind in (self.missing, self.extra, self.changed, self.duplicate):
+            for key in set(kind) - kept:
+                del kind[key]
+        if not (self.missing or self.extra or self.changed or self.duplicate):
+            self.leaves = []
 
 
 class _PlaceAtHash(Exception):
@@ -333,12 +346,27 @@ class _Probe:
         leaves = found.leaves
         if leaves and self.pair.leading:
             leaves, _, _ = self.compare(leaves, found.leaf_width)
-        if leaves:
+        if leaves and self.pair.ranged:
+            self.classify(self.with_bytewise_places(leaves, found), again)
+            again.keep(found)
+        elif leaves:
             self.classify(leaves, again)
         for width, group in groupby(sorted(found.unexplored, key=lambda u: u[1]), key=lambda u: u[1]):
             differing, _, _ = self.compare([s for s, _ in group], width)
             again.unexplored += [(s, width) for s in differing]
         return again
+
+    def with_bytewise_places(self, leaves: list[Segment], found: _Findings) -> list[Segment]:
+        """Text places: ``leaves`` and the code point order place of each key found (where a bytewise side holds or
+        will hold it: a row that CDC lands while the difference settles may be placed apart from the source's copy,
+        in no leaf). More of them than ``max_keys`` goes to hashed placement."""
+        keys = {key for kind in (found.missing, found.extra, found.changed, found.duplicate) for key in kind}
+        shown = (self.pair.shown_key(key) for key in keys)
+        places = {text_place(text) for text in shown if isinstance(text, str)}
+        apart = sorted(p for p in places if not any(s.lo <= p <= s.hi for s in leaves))
+        if len(apart) > self.settings.max_keys:
+            raise _PlaceAtHash(self.reads)
+        return sorted([*leaves, *(Segment(p, p, 0, 0) for p in apart)], key=lambda s: s.lo)
 
     def changed_rows(self, keys: list[Key], found: _Findings) -> tuple[ChangedRow, ...]:
         """Name the columns that differ for each changed key: from the field digests its key-by-key read brought
@@ -415,6 +443,8 @@ def reconcile_table(pair: TablePair, settings: Settings = Settings(), *, clock: 
     """Reconcile one validated table (see the module docstring for the rules); a table placed at its leading key
     column whose differing rows share a value too many to read key by key is reconciled again placed at a hash."""
     started = clock()
+    if pair.ranged and not pair.source.text_places_spread():  # keys that do not start with hex digits
+        pair = pair.placed_at_hash()
     try:
         return _reconcile_table(pair, settings, started, clock, sleep)
     except _PlaceAtHash as dense:

@@ -7,6 +7,7 @@ Public API (used by :mod:`cdc_runbooks.reconcile.engine` and the benchmark)::
     column_from_information_schema(dialect, row) -> Column        # row = COLUMNS_SQL[dialect] result row
     COLUMNS_SQL[dialect], UNIQUE_KEYS_SQL (MySQL)                # %s params: (schema, table)
     RANGE_INDEX_SQL[dialect], BYTEWISE_COLLATIONS                # %s params: (schema, table, column)
+    hex_order_probe_sql(charset, collation) -> SQL answering HEX_ORDER_PAIRS when it orders hex digits as numbers
     TableRef(dialect, schema, table, columns, key, scales, fingerprint, concat_limit, key_columns, leading_key,
              ranged_key)                                         # one side, ready for SQL
     TableRef.bounds_sql() / count_sql(hi) / segments_sql(origin, width, ranges) -> [statement, ...]
@@ -63,7 +64,8 @@ fingerprint of one of two kinds (both sides of a table use the same):
 Text places (a single text key an index orders, :func:`text_place`): place ``p`` holds the keys from
 :func:`place_bound` ``(p)`` (``p`` in 8 lowercase hex digits) up to the next bound, the lowest and highest places
 open-ended. A segment is a range of the key's index on each side, in that side's own collation: fixed-width
-lowercase hex bounds are ordered as their numbers by every collation, so each side's places partition its rows
+lowercase hex bounds are ordered as their numbers by a collation without contractions of hex digits (probed), so
+each side's places partition its rows
 and equal segments everywhere mean equal rows. PostgreSQL's pass over every place is one scan grouped by
 :func:`text_place_sql` instead, which agrees with its index only when that orders bytes (the caller checks).
 
@@ -79,6 +81,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import pairwise
 
 from cdc_runbooks import identifiers
 from cdc_runbooks.refusal import Refusal
@@ -213,15 +216,21 @@ COLUMNS_SQL = {
                     "FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
                     "ORDER BY ordinal_position"),
 }
-# What orders a text key for range reads, params (schema, table, column): MySQL, the indexes it leads (whole values,
-# B-tree: any collation, since each side's ranges partition its own rows); PostgreSQL, the collation of each B-tree
-# index it leads with its own collation ('default': the database's, unless that is ICU), bytewise if one of
-# BYTEWISE_COLLATIONS (a scan grouped by text place, in code point order, must agree with the index's ranges).
+# What orders a text key for range reads, params (schema, table, column). MySQL: (character set, collation) of the
+# column where a whole-value B-tree index leads with it (its order is the collation's; each side's places partition
+# its rows as long as the collation orders the bounds as numbers, which HEX_ORDER_PROBE checks). PostgreSQL: the
+# locale of each B-tree index leading with it in its own collation, if the libc provider's ('default': the
+# database's, unless that is ICU or builtin); bytewise if one of BYTEWISE_COLLATIONS (a scan grouped by text place, in
+# code point order, must agree with the index's ranges).
 RANGE_INDEX_SQL = {
-    Dialect.MYSQL: "SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
-                   "AND COLUMN_NAME = %s AND SEQ_IN_INDEX = 1 AND SUB_PART IS NULL AND INDEX_TYPE = 'BTREE'",
-    Dialect.POSTGRES: "SELECT CASE WHEN co.collname <> 'default' THEN co.collname WHEN COALESCE(TO_JSONB(d) ->> "
-                      "'datlocprovider', 'c') = 'c' THEN d.datcollate END FROM pg_index i "
+    Dialect.MYSQL: "SELECT c.CHARACTER_SET_NAME, c.COLLATION_NAME FROM information_schema.STATISTICS s "
+                   "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA "
+                   "AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME "
+                   "WHERE s.TABLE_SCHEMA = %s AND s.TABLE_NAME = %s AND s.COLUMN_NAME = %s AND s.SEQ_IN_INDEX = 1 "
+                   "AND s.SUB_PART IS NULL AND s.INDEX_TYPE = 'BTREE'",
+    Dialect.POSTGRES: "SELECT CASE WHEN co.collname = 'default' THEN CASE WHEN COALESCE(TO_JSONB(d) ->> "
+                      "'datlocprovider', 'c') = 'c' THEN d.datcollate END WHEN co.collprovider = 'c' "
+                      "THEN co.collcollate END FROM pg_index i "
                       "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
                       "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0] "
                       "JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_am am ON am.oid = x.relam "
@@ -230,8 +239,22 @@ RANGE_INDEX_SQL = {
                       "WHERE n.nspname = %s AND t.relname = %s AND a.attname = %s AND am.amname = 'btree' "
                       "AND i.indpred IS NULL AND i.indcollation[0] = a.attcollation",
 }
-# glibc's C.UTF-8 sorts by code point (glibc 2.35 release notes), as "C", "POSIX" and "ucs_basic" compare bytes.
-BYTEWISE_COLLATIONS = frozenset(("C", "POSIX", "ucs_basic", "C.UTF-8", "C.utf8"))
+# libc locales that compare bytes: glibc's C.UTF-8 sorts by code point (glibc 2.35 release notes), as C and POSIX
+# compare bytes (PostgreSQL's ucs_basic is C).
+BYTEWISE_COLLATIONS = frozenset(("C", "POSIX", "C.UTF-8", "C.utf8"))
+_HEX_PAIRS = [f"{i:02x}" for i in range(256)]
+
+
+def hex_order_probe_sql(charset: str, collation: str) -> str:
+    """MySQL: how many of the 255 consecutive two-hex-digit texts (``00`` < ``01`` < ... < ``ff``) the collation
+    orders strictly as their numbers: 255 unless it has a contraction of hex digits (Danish and Norwegian ``aa``
+    sorts after ``z``), which would leave text place bounds out of order and count rows at two places."""
+    charset, collation = column_name(charset, "character set"), column_name(collation, "collation")
+    return "SELECT " + " + ".join(f"(_{charset}'{low}' COLLATE {collation} < _{charset}'{high}')"
+                                  for low, high in pairwise(_HEX_PAIRS))
+
+
+HEX_ORDER_PAIRS = len(_HEX_PAIRS) - 1
 # (index name, column name) of every unique index of a MySQL table (the primary key is named PRIMARY), in order.
 UNIQUE_KEYS_SQL = ("SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s "
                    "AND TABLE_NAME = %s AND NON_UNIQUE = 0 ORDER BY INDEX_NAME, SEQ_IN_INDEX")
@@ -552,6 +575,15 @@ class TableRef:
         ends += [f"{key} < '{place_bound(hi + 1)}'"] if hi < TEXT_PLACES - 1 else []
         return f"({' AND '.join(ends)})" if ends else f"{key} IS NOT NULL"
 
+    def spread_sql(self) -> str:
+        """Text places: the first key in each sixteenth of the places (``0…`` to ``f…``), 16 index dives: keys spread
+        over the places (UUIDs) fill all of them; keys that all start alike (``user_…``, e-mail addresses) would
+        put the table at a few places, each too large for one segment's fingerprint."""
+        sixteenth = TEXT_PLACES // 16
+        dives = [(i, self._text_range(i * sixteenth, (i + 1) * sixteenth - 1)) for i in range(16)]
+        return " UNION ALL ".join(f"SELECT {i}, (SELECT MIN({quote(self.dialect, self.key)}) "  # noqa: S608
+                                  f"FROM {self.name} WHERE {where})" for i, where in dives)
+
     def _in_keys(self, keys: Iterable[int]) -> str:
         keys = list(keys)
         if not keys:
@@ -713,8 +745,9 @@ def _merged_points(places: Iterable[int]) -> list[tuple[int, int]]:
 
 def place_bound(place: int) -> str:
     """The text at which text place ``place`` starts: ``place`` in :data:`PLACE_HEX_DIGITS` lowercase hex digits.
-    Every collation orders these texts as their numbers (digits before letters, ``a`` to ``f`` in order, compared
-    character by character), so the places of a side partition its keys whatever its collation."""
+    A collation without contractions of hex digits orders these texts as their numbers (digits before letters,
+    ``a`` to ``f``, character by character: :func:`hex_order_probe_sql` checks), so the places of a side partition
+    its keys in its own order."""
     _int(place)
     if not 0 <= place < TEXT_PLACES:
         raise ValueError(f"text place {place} is outside 0..{TEXT_PLACES - 1}")

@@ -40,7 +40,7 @@ _UNREACHABLE = ("OperationalError", "InterfaceError")
 # A statement the database refuses whatever the moment, by SQLSTATE class (data exception, integrity constraint,
 # syntax error or access rule, feature not supported: https://www.postgresql.org/docs/current/errcodes-appendix.html;
 # MySQL reports the same classes), or by DB-API class where the driver gives no SQLSTATE.
-_REFUSED_SQLSTATE = ("22", "23", "42", "0A")
+_REFUSED_SQLSTATE = ("22", "23", "42", "0A", "54")  # 54: a program limit (a 1 GB text): the same query fails again
 _REFUSED_DBAPI = {"DataError", "IntegrityError", "ProgrammingError", "NotSupportedError"}
 
 
