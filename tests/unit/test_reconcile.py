@@ -537,3 +537,76 @@ def test_a_key_the_collations_place_apart_that_lands_while_the_difference_settle
 
     assert (result.status, result.missing, result.source, result.target) == ("ok", (), 2, 2)
     assert result.reads >= 2  # it was found, then settled
+
+
+class Streaming:
+    """Steady inserts: the source has ``base + rate * (now + head)`` rows, the target the same ``lag`` seconds
+    later (every row lands within ``lag``, less than settle_s)."""
+
+    def __init__(self, clock: Clock, lag: float, rate: int = 3, base: int = 100, head: float = 10) -> None:
+        self.clock, self.lag, self.rate, self.base, self.head = clock, lag, rate, base, head
+
+    def rows(self, make) -> list[tuple]:
+        return [make(i) for i in range(self.base + int(self.rate * (self.clock.now + self.head - self.lag)))]
+
+
+class StreamingHashed(HashedReader):
+    def __init__(self, stream: Streaming) -> None:
+        super().__init__([], key_width=1)
+        self.stream = stream
+
+    def _read(self):
+        self.reads += 1
+        self.rows = self.stream.rows(lambda i: (f"k{i}", "v", "w"))
+        return self.rows
+
+    def bounds(self):  # the whole hash space
+        return (0, 2**60 - 1) if self._read() else (None, None)
+
+
+class StreamingRanged(RangedReader):
+    def __init__(self, stream: Streaming) -> None:
+        super().__init__([])
+        self.stream = stream
+
+    def _read(self):
+        self.reads += 1
+        self.rows = self.stream.rows(lambda i: (hashlib.md5(str(i).encode()).hexdigest(), "v"))  # not security
+        return self.rows
+
+
+def _streaming_pair(clock: Clock, ranged: bool) -> TablePair:
+    if ranged:
+        return TablePair("tickets", "place(id)", ("id", "note"), StreamingRanged(Streaming(clock, lag=0)),
+                         StreamingRanged(Streaming(clock, lag=1)), ranged=True, key_kinds=(Kind.TEXT,))
+    return TablePair("events", "hash(a)", ("a", "b", "c"), StreamingHashed(Streaming(clock, lag=0)),
+                     StreamingHashed(Streaming(clock, lag=1)), hashed=True)
+
+
+@pytest.mark.parametrize("mode", ["count", "checksum"])
+@pytest.mark.parametrize("ranged", [False, True], ids=["hashed", "text places"])
+def test_steady_inserts_that_land_within_the_settle_window_are_not_drift_without_a_watermark(mode, ranged):
+    """No watermark (a hash, text places): the full counts are always a few rows apart while rows stream in, and each
+    row found missing lands within a second. Keys found after the counts settled get their own settle window."""
+    clock = Clock()
+
+    result = reconcile_table(_streaming_pair(clock, ranged), Settings(mode=mode, settle_s=5, poll_s=1), clock=clock,
+                             sleep=clock.sleep)
+
+    assert (result.missing, result.extra, result.changed, result.status) == ((), (), (), "ok")
+    assert result.source > result.target  # the counts of the last read still differ: rows in flight, not drift
+
+
+def test_rows_in_flight_at_the_first_pass_do_not_count_against_the_tolerance():
+    """One row really changed (tolerance 1); five deletes were in flight at the first pass and land within the
+    settle window: drift is the one changed row."""
+    changed = [("77", "other", "77.50") if r[0] == "77" else r for r in ROWS]
+    lagging = FakeReader([r for r in changed if r[0] not in ("995", "996", "997", "998", "999")],
+                         after_reads=(3, changed))
+    clock = Clock()
+    pair = TablePair("orders", "id", COLUMNS, FakeReader(ROWS), lagging)
+
+    result = reconcile_table(pair, Settings(mode="checksum", settle_s=5, poll_s=1, tolerance=1), clock=clock,
+                             sleep=clock.sleep)
+
+    assert [c.key for c in result.changed] == [77] and result.missing == () and result.drift == 1

@@ -90,12 +90,11 @@ class TableResult:
 
     @property
     def drift(self) -> int:
-        """Rows that differ: keys found, plus the rows of ranges not localised, and never fewer than |diff| (counts
-        that still differ are drift even when no key accounts for them); |diff| if not localised."""
+        """Rows that differ: keys found, plus the rows of ranges not localised; |diff| if not localised."""
         if not self.localised:
             return abs(self.diff)
-        return max(abs(self.diff), len(self.missing) + len(self.extra) + len(self.changed) + len(self.duplicate)
-                   + sum(s.drift for s in self.unexplored))
+        return (len(self.missing) + len(self.extra) + len(self.changed) + len(self.duplicate)
+                + sum(s.drift for s in self.unexplored))
 
     @property
     def status(self) -> str:
