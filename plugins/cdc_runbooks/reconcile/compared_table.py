@@ -49,7 +49,7 @@ from cdc_runbooks.reconcile.row_checksum import (
     LENGTH_PREFIXED,
     NULL,
     RANGE_INDEX_SQL,
-    TEXT_PLACES,
+    SPREAD_WIDTH,
     UNIQUE_KEYS_SQL,
     Column,
     ConcatLimit,
@@ -191,8 +191,7 @@ class TableReader:
         """Text places: whether every sixteenth of the places holds a key, each at a place of its sixteenth in code
         point order (:meth:`TableRef.spread_sql`; a case-insensitive side whose keys sort apart from their bytes
         does not count as spread)."""
-        sixteenth = TEXT_PLACES // 16
-        return all(key is not None and int(i) * sixteenth <= text_place(key) < (int(i) + 1) * sixteenth
+        return all(key is not None and text_place(key) // SPREAD_WIDTH == int(i)
                    for i, key in self._run(self.ref.spread_sql()))
 
     def placed_at_hash(self) -> TableReader:
@@ -380,12 +379,13 @@ def describe_table(source: Side, target: Side, table: str, key: str | Sequence[s
     placed = _placed_at_first(pairs, key_columns)
     leading = placed and len(key_columns) > 1
     ranged = _ranged(source, target, table, pairs, key_columns)
-    if placed and len(key_columns) == 1 or ranged:
-        name = key_columns[0].name
+    single = placed and len(key_columns) == 1
+    if single or ranged:
         fingerprint, source_limit, target_limit = _fingerprint(source, target)
     else:
         fingerprint, source_limit, target_limit = Fingerprint.ROW_HASH_SUM, None, None
-    if placed and len(key_columns) == 1:
+    if single:
+        name = key_columns[0].name
         hashed, label, source_keys, target_keys = False, name, (), ()
     else:
         hashed = not leading and not ranged

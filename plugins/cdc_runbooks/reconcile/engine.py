@@ -137,14 +137,18 @@ class _Findings:
     def __bool__(self) -> bool:
         return bool(self.leaves or self.unexplored)
 
+    def all_keys(self) -> set[Key]:
+        """Every key found, of any kind."""
+        return {key for kind in (self.missing, self.extra, self.changed, self.duplicate) for key in kind}
+
     def keep(self, before: _Findings) -> None:
         """Text places: keep only the keys found ``before`` (a re-read also reads places where a key the two sides
         place apart lands, and other keys there may be placed apart too: each is judged where it was first read)."""
-        kept = {key for kind in (before.missing, before.extra, before.changed, before.duplicate) for key in kind}
+        kept = before.all_keys()
         for kind in (self.missing, self.extra, self.changed, self.duplicate):
             for key in set(kind) - kept:
                 del kind[key]
-        if not (self.missing or self.extra or self.changed or self.duplicate):
+        if not self.all_keys():
             self.leaves = []
 
 
@@ -360,8 +364,7 @@ class _Probe:
         """Text places: ``leaves`` and the code point order place of each key found (where a bytewise side holds or
         will hold it: a row that CDC lands while the difference settles may be placed apart from the source's copy,
         in no leaf). More of them than ``max_keys`` goes to hashed placement."""
-        keys = {key for kind in (found.missing, found.extra, found.changed, found.duplicate) for key in kind}
-        shown = (self.pair.shown_key(key) for key in keys)
+        shown = (self.pair.shown_key(key) for key in found.all_keys())
         places = {text_place(text) for text in shown if isinstance(text, str)}
         apart = sorted(p for p in places if not any(s.lo <= p <= s.hi for s in leaves))
         if len(apart) > self.settings.max_keys:

@@ -95,6 +95,7 @@ HASH_BITS = 4 * HASH_HEX_DIGITS
 BIGINT_MAX = 2**63 - 1
 PLACE_HEX_DIGITS = 8  # text-range placement: a place starts at 8 lowercase hex digits
 TEXT_PLACES = 16**PLACE_HEX_DIGITS
+SPREAD_WIDTH = TEXT_PLACES // 16  # the places of one leading hex digit: a spread key fills all sixteen
 _HEX = "0123456789abcdef"
 KEY_DIGITS = 20  # decimal digits of any integer key, up to MySQL's BIGINT UNSIGNED maximum 2**64 - 1
 
@@ -579,8 +580,7 @@ class TableRef:
         """Text places: the first key in each sixteenth of the places (``0…`` to ``f…``), 16 index dives: keys spread
         over the places (UUIDs) fill all of them; keys that all start alike (``user_…``, e-mail addresses) would
         put the table at a few places, each too large for one segment's fingerprint."""
-        sixteenth = TEXT_PLACES // 16
-        dives = [(i, self._text_range(i * sixteenth, (i + 1) * sixteenth - 1)) for i in range(16)]
+        dives = [(i, self._text_range(i * SPREAD_WIDTH, (i + 1) * SPREAD_WIDTH - 1)) for i in range(16)]
         return " UNION ALL ".join(f"SELECT {i}, (SELECT MIN({quote(self.dialect, self.key)}) "  # noqa: S608
                                   f"FROM {self.name} WHERE {where})" for i, where in dives)
 
